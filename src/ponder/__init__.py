@@ -1,0 +1,3 @@
+"""ponder: a reasoning-aware LLM gateway, chat UI and benchmark."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,162 @@
+"""The request path: resolve a model name to a provider, stream its events, add what every
+consumer needs.
+
+The engine guarantees every stream it hands out:
+- starts with exactly one ``started`` event (stamped when the request was sent);
+- carries ``progress`` events derived from the thoughts as they arrive;
+- carries exactly one ``usage`` event (estimated and marked so when the provider sent none);
+- ends with exactly one ``finished`` or ``failed`` event, ``finished`` carrying the meter's
+  timings. Errors raised anywhere below become ``failed`` events; deltas already sent stay.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Callable
+
+import httpx
+
+from ponder.config import AUTO, Config, ModelConfig
+from ponder.errors import PonderError, StreamBrokenError, UpstreamUnreachableError
+from ponder.events import Event, Failed, Finished, Progress, Started, Thinking, Usage
+from ponder.meter import Meter
+from ponder.progress import KeywordNarrator, Narrator
+from ponder.providers.base import Provider
+from ponder.registry import create_provider
+from ponder.request import ChatRequest
+from ponder.router.base import Router, RoutingProvider
+from ponder.tokens import estimate_tokens
+
+
+def default_router(config: Config) -> Router:
+    """The router ``auto`` uses unless one is passed in (imported late: it may load a model)."""
+    from ponder.router.default import load_default_router
+
+    return load_default_router(config)
+
+
+class Engine:
+    def __init__(
+        self,
+        config: Config,
+        router: Router | None = None,
+        narrator_factory: Callable[[], Narrator] = KeywordNarrator,
+    ) -> None:
+        self.config = config
+        self._router = router
+        self._narrator_factory = narrator_factory
+        self._providers: dict[str, Provider] = {}
+
+    @property
+    def router(self) -> Router:
+        if self._router is None:
+            self._router = default_router(self.config)
+        return self._router
+
+    def provider(self, name: str) -> Provider:
+        """The provider for a model name (``auto`` included), created once and cached."""
+        cached = self._providers.get(name)
+        if cached is not None:
+            return cached
+        if name == AUTO:
+            provider: Provider = RoutingProvider(
+                ModelConfig(AUTO, "router"), self.router, self.provider
+            )
+        else:
+            provider = create_provider(self.config.model(name))
+        self._providers[name] = provider
+        return provider
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
+        """Events of one request. Raises only for an unknown model (before anything is sent)."""
+        provider = self.provider(request.model)
+        meter = Meter()
+        narrator = self._narrator_factory()
+        steps = 0
+        saw_usage = False
+
+        def finish(event: Finished | Failed) -> Event:
+            nonlocal saw_usage
+            meter.feed(event)
+            if isinstance(event, Finished):
+                return dataclasses.replace(event, timings=_timings(meter))
+            return event
+
+        source = provider.stream(request)
+        try:
+            async for event in source:
+                if isinstance(event, Finished | Failed):
+                    if not saw_usage:
+                        usage = _estimated_usage(meter)
+                        meter.feed(usage)
+                        yield usage
+                    for label in narrator.close():
+                        yield Progress(label, steps)
+                        steps += 1
+                    yield finish(event)
+                    return
+                meter.feed(event)
+                if isinstance(event, Usage):
+                    saw_usage = True
+                yield event
+                if isinstance(event, Thinking) and event.text:
+                    for label in narrator.feed(event.text):
+                        yield Progress(label, steps)
+                        steps += 1
+            failure: Failed = StreamBrokenError(
+                f"{provider.name}: the stream ended without a finish signal."
+            ).to_event()
+        except PonderError as exc:
+            failure = exc.to_event()
+        except httpx.TransportError as exc:
+            failure = UpstreamUnreachableError(
+                f"{provider.name}: connection failed: {type(exc).__name__}"
+            ).to_event()
+        except Exception as exc:  # a bug below must still end the stream with a clear error
+            failure = Failed(
+                side="ponder",
+                code="internal_error",
+                message=f"{provider.name}: internal error ({type(exc).__name__}); see server log.",
+            )
+        finally:
+            await source.aclose()
+        if not saw_usage:
+            usage = _estimated_usage(meter)
+            meter.feed(usage)
+            yield usage
+        yield finish(failure)
+
+    async def collect(self, request: ChatRequest) -> list[Event]:
+        return [event async for event in self.stream(request)]
+
+    async def aclose(self) -> None:
+        for provider in self._providers.values():
+            await provider.aclose()
+        self._providers.clear()
+
+
+def _estimated_usage(meter: Meter) -> Usage:
+    return Usage(
+        input_tokens=None,
+        thinking_tokens=estimate_tokens(meter.thinking_text),
+        answer_tokens=estimate_tokens(meter.answer_text),
+        estimated=True,
+    )
+
+
+def _timings(meter: Meter) -> dict[str, float | None]:
+    m = meter.metrics()
+    return {
+        "ttft_ms": m.ttft_ms,
+        "ttfa_ms": m.ttfa_ms,
+        "thinking_ms": m.thinking_ms,
+        "e2e_ms": m.e2e_ms,
+        "decode_tps": m.decode_tps,
+        "effective_tps": m.effective_tps,
+        "itl_p50_ms": m.itl_p50_ms,
+        "itl_p95_ms": m.itl_p95_ms,
+        "itl_p99_ms": m.itl_p99_ms,
+    }
+
+
+__all__ = ["Engine", "Started"]

@@ -1,0 +1,113 @@
+"""One small exception tree. The boundary (CLI, server) maps it to messages and JSON errors.
+
+Every message is written for the person who has to act on it, and never contains a secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ponder.events import Failed, FailureSide
+
+
+class PonderError(Exception):
+    """Base of every error ponder raises on purpose."""
+
+    side: FailureSide = "ponder"
+    code: str = "ponder_error"
+    http_status: int = 500
+    retryable: bool = False
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_event(self) -> Failed:
+        status = getattr(self, "status", None)
+        return Failed(
+            side=self.side,
+            code=self.code,
+            message=self.message,
+            retryable=self.retryable,
+            status=status if isinstance(status, int) else None,
+        )
+
+
+class ConfigError(PonderError):
+    """ponder.toml is missing a piece, or a piece is malformed."""
+
+    side: FailureSide = "config"
+    code = "config_error"
+    http_status = 500
+
+
+class UnknownModelError(ConfigError):
+    code = "model_not_found"
+    http_status = 404
+
+    def __init__(self, name: str, known: Iterable[str]) -> None:
+        self.name = name
+        self.known = sorted(known)
+        super().__init__(
+            f"Unknown model {name!r}. Known models: {', '.join(self.known) or '(none)'}."
+            " Add it under [models.<name>] in ponder.toml."
+        )
+
+
+class MissingKeyError(ConfigError):
+    code = "missing_api_key"
+    http_status = 401
+
+    def __init__(self, model: str, env_var: str) -> None:
+        self.env_var = env_var
+        super().__init__(
+            f"Model {model!r} needs an API key: set the environment variable {env_var}."
+        )
+
+
+class InvalidRequestError(PonderError):
+    """The caller sent something ponder cannot use."""
+
+    side: FailureSide = "client"
+    code = "invalid_request_error"
+    http_status = 400
+
+
+class UpstreamError(PonderError):
+    """The provider answered with an error status."""
+
+    side: FailureSide = "upstream"
+    code = "upstream_error"
+    http_status = 502
+
+    def __init__(self, provider: str, status: int, message: str) -> None:
+        self.provider = provider
+        self.status = status
+        self.retryable = status in (408, 409, 429) or status >= 500
+        super().__init__(f"{provider} returned HTTP {status}: {message}")
+
+
+class UpstreamUnreachableError(PonderError):
+    """Could not connect, or the connection timed out."""
+
+    side: FailureSide = "network"
+    code = "upstream_unreachable"
+    http_status = 502
+    retryable = True
+
+
+class StreamBrokenError(PonderError):
+    """The upstream stream was malformed or dropped mid-way; what arrived is kept."""
+
+    side: FailureSide = "upstream"
+    code = "stream_broken"
+    http_status = 502
+    retryable = True
+
+
+def redact(text: str, secrets: Iterable[str | None]) -> str:
+    """Replace every secret value that occurs in ``text``; used before any error leaves."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "[redacted]")
+    return text

@@ -1,0 +1,133 @@
+"""The event union: the one stream every producer makes and every consumer reads.
+
+Each event is a frozen dataclass with a ``type`` literal and ``at_ns``, the monotonic
+``time.perf_counter_ns()`` reading taken when the event entered this process. Consumers
+(meter, progress, store, sinks) never see a provider's wire format, only these.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Mode = Literal["fast", "deep"]
+
+
+def now_ns() -> int:
+    """The clock every event is stamped with."""
+    return time.perf_counter_ns()
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """The request was sent upstream. ``at_ns`` is the zero of every timing metric."""
+
+    request_id: str
+    model: str
+    mode: Mode
+    reason: str
+    estimates: dict[str, float] | None = None
+    at_ns: int = field(default_factory=now_ns)
+    type: Literal["started"] = "started"
+
+
+@dataclass(frozen=True, slots=True)
+class Thinking:
+    """A delta of thought text; ``signature``/``metadata`` round-trip provider state."""
+
+    text: str
+    signature: str | None = None
+    redacted: bool = False
+    metadata: dict[str, Any] | None = None
+    at_ns: int = field(default_factory=now_ns)
+    type: Literal["thinking"] = "thinking"
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A delta of answer text."""
+
+    text: str
+    at_ns: int = field(default_factory=now_ns)
+    type: Literal["answer"] = "answer"
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A short step label derived from the thoughts, with its 0-based index."""
+
+    label: str
+    index: int
+    at_ns: int = field(default_factory=now_ns)
+    type: Literal["progress"] = "progress"
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts. ``estimated`` is True when ponder counted rather than the provider."""
+
+    input_tokens: int | None
+    thinking_tokens: int
+    answer_tokens: int
+    estimated: bool = False
+    at_ns: int = field(default_factory=now_ns)
+    type: Literal["usage"] = "usage"
+
+    @property
+    def output_tokens(self) -> int:
+        return self.thinking_tokens + self.answer_tokens
+
+
+FinishReason = Literal[
+    "stop",  # the model finished its answer
+    "length",  # max tokens reached while answering
+    "thinking_length",  # the stream ended inside the thoughts (no answer)
+    "cancelled",  # the caller cancelled (client disconnected, Stop pressed)
+    "content_filter",
+    "tool_calls",
+    "error",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """The stream ended normally. ``timings`` holds the meter's figures when known."""
+
+    finish_reason: FinishReason
+    timings: dict[str, float | None] | None = None
+    at_ns: int = field(default_factory=now_ns)
+    type: Literal["finished"] = "finished"
+
+
+FailureSide = Literal["client", "config", "upstream", "network", "ponder"]
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """The stream ended with an error a person can act on. Earlier deltas stay valid."""
+
+    side: FailureSide
+    code: str
+    message: str
+    retryable: bool = False
+    status: int | None = None
+    at_ns: int = field(default_factory=now_ns)
+    type: Literal["failed"] = "failed"
+
+
+Event = Started | Thinking | Answer | Progress | Usage | Finished | Failed
+TERMINAL_TYPES = frozenset({"finished", "failed"})
+
+
+def to_dict(event: Event) -> dict[str, Any]:
+    """A JSON-ready dict of an event, ``type`` first; ``None`` fields dropped."""
+    data = {"type": event.type}
+    for f in dataclasses.fields(event):
+        if f.name == "type":
+            continue
+        value = getattr(event, f.name)
+        if value is not None:
+            data[f.name] = value
+    return data

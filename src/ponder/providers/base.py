@@ -1,0 +1,74 @@
+"""The provider contract: one async generator of events per request."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ponder.config import ModelConfig, ThinkingConfig
+from ponder.events import Event, Mode, Started
+from ponder.request import ChatRequest
+
+
+@dataclass(frozen=True, slots=True)
+class Availability:
+    """Whether a model can be used right now, and why not if not."""
+
+    usable: bool
+    detail: str
+
+
+class Provider(ABC):
+    """Turns a :class:`ChatRequest` into events.
+
+    Subclasses implement :meth:`generate`, which yields ``thinking``/``answer``/``usage``
+    events and ends with exactly one ``finished`` or ``failed``. :meth:`stream` wraps it
+    with the ``started`` event; wrappers such as the router override :meth:`stream` to
+    say what they chose and why. Errors may also be raised as :class:`ponder.errors.PonderError`;
+    the engine turns them into ``failed`` events.
+    """
+
+    kind: ClassVar[str] = ""
+
+    def __init__(self, config: ModelConfig) -> None:
+        self.config = config
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def thinking_for(self, request: ChatRequest) -> ThinkingConfig:
+        return self.config.thinking.merged(request)
+
+    def mode_for(self, request: ChatRequest) -> Mode:
+        return "deep" if self.thinking_for(request).enabled else "fast"
+
+    async def stream(
+        self,
+        request: ChatRequest,
+        reason: str | None = None,
+        estimates: dict[str, float] | None = None,
+    ) -> AsyncIterator[Event]:
+        yield Started(
+            request_id=request.request_id,
+            model=self.name,
+            mode=self.mode_for(request),
+            reason=reason or f"model {self.name!r} requested by name",
+            estimates=estimates,
+        )
+        async for event in self.generate(request):
+            yield event
+
+    @abstractmethod
+    def generate(self, request: ChatRequest) -> AsyncIterator[Event]:
+        """Yield the events of one request (no ``started``)."""
+
+    async def check(self) -> Availability:
+        """Cheap readiness check for ``ponder models``: key present, server reachable."""
+        return Availability(True, "ready")
+
+    async def aclose(self) -> None:
+        """Release connections or engines."""
+        return None

@@ -1,0 +1,65 @@
+"""The router interface and the provider that wraps it.
+
+A :class:`Router` only decides. :class:`RoutingProvider` is itself a provider (composition,
+not flags): it asks the router, then streams from the chosen model with the decision and its
+one-line reason on the ``started`` event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from ponder.config import ModelConfig
+from ponder.events import Event, Mode
+from ponder.providers.base import Provider
+from ponder.request import ChatRequest, ThinkingSettings
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    mode: Mode
+    reason: str
+    # Optional figures behind the choice, e.g. {"p_fast": 0.31, "p_deep": 0.97}.
+    estimates: dict[str, float] | None = None
+
+
+class Router(Protocol):
+    def decide(self, request: ChatRequest) -> Decision: ...
+
+
+class RoutingProvider(Provider):
+    """``auto``: route to the model named by the mode (``fast``/``deep`` by default)."""
+
+    kind = "router"
+
+    def __init__(
+        self,
+        config: ModelConfig,
+        router: Router,
+        resolve: Callable[[str], Provider],
+        targets: dict[Mode, str] | None = None,
+    ) -> None:
+        super().__init__(config)
+        self.router = router
+        self.resolve = resolve
+        self.targets: dict[Mode, str] = targets or {"fast": "fast", "deep": "deep"}
+
+    async def stream(self, request: ChatRequest, reason: str | None = None,
+                     estimates: dict[str, float] | None = None) -> AsyncIterator[Event]:
+        decision = self.router.decide(request)
+        target = self.resolve(self.targets[decision.mode])
+        # The chosen mode wins over the target model's default thinking switch.
+        thinking = ThinkingSettings(
+            enabled=decision.mode == "deep",
+            budget=request.thinking.budget,
+            effort=request.thinking.effort,
+        )
+        async for event in target.stream(
+            request.with_thinking(thinking), reason=decision.reason, estimates=decision.estimates
+        ):
+            yield event
+
+    def generate(self, request: ChatRequest) -> AsyncIterator[Event]:  # pragma: no cover
+        raise NotImplementedError("RoutingProvider streams through stream()")
