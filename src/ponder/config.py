@@ -147,20 +147,24 @@ def _parse_model(name: str, table: Any) -> ModelConfig:
         raise ConfigError(f"{where} must be a table.")
     provider = table.get("provider")
     if not isinstance(provider, str) or not provider:
-        raise ConfigError(f"{where} needs provider = \"<kind>\" (e.g. openai, anthropic, local).")
+        raise ConfigError(f'{where} needs provider = "<kind>" (e.g. openai, anthropic, local).')
     if "api_key" in table:
         raise ConfigError(
-            f"{where} has api_key: secrets never go in the file. Use api_key_env = \"ENV_VAR\"."
+            f'{where} has api_key: secrets never go in the file. Use api_key_env = "ENV_VAR".'
         )
     thinking_table = table.get("thinking", {})
     if not isinstance(thinking_table, Mapping):
-        raise ConfigError(f"{where} thinking must be a table, e.g. thinking = {{ enabled = true }}.")
+        raise ConfigError(
+            f"{where} thinking must be a table, e.g. thinking = {{ enabled = true }}."
+        )
     unknown = set(thinking_table) - _THINKING_KEYS
     if unknown:
         raise ConfigError(f"{where} thinking has unknown keys: {', '.join(sorted(unknown))}.")
     flavour = thinking_table.get("flavour", "none")
     if flavour not in THINKING_FLAVOURS:
-        raise ConfigError(f"{where} thinking.flavour must be one of {', '.join(THINKING_FLAVOURS)}.")
+        raise ConfigError(
+            f"{where} thinking.flavour must be one of {', '.join(THINKING_FLAVOURS)}."
+        )
     effort = thinking_table.get("effort")
     if effort is not None and effort not in EFFORTS:
         raise ConfigError(f"{where} thinking.effort must be one of {', '.join(EFFORTS)}.")

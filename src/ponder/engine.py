@@ -12,7 +12,8 @@ The engine guarantees every stream it hands out:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from typing import cast
 
 import httpx
 
@@ -82,7 +83,7 @@ class Engine:
                 return dataclasses.replace(event, timings=_timings(meter))
             return event
 
-        source = provider.stream(request)
+        source = cast(AsyncGenerator[Event, None], provider.stream(request))
         try:
             async for event in source:
                 if isinstance(event, Finished | Failed):

@@ -39,7 +39,9 @@ def provider_class(kind: str) -> type[Provider]:
         if ep.name == kind:
             cls = ep.load()
             if not (isinstance(cls, type) and issubclass(cls, Provider)):
-                raise ConfigError(f"Entry point {ep.value!r} for provider {kind!r} is not a Provider.")
+                raise ConfigError(
+                    f"Entry point {ep.value!r} for provider {kind!r} is not a Provider."
+                )
             _registered[kind] = cls
             return cls
     raise ConfigError(

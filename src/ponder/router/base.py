@@ -46,8 +46,12 @@ class RoutingProvider(Provider):
         self.resolve = resolve
         self.targets: dict[Mode, str] = targets or {"fast": "fast", "deep": "deep"}
 
-    async def stream(self, request: ChatRequest, reason: str | None = None,
-                     estimates: dict[str, float] | None = None) -> AsyncIterator[Event]:
+    async def stream(
+        self,
+        request: ChatRequest,
+        reason: str | None = None,
+        estimates: dict[str, float] | None = None,
+    ) -> AsyncIterator[Event]:
         decision = self.router.decide(request)
         target = self.resolve(self.targets[decision.mode])
         # The chosen mode wins over the target model's default thinking switch.

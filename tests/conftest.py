@@ -1,0 +1,5 @@
+"""Shared fixtures. Fixture modules of their own are imported here."""
+
+from __future__ import annotations
+
+import tests.fakes  # noqa: F401  (registers the scripted provider)
