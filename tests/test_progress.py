@@ -1,0 +1,184 @@
+"""The narrator: thought deltas in, ordered step labels out, only as the thoughts reach them."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ponder.progress import FIRST_LABEL, KeywordNarrator, Narrator
+
+
+def narrate(thoughts: str, chunk: int = 3) -> list[str]:
+    narrator = KeywordNarrator()
+    labels: list[str] = []
+    for i in range(0, len(thoughts), chunk):
+        labels += narrator.feed(thoughts[i : i + chunk])
+    return labels + narrator.close()
+
+
+def test_is_a_narrator() -> None:
+    narrator: Narrator = KeywordNarrator()
+    assert narrator.feed("") == []
+    assert narrator.close() == []
+
+
+def test_first_delta_yields_reading_the_question_at_once() -> None:
+    narrator = KeywordNarrator()
+    # No sentence finished yet, but the model has started thinking: one step is already real.
+    assert narrator.feed("347") == [FIRST_LABEL]
+    assert narrator.feed(" × 8") == []
+
+
+def test_arithmetic_scratchpad_labels_partial_products_in_order() -> None:
+    thoughts = (
+        "We need 347 × 28. Split 28 into 20 + 8.\n"
+        "347 × 8 = 2776\n"
+        "347 × 20 = 6940\n"
+        "Add the partial products: 2776 + 6940 = 9716.\n"
+        "Check: 9716 / 28 = 347, correct.\n"
+    )
+    assert narrate(thoughts) == [
+        FIRST_LABEL,
+        "Breaking the numbers apart",
+        "Multiplying 347 × 8",
+        "Multiplying 347 × 20",
+        "Adding the partial products",
+        "Checking the result",
+    ]
+
+
+def test_digit_level_scratchpad_is_not_one_label_per_digit() -> None:
+    thoughts = "7*8=56 write 6 carry 5\n4*8=32 +5 = 37 write 7 carry 3\n3*8=24\n"
+    labels = narrate(thoughts)
+    assert labels == [FIRST_LABEL, "Handling the carries", "Multiplying digit by digit"]
+
+
+def test_ledger_thoughts_name_customers_ratios_and_ranking() -> None:
+    thoughts = (
+        "The question asks for the top 2 spenders, excluding customers who refunded more "
+        "than half of their orders.\n"
+        "alice: orders 120 + 80 = 200, refunds 30.\n"
+        "alice refund ratio 30/200 = 0.15, keep.\n"
+        "bob: orders 50 + 40 = 90, refunds 60.\n"
+        "bob refund ratio 60/90 = 0.67 > 0.5, exclude bob.\n"
+        "carol: total 150.\n"
+        "Rank by spend: alice 200, carol 150.\n"
+        "So the answer is alice, carol.\n"
+    )
+    labels = narrate(thoughts)
+    assert labels == [
+        FIRST_LABEL,
+        "Totalling alice's spend",
+        "Checking alice's refund ratio",
+        "Totalling bob's spend",
+        "Checking bob's refund ratio",
+        "Totalling carol's spend",
+        "Ranking the customers",
+        "Settling on the answer",
+    ]
+
+
+def test_sql_thoughts_follow_the_query_draft() -> None:
+    thoughts = (
+        "The user wants top spenders excluding heavy refunders. "
+        "I'll join orders and refunds on order_id. "
+        "Group by customer_id to get totals. "
+        "The refund ratio divides by order count, so use NULLIF to avoid division by zero. "
+        "Only last month: filter on the order date. "
+        "Then order by spend desc limit 5. "
+        "Let me draft the SELECT now."
+    )
+    assert narrate(thoughts, chunk=7) == [
+        FIRST_LABEL,
+        "Joining orders and refunds",
+        "Grouping and aggregating",
+        "Guarding against division by zero",
+        "Checking the date window",
+        "Ranking the results",
+        "Drafting the query",
+    ]
+
+
+def test_code_thoughts() -> None:
+    thoughts = (
+        "Write a function that parses the header. "
+        "What about an empty input? "
+        "Add a test with assert parse('') == {}. "
+        "Double-check the loop bounds."
+    )
+    assert narrate(thoughts) == [
+        FIRST_LABEL,
+        "Drafting the code",
+        "Handling edge cases",
+        "Thinking about tests",
+        "Checking the result",
+    ]
+
+
+def test_decimals_do_not_end_a_sentence() -> None:
+    narrator = KeywordNarrator()
+    assert narrator.feed("ratio is 0.") == [FIRST_LABEL]
+    # "0." must not be labelled as a finished sentence before the digits arrive.
+    assert narrator.feed("6") == []
+    assert narrator.feed("7 for dan's refunds, over half.\n") == ["Checking dan's refund ratio"]
+
+
+def test_a_label_needs_its_sentence_finished() -> None:
+    narrator = KeywordNarrator()
+    narrator.feed("Okay.\n")
+    assert narrator.feed("347 × 8 = 27") == []
+    assert narrator.feed("76\n") == ["Multiplying 347 × 8"]
+
+
+def test_unfinished_sentence_is_labelled_on_close() -> None:
+    narrator = KeywordNarrator()
+    narrator.feed("hmm.\n")
+    assert narrator.feed("let me double-check this") == []
+    assert narrator.close() == ["Checking the result"]
+
+
+def test_close_of_an_unstarted_stream_is_empty_and_text_only_in_close_still_reads() -> None:
+    assert KeywordNarrator().close() == []
+    narrator = KeywordNarrator()
+    assert narrator.close() == []
+    late = KeywordNarrator()
+    late._buffer = "x"  # a provider that sent only whitespace first, then closed
+    assert late.close() == [FIRST_LABEL]
+
+
+def test_labels_are_unique_and_capped() -> None:
+    thoughts = "".join(f"{n} × 13 = {n * 13}\n" for n in range(100, 140))
+    labels = narrate(thoughts)
+    assert len(labels) == 12
+    assert len(set(labels)) == len(labels)
+    assert labels[1] == "Multiplying 100 × 13"
+
+
+def test_run_on_thought_without_punctuation_still_makes_progress() -> None:
+    narrator = KeywordNarrator()
+    labels = narrator.feed("x")
+    labels += narrator.feed(" we should join orders and refunds" + " and so on" * 50)
+    assert "Joining orders and refunds" in labels
+
+
+def test_labels_are_short() -> None:
+    long_name = "x" * 30
+    labels = narrate(f"Total for {'a' * 19}: 5 + 5 = 10.\n{long_name}'s refund ratio 1/2.\n")
+    assert all(len(label) <= 48 for label in labels)
+
+
+@given(st.text(max_size=300), st.lists(st.integers(min_value=1, max_value=20), max_size=30))
+def test_chunking_does_not_change_labels_for_whitespace_separated_sentences(
+    text: str, cuts: list[int]
+) -> None:
+    whole = KeywordNarrator()
+    expected = whole.feed(text) + whole.close()
+    pieces = KeywordNarrator()
+    got: list[str] = []
+    rest = text
+    for cut in cuts:
+        got += pieces.feed(rest[:cut])
+        rest = rest[cut:]
+    got += pieces.feed(rest) + pieces.close()
+    # A '.' at a chunk end waits for the next character, so chunking never splits differently.
+    assert got == expected
