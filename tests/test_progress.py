@@ -6,6 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ponder.progress import FIRST_LABEL, KeywordNarrator, Narrator
+from ponder.tasks import solve
 
 
 def narrate(thoughts: str, chunk: int = 3) -> list[str]:
@@ -149,7 +150,7 @@ def test_close_of_an_unstarted_stream_is_empty_and_text_only_in_close_still_read
 def test_labels_are_unique_and_capped() -> None:
     thoughts = "".join(f"{n} × 13 = {n * 13}\n" for n in range(100, 140))
     labels = narrate(thoughts)
-    assert len(labels) == 12
+    assert len(labels) == 16
     assert len(set(labels)) == len(labels)
     assert labels[1] == "Multiplying 100 × 13"
 
@@ -182,3 +183,68 @@ def test_chunking_does_not_change_labels_for_whitespace_separated_sentences(
     got += pieces.feed(rest) + pieces.close()
     # A '.' at a chunk end waits for the next character, so chunking never splits differently.
     assert got == expected
+
+
+def positions(thoughts: str) -> list[tuple[int, str]]:
+    """(characters received when the label appeared, label), feeding one character at a time."""
+    narrator = KeywordNarrator()
+    out: list[tuple[int, str]] = []
+    for i in range(len(thoughts)):
+        out += [(i + 1, label) for label in narrator.feed(thoughts[i])]
+    out += [(len(thoughts), label) for label in narrator.close()]
+    return out
+
+
+def test_embedded_multiplication_scratchpad_names_each_row_when_it_starts() -> None:
+    solution = solve("What is 347 × 28?")
+    assert solution is not None
+    thoughts = solution.thoughts  # "347*28\n7*8+0+0=56 ...\n0*2+6+0=06 ...\n"
+    got = positions(thoughts)
+    assert [label for _, label in got] == [
+        FIRST_LABEL,
+        "Setting up 347 × 28",
+        "Multiplying 347 × 8",
+        "Multiplying 347 × 20, adding row 1",
+    ]
+    second_row = thoughts.index("\n", thoughts.index("\n") + 1) + 1
+    at = dict((label, i) for i, label in got)
+    # Named once the row's first step shows its digit, never before the row begins.
+    assert second_row < at["Multiplying 347 × 20, adding row 1"] <= second_row + 4
+    assert at["Multiplying 347 × 8"] <= thoughts.index("\n") + 5
+
+
+def test_embedded_addition_and_subtraction_scratchpads() -> None:
+    for prompt, verb in (("What is 52+77?", "Adding"), ("What is 5210 - 3987?", "Subtracting")):
+        solution = solve(prompt)
+        assert solution is not None
+        labels = [label for _, label in positions(solution.thoughts)]
+        assert labels[0] == FIRST_LABEL
+        assert labels[1].startswith("Setting up ")
+        assert labels[2] == f"{verb} column by column"
+
+
+def test_embedded_ledger_scratchpad_walks_customers_ratios_and_ranking() -> None:
+    prompt = (
+        "Orders: ann 120, bob 45, cy 30, ann 20, cy 5. Refunds: ann 120; cy 5; cy 6. "
+        "Who are the top 2 spenders, excluding customers who refunded more than half of "
+        "their orders?"
+    )
+    solution = solve(prompt)
+    assert solution is not None
+    got = positions(solution.thoughts)
+    assert [label for _, label in got] == [
+        FIRST_LABEL,
+        "Totalling ann's orders",
+        "Totalling bob's orders",
+        "Totalling cy's orders",
+        "Counting ann's refunds",
+        "Counting cy's refunds",
+        "Checking refund ratios",
+        "Excluding cy: 2 of 2 refunded",
+        "Ranking the customers",
+    ]
+    # The ranking line is the scratchpad's last and has no newline before the answer:
+    # it is named as soon as it starts, not when the stream closes.
+    ranking_at = dict((label, i) for i, label in got)["Ranking the customers"]
+    assert ranking_at < len(solution.thoughts)
+    assert solution.thoughts[ranking_at - 4 : ranking_at] == "top "

@@ -245,6 +245,99 @@ _RULES: tuple[tuple[re.Pattern[str], Maker], ...] = tuple(
     )
 )
 
+_OP_SIGN = {"*": "×", "+": "+", "-": "−"}
+_PROBLEM_LINE = re.compile(r"^\s*(\d{1,12})\s*([*+\-])\s*(\d{1,12})\s*$")
+_MUL_ROW_START = re.compile(r"^\s*\d\*(\d)\+")
+_ADD_ROW = re.compile(r"^\s*\d[+\-]\d[+\-]\d=\d\d")
+_LEDGER_ROW = re.compile(r"^\s*([a-z][\w-]*) (\d+)\+(\d+)=(\d+) (\d+)/(\d+)\s*$")
+_LEDGER_REFUND = re.compile(r"^\s*([a-z][\w-]*) refund (\d+) (\d+)/(\d+)\s*$")
+_LEDGER_FINAL = re.compile(r"^\s*([a-z][\w-]*) (\d+) (\d+)/(\d+) (ok|out)\s*$")
+_LEDGER_TOP = re.compile(r"^\s*top\s+([a-z][\w-]*)")
+
+
+class _Scratchpad:
+    """The embedded model's scratchpads (see :mod:`ponder.tasks`): an arithmetic problem
+    restated as ``347*28`` then one line of digit steps per row, or a ledger walked one row
+    per line (``ann 0+120=120 0/1``, ``ann refund 140 1/2``, ``ann 140 1/2 ok``, ``top ...``).
+
+    A multiplication row is named as soon as its first step shows which digit it multiplies
+    by, not when its (long) line ends; every other line is named when it ends.
+    """
+
+    def __init__(self) -> None:
+        self.problem: tuple[int, str, int] | None = None
+        self.rows_started = 0
+        self.row_open = False
+        self.finals = 0
+
+    def line_start(self, partial: str) -> str | None:
+        """A label for a line still being written, once its start says what it is."""
+        if self.row_open:
+            return None
+        if self.finals and re.match(r"^\s*top\s", partial):
+            self.row_open = True  # the ranking line is the scratchpad's last: name it now
+            return "Ranking the customers"
+        if self.problem is None:
+            return None
+        a, op, b = self.problem
+        if op == "*":
+            match = _MUL_ROW_START.match(partial)
+            if match is None:
+                return None
+            self.row_open = True
+            row = self.rows_started
+            self.rows_started += 1
+            digit = int(match.group(1))
+            if len(str(b)) == 1:
+                return f"Multiplying {a} × {digit}, digit by digit"
+            if row == 0:
+                return f"Multiplying {a} × {digit}"
+            return f"Multiplying {a} × {digit * 10**row}, adding row {row}"
+        if _ADD_ROW.match(partial):
+            self.row_open = True
+            self.rows_started += 1
+            return "Adding column by column" if op == "+" else "Subtracting column by column"
+        return None
+
+    def line(self, line: str, labels_for: list[str]) -> bool:
+        """Name a finished line; True when the line was a scratchpad line (claimed)."""
+        was_open, self.row_open = self.row_open, False
+        problem = _PROBLEM_LINE.match(line)
+        if problem is not None and self.problem is None:
+            a, op, b = int(problem.group(1)), problem.group(2), int(problem.group(3))
+            self.problem = (a, op, b)
+            labels_for.append(f"Setting up {a} {_OP_SIGN[op]} {b}")
+            return True
+        if was_open:
+            return True
+        if self.problem is not None and (
+            _MUL_ROW_START.match(line) or _ADD_ROW.match(line)
+        ):
+            label = self.line_start(line)
+            self.row_open = False
+            if label:
+                labels_for.append(label)
+            return True
+        if (row := _LEDGER_ROW.match(line)) is not None:
+            labels_for.append(f"Totalling {_possessive(row.group(1))} orders")
+            return True
+        if (refund := _LEDGER_REFUND.match(line)) is not None:
+            labels_for.append(f"Counting {_possessive(refund.group(1))} refunds")
+            return True
+        if (final := _LEDGER_FINAL.match(line)) is not None:
+            self.finals += 1
+            if self.finals == 1:
+                labels_for.append("Checking refund ratios")
+            if final.group(5) == "out":
+                name, refunds, orders = final.group(1), final.group(3), final.group(4)
+                labels_for.append(f"Excluding {name}: {refunds} of {orders} refunded")
+            return True
+        if _LEDGER_TOP.match(line) is not None:
+            labels_for.append("Ranking the customers")
+            return True
+        return False
+
+
 # A sentence ends at a newline or ';', or at .!? followed by white space (so 0.5 stays whole).
 _SENTENCE_END = re.compile(r"[\n;]|[.!?](?=\s)")
 _RUN_ON_CHARS = 400
@@ -253,7 +346,8 @@ _RUN_ON_CHARS = 400
 class KeywordNarrator:
     """Label each finished sentence by the first rule it matches; each label once, in order."""
 
-    def __init__(self, max_steps: int = 12) -> None:
+    def __init__(self, max_steps: int = 16) -> None:
+        self._scratchpad = _Scratchpad()
         self._buffer = ""
         self._text = ""
         self._seen: set[str] = set()
@@ -273,7 +367,11 @@ class KeywordNarrator:
                 break
             sentence, self._buffer = self._buffer[: match.end()], self._buffer[match.end() :]
             self._label_sentence(sentence, labels)
-        if len(self._buffer) > _RUN_ON_CHARS:  # a run-on thought still counts as a step reached
+        line_start = self._scratchpad.line_start(self._buffer)
+        if line_start is not None:
+            self._emit(line_start, labels)
+        if len(self._buffer) > _RUN_ON_CHARS and not self._scratchpad.row_open:
+            # a run-on thought still counts as a step reached
             rest, self._buffer = self._buffer, ""
             self._label_sentence(rest, labels)
         return labels
@@ -291,13 +389,18 @@ class KeywordNarrator:
         self._text += sentence
         if not sentence.strip():
             return
+        claimed: list[str] = []
+        if self._scratchpad.line(sentence, claimed):
+            for label in claimed:
+                self._emit(label, labels)
+            return
         for pattern, maker in _RULES:
             match = pattern.search(sentence)
             if match is None:
                 continue
-            label = maker(match, sentence, self._text)
-            if label is not None:
-                self._emit(label, labels)
+            named = maker(match, sentence, self._text)
+            if named is not None:
+                self._emit(named, labels)
                 return
 
     def _emit(self, label: str, labels: list[str]) -> None:
