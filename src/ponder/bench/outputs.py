@@ -1,0 +1,155 @@
+"""Plain-text headline table and CSV summary (the HTML report is :mod:`ponder.bench.report`)."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from ponder.bench.stats import MS_PER_S, Summary
+
+CSV_FIELDS = (
+    "model",
+    "mode",
+    "suite",
+    "level",
+    "tasks",
+    "attempts",
+    "k",
+    "retry_policy",
+    "pass_at_1",
+    "pass_at_k",
+    "ttfa_p50_ms",
+    "ttfa_p90_ms",
+    "ttc_p50_s",
+    "ttc_p90_s",
+    "first_e2e_mean_s",
+    "spent_mean_s",
+    "D_s",
+    "expected_ttc_s",
+    "expected_ttc_1shot_s",
+    "break_even_D_s",
+)
+
+
+def fmt_seconds(seconds: float | None, censored: str = "—") -> str:
+    if seconds is None:
+        return censored
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else value / MS_PER_S
+
+
+def _num(value: float | None, digits: int = 4) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def write_csv(
+    path: Path,
+    rows: Sequence[Summary],
+    d_s: float,
+    break_even: Mapping[str, float | None],
+) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(CSV_FIELDS)
+        for row in rows:
+            overall = row.suite == "all" and row.level == "all"
+            be = break_even.get(row.model) if overall else None
+            writer.writerow(
+                [
+                    row.model,
+                    row.mode,
+                    row.suite,
+                    row.level,
+                    row.tasks,
+                    row.attempts,
+                    row.k,
+                    row.policy,
+                    _num(row.pass_at_1),
+                    _num(row.pass_at_k),
+                    _num(row.ttfa_p50_ms, 1),
+                    _num(row.ttfa_p90_ms, 1),
+                    _num(_ms(row.ttc_p50_ms), 3),
+                    _num(_ms(row.ttc_p90_ms), 3),
+                    _num(row.first_e2e_mean_ms / MS_PER_S, 3),
+                    _num(row.spent_mean_ms / MS_PER_S, 3),
+                    _num(d_s, 1),
+                    _num(row.expected_ttc_s(d_s), 3),
+                    _num(row.expected_ttc_1shot_s(d_s), 3),
+                    _num(be, 3),
+                ]
+            )
+
+
+def table_rows(rows: Sequence[Summary], d_s: float) -> tuple[list[str], list[list[str]]]:
+    """Header and cells of the headline table (shared by stdout and the HTML report)."""
+    k = max((r.k for r in rows), default=1)
+    header = [
+        "model",
+        "mode",
+        "tasks",
+        "pass@1",
+        f"pass@{k}",
+        "TTFA p50",
+        "TTFA p90",
+        "TTC p50",
+        f"E[TTC] @ D={fmt_seconds(d_s)}",
+    ]
+    cells = [
+        [
+            r.model if r.suite == "all" else f"{r.model} {r.suite} L{r.level}",
+            r.mode,
+            str(r.tasks),
+            f"{r.pass_at_1:.2f}",
+            f"{r.pass_at_k:.2f}",
+            fmt_seconds(_ms(r.ttfa_p50_ms)),
+            fmt_seconds(_ms(r.ttfa_p90_ms)),
+            fmt_seconds(_ms(r.ttc_p50_ms), censored=f"> {r.k} tries"),
+            fmt_seconds(r.expected_ttc_s(d_s)),
+        ]
+        for r in rows
+    ]
+    return header, cells
+
+
+def render_table(header: Sequence[str], cells: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in cells:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    return "\n".join(lines)
+
+
+def break_even_lines(rows: Sequence[Summary], break_even: Mapping[str, float | None]) -> list[str]:
+    if not rows:
+        return []
+    fastest = min(rows, key=lambda r: r.spent_mean_ms)
+    lines = []
+    for model, d in break_even.items():
+        if d is None:
+            lines.append(f"break-even: {model} never beats {fastest.model} (no more accurate).")
+        elif d == 0:
+            lines.append(f"break-even: {model} beats {fastest.model} at any D.")
+        else:
+            lines.append(
+                f"break-even: {model} beats {fastest.model} once a wrong answer costs more than"
+                f" {fmt_seconds(d)} of human time (D)."
+            )
+    return lines
+
+
+def headline_text(
+    rows: Sequence[Summary], d_s: float, break_even: Mapping[str, float | None]
+) -> str:
+    header, cells = table_rows(rows, d_s)
+    return "\n".join([render_table(header, cells), *break_even_lines(rows, break_even)])
