@@ -1,0 +1,113 @@
+"""``ponder serve``: the OpenAI-compatible gateway on uvicorn.
+
+Binds 127.0.0.1:8000 by default. Binding beyond loopback needs ``PONDER_API_KEY`` (the
+bearer token clients then send); when set on loopback it is honoured too. On SIGTERM the
+server stops accepting, lets in-flight requests finish for ``--drain-timeout`` seconds,
+records the rest as interrupted, and flushes the trace store before exiting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import sys
+from typing import Any
+
+LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the OpenAI-compatible gateway (fast, deep and auto modes)",
+        description="Serve /v1/chat/completions, /v1/models, /healthz, /metrics and the"
+        " web UI's /api. Needs PONDER_API_KEY to bind beyond loopback.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    parser.add_argument("--config", default=argparse.SUPPRESS, help="path to ponder.toml")
+    parser.add_argument(
+        "--db", default=None, help="trace store (default $PONDER_DB, else ~/.local/share/ponder)"
+    )
+    parser.add_argument("--no-store", action="store_true", help="keep no traces")
+    parser.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=10.0,
+        help="seconds in-flight requests may finish after SIGTERM (default 10)",
+    )
+    parser.add_argument(
+        "--max-body-bytes", type=int, default=1024 * 1024, help="request body limit (1 MiB)"
+    )
+    parser.add_argument("--log-level", default="warning", help="uvicorn log level")
+    parser.add_argument("--access-log", action="store_true", help="log every request line")
+    parser.set_defaults(func=run)
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def run(args: argparse.Namespace) -> int:
+    from ponder.server.gateway import API_KEY_ENV
+
+    api_key = os.environ.get(API_KEY_ENV) or None
+    if not is_loopback(args.host) and api_key is None:
+        print(
+            f"ponder: refusing to bind {args.host}: it is reachable beyond this machine and"
+            f" {API_KEY_ENV} is not set. Set {API_KEY_ENV} to the bearer token clients must"
+            " send, or bind 127.0.0.1.",
+            file=sys.stderr,
+        )
+        return 2
+    return _serve(args, api_key)
+
+
+def _serve(args: argparse.Namespace, api_key: str | None) -> int:
+    import uvicorn
+
+    from ponder.config import load_config
+    from ponder.server import ServerSettings, create_app
+    from ponder.store import TraceWriter, default_db_path
+
+    config = load_config(args.config)
+    writer = None if args.no_store else TraceWriter(args.db or default_db_path())
+    settings = ServerSettings(
+        api_key=api_key, body_limit=args.max_body_bytes, drain_timeout_s=args.drain_timeout
+    )
+    app = create_app(config, settings, writer=writer)
+    gateway = app.state.gateway
+
+    class Server(uvicorn.Server):  # type: ignore[misc]
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            gateway.draining = True  # requests cut off from here on are "interrupted"
+            super().handle_exit(sig, frame)
+
+    uv_config = uvicorn.Config(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=args.access_log,
+        timeout_graceful_shutdown=args.drain_timeout,
+        lifespan="on",
+    )
+    store = "off" if writer is None else str(writer.path)
+    auth = "bearer token required" if api_key else "no auth (loopback)"
+    print(
+        f"ponder: serving http://{args.host}:{args.port} (traces: {store}; {auth})",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        Server(uv_config).run()
+    finally:
+        if writer is not None:
+            writer.close()
+    return 0

@@ -1,0 +1,132 @@
+"""The small JSON endpoints: models, health, metrics, and the web UI's traces and config."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse
+
+from ponder.config import AUTO, Config
+from ponder.server.errors import NotFoundError, ParamError
+from ponder.server.gateway import Gateway
+from ponder.store.record import STATUSES
+from ponder.store.sqlite import TraceQuery, read
+
+MODES = ("fast", "deep", AUTO)
+MAX_TRACE_LIMIT = 500
+_CREATED = int(time.time())
+
+
+def _gateway(request: Request) -> Gateway:
+    gateway: Gateway = request.app.state.gateway
+    return gateway
+
+
+async def list_models(request: Request) -> JSONResponse:
+    names = _gateway(request).config.names()
+    data = [{"id": n, "object": "model", "created": _CREATED, "owned_by": "ponder"} for n in names]
+    return JSONResponse({"object": "list", "data": data})
+
+
+async def healthz(request: Request) -> JSONResponse:
+    gateway = _gateway(request)
+    status = "draining" if gateway.draining else "ok"
+    return JSONResponse(
+        {"status": status, "active_requests": gateway.active},
+        status_code=503 if gateway.draining else 200,
+    )
+
+
+async def metrics(request: Request) -> PlainTextResponse:
+    gateway = _gateway(request)
+    extra = [
+        "# HELP ponder_active_requests Chat requests in flight.",
+        "# TYPE ponder_active_requests gauge",
+        f"ponder_active_requests {gateway.active}",
+    ]
+    return PlainTextResponse(
+        gateway.metrics.render(extra), media_type="text/plain; version=0.0.4; charset=utf-8"
+    )
+
+
+def model_summary(config: Config) -> list[dict[str, Any]]:
+    """Models as the UI shows them: no base URLs, no key names, no options."""
+    out = []
+    for name in sorted(config.models):
+        model = config.models[name]
+        out.append(
+            {
+                "name": name,
+                "provider": model.provider,
+                "upstream_model": model.upstream_model,
+                "mode": "deep" if model.thinking.enabled else "fast",
+                "thinking": {
+                    "enabled": model.thinking.enabled,
+                    "budget": model.thinking.budget,
+                    "effort": model.thinking.effort,
+                },
+            }
+        )
+    return out
+
+
+async def api_config(request: Request) -> JSONResponse:
+    gateway = _gateway(request)
+    return JSONResponse(
+        {
+            "models": model_summary(gateway.config),
+            "modes": list(MODES),
+            "default_model": AUTO,
+            "auth_required": gateway.settings.api_key is not None,
+            "store": gateway.writer is not None,
+        }
+    )
+
+
+def _int_param(request: Request, name: str, default: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= high:
+        raise ParamError(name, f"'{name}' must be an integer between 1 and {high}.")
+    return int(raw)
+
+
+async def api_traces(request: Request) -> JSONResponse:
+    gateway = _gateway(request)
+    params = request.query_params
+    status = params.get("status") or None
+    if status is not None and status not in STATUSES:
+        raise ParamError("status", f"'status' must be one of {', '.join(STATUSES)}.")
+    since = params.get("since")
+    try:
+        since_ts = float(since) if since else None
+    except ValueError:
+        raise ParamError("since", "'since' must be unix seconds.") from None
+    query = TraceQuery(
+        model=params.get("model") or None,
+        mode=params.get("mode") or None,
+        status=status,
+        since=since_ts,
+        text=params.get("q") or None,
+        limit=_int_param(request, "limit", 50, MAX_TRACE_LIMIT),
+    )
+    if gateway.writer is None:
+        return JSONResponse({"object": "list", "data": []})
+    records = await asyncio.to_thread(read, gateway.writer.path, query)
+    return JSONResponse({"object": "list", "data": [r.to_dict(with_text=False) for r in records]})
+
+
+async def api_trace(request: Request) -> JSONResponse:
+    gateway = _gateway(request)
+    request_id = request.path_params["request_id"]
+    records = []
+    if gateway.writer is not None:
+        query = TraceQuery(request_id=request_id, limit=1)
+        records = await asyncio.to_thread(read, gateway.writer.path, query)
+    if not records:
+        raise NotFoundError(f"No trace with request id {request_id!r}.")
+    return JSONResponse(records[0].to_dict())

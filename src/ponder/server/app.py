@@ -1,0 +1,136 @@
+"""The app factory: routes, middleware, error mapping and the lifespan.
+
+The web UI plugs in through :func:`create_app`'s ``extra_routes``, or by shipping a module
+``ponder.server.ui`` with ``ui_routes() -> list[BaseRoute]``, mounted after the API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from ponder.config import Config
+from ponder.engine import Engine
+from ponder.errors import PonderError
+from ponder.server import api
+from ponder.server.chat import chat_completions
+from ponder.server.errors import NotFoundError, error_response
+from ponder.server.gateway import Gateway, ServerSettings
+from ponder.server.middleware import GatewayMiddleware
+from ponder.server.wire import error_body
+from ponder.store.sqlite import TraceQuery, read
+from ponder.store.writer import TraceWriter
+
+log = logging.getLogger("ponder.server")
+UI_MODULE = "ponder.server.ui"
+SEED_TRACES = 100
+
+
+def api_routes() -> list[BaseRoute]:
+    return [
+        Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+        Route("/v1/models", api.list_models, methods=["GET"]),
+        Route("/healthz", api.healthz, methods=["GET"]),
+        Route("/metrics", api.metrics, methods=["GET"]),
+        Route("/api/config", api.api_config, methods=["GET"]),
+        Route("/api/traces", api.api_traces, methods=["GET"]),
+        Route("/api/traces/{request_id}", api.api_trace, methods=["GET"]),
+    ]
+
+
+def ui_routes() -> list[BaseRoute]:
+    """The web UI's routes when its module is installed, else none."""
+    try:
+        module = importlib.import_module(UI_MODULE)
+    except ModuleNotFoundError as exc:
+        if exc.name == UI_MODULE:
+            return []
+        raise
+    factory: Callable[[], list[BaseRoute]] = module.ui_routes
+    return list(factory())
+
+
+def _seed_latency(gateway: Gateway) -> None:
+    """Warm the router's TTFA estimates from the most recent successful traces."""
+    if gateway.writer is None:
+        return
+    records = read(gateway.writer.path, TraceQuery(status="ok", limit=SEED_TRACES))
+    gateway.latency.seed(
+        (r.mode, r.ttfa_ms) for r in reversed(records) if r.mode and r.ttfa_ms is not None
+    )
+
+
+def create_app(
+    config: Config,
+    settings: ServerSettings | None = None,
+    *,
+    writer: TraceWriter | None = None,
+    engine: Engine | None = None,
+    extra_routes: Sequence[BaseRoute] = (),
+) -> Starlette:
+    settings = settings or ServerSettings()
+    gateway = Gateway(config, settings, writer=writer, engine=engine)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            await asyncio.to_thread(_seed_latency, gateway)
+        except Exception:
+            log.exception("could not read recent traces to seed latency estimates")
+        yield
+        gateway.draining = True
+        if not await gateway.wait_idle(settings.drain_timeout_s):
+            log.warning("%d request(s) still running at shutdown", gateway.active)
+        await gateway.aclose()
+
+    async def ponder_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, PonderError)
+        return error_response(exc, gateway.secrets)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 404:
+            return error_response(NotFoundError(f"No route for {request.url.path}."))
+        body = error_body(str(exc.detail), "invalid_request_error", f"http_{exc.status_code}")
+        return Response(
+            _json(body), status_code=exc.status_code, media_type="application/json",
+            headers=exc.headers,
+        )  # fmt: skip
+
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        log.error("unhandled %s on %s", type(exc).__name__, request.url.path)
+        body = error_body(
+            f"Internal error ({type(exc).__name__}); see the server log.", "server_error",
+            "internal_error",
+        )  # fmt: skip
+        return Response(_json(body), status_code=500, media_type="application/json")
+
+    app = Starlette(
+        routes=[*api_routes(), *extra_routes, *ui_routes()],
+        middleware=[Middleware(GatewayMiddleware, api_key=settings.api_key)],
+        exception_handlers={
+            PonderError: ponder_error,
+            HTTPException: http_error,
+            Exception: internal_error,
+        },
+        lifespan=lifespan,
+    )
+    app.state.gateway = gateway
+    return app
+
+
+def _json(body: dict[str, Any]) -> bytes:
+    import json
+
+    return json.dumps(body).encode()

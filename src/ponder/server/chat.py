@@ -1,0 +1,262 @@
+"""``POST /v1/chat/completions``: parse, route through the engine, stream or collect.
+
+Both responses are plain ASGI callables so the stream path stays short: each delta is one
+``json.dumps`` and one ``send``. A watcher task listens for the client going away and
+cancels the response task, which closes the engine's stream (and so the provider's
+upstream request) at once; the trace then says ``client_disconnected``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from ponder.config import AUTO
+from ponder.errors import redact
+from ponder.events import Event, Failed, Finished, Started
+from ponder.server.errors import BodyTooLargeError, error_response, failure_status
+from ponder.server.exchange import Exchange
+from ponder.server.gateway import Gateway
+from ponder.server.parse import parse_body, parse_chat
+from ponder.server.wire import DONE, ChunkEncoder, completion_body, error_body, error_type
+from ponder.server.wire import failure_extra as failure_json
+from ponder.store.record import TraceStatus
+
+REQUEST_ID_HEADER = "x-ponder-request-id"
+_SSE_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLargeError(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLargeError(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def chat_completions(request: Request) -> Response | _ChatResponse:
+    gateway: Gateway = request.app.state.gateway
+    request_id: str = request.state.request_id
+    body = parse_body(await read_body(request, gateway.settings.body_limit))
+    parsed = parse_chat(body, request.headers, request_id)
+    if parsed.chat.model != AUTO:
+        gateway.config.model(parsed.chat.model)  # UnknownModelError -> 404 listing known models
+    exchange = Exchange(parsed.chat, parsed.stream)
+    events = gateway.engine.stream(parsed.chat)
+    gateway.open_exchange(exchange)
+    try:
+        async for event in events:
+            if isinstance(event, Started):
+                exchange.started = event
+                break
+            if isinstance(event, Failed):  # failed before anything was sent upstream
+                exchange.terminal = event
+                raise _EarlyFailure(event)
+    except _EarlyFailure as failure:
+        await _aclose(events)
+        gateway.close_exchange(exchange, "error")
+        return _failure_response(failure.event, gateway.secrets)
+    except BaseException:
+        await _aclose(events)
+        gateway.close_exchange(exchange, "error")
+        raise
+    if parsed.stream:
+        return StreamingChat(gateway, exchange, events, parsed.include_usage)
+    return CollectedChat(gateway, exchange, events)
+
+
+async def _aclose(events: AsyncIterator[Event]) -> None:
+    """Close the engine's stream: runs the provider's cleanup, cancelling its upstream call."""
+    aclose = getattr(events, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+class _EarlyFailure(Exception):
+    def __init__(self, event: Failed) -> None:
+        self.event = event
+
+
+def _failure_response(event: Failed, secrets: tuple[str, ...]) -> Response:
+    message = redact(event.message, secrets)
+    body = error_body(message, error_type(event.side), event.code)
+    body["ponder"] = failure_json(dataclasses.replace(event, message=message))
+    return Response(
+        json.dumps(body), status_code=failure_status(event), media_type="application/json"
+    )
+
+
+class _ChatResponse:
+    """Runs :meth:`respond` while a watcher cancels it if the client disconnects."""
+
+    def __init__(self, gateway: Gateway, exchange: Exchange, events: AsyncIterator[Event]) -> None:
+        self.gateway = gateway
+        self.exchange = exchange
+        self.events = events
+        self.completion_id = "chatcmpl-" + exchange.request.request_id.removeprefix("req_")
+
+    async def respond(self, send: Send) -> None:
+        raise NotImplementedError
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        flags = {"done": False, "gone": False}
+
+        async def watch() -> None:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    if not flags["done"]:
+                        flags["gone"] = True
+                        task.cancel()
+                    return
+
+        watcher = asyncio.create_task(watch())
+        status: TraceStatus = "error"
+        try:
+            await self.respond(send)
+            flags["done"] = True
+            status = self.exchange.status()
+        except asyncio.CancelledError:
+            if flags["gone"]:
+                task.uncancel()
+                status = "client_disconnected"
+            else:
+                status = "interrupted"
+                raise
+        except OSError:
+            status = "client_disconnected"
+        finally:
+            flags["done"] = True
+            watcher.cancel()
+            await _aclose(self.events)
+            self.gateway.close_exchange(self.exchange, status)
+
+    def _redacted(self, event: Failed) -> Failed:
+        return dataclasses.replace(event, message=redact(event.message, self.gateway.secrets))
+
+
+class StreamingChat(_ChatResponse):
+    def __init__(
+        self,
+        gateway: Gateway,
+        exchange: Exchange,
+        events: AsyncIterator[Event],
+        include_usage: bool,
+    ) -> None:
+        super().__init__(gateway, exchange, events)
+        self.include_usage = include_usage
+
+    async def respond(self, send: Send) -> None:
+        x = self.exchange
+        started = x.started
+        assert started is not None
+        enc = ChunkEncoder(self.completion_id, started.model, int(x.created_at))
+        await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
+        await send({"type": "http.response.body", "body": enc.started(started), "more_body": True})
+        async for event in self.events:
+            kind = event.type
+            if kind == "answer":
+                x.answered(event.text, event.at_ns)  # type: ignore[union-attr]
+                chunk = enc.answer(event.text)  # type: ignore[union-attr]
+            elif kind == "thinking":
+                x.thought(event.text, event.at_ns)  # type: ignore[union-attr]
+                chunk = enc.thinking(event.text)  # type: ignore[union-attr]
+            elif kind == "progress":
+                x.progress.append(event.label)  # type: ignore[union-attr]
+                chunk = enc.progress(event)  # type: ignore[arg-type]
+            elif kind == "usage":
+                x.usage = event  # type: ignore[assignment]
+                continue
+            elif kind == "finished":
+                assert isinstance(event, Finished)
+                x.terminal = event
+                chunk = enc.finished(event, x.usage)
+                if self.include_usage:
+                    chunk += enc.usage(x.usage, x.prompt_tokens())
+            elif kind == "failed":
+                assert isinstance(event, Failed)
+                x.terminal = event
+                chunk = enc.failed(self._redacted(event))
+            else:
+                continue
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            if x.terminal is not None:
+                break
+        await send({"type": "http.response.body", "body": DONE, "more_body": False})
+
+
+class CollectedChat(_ChatResponse):
+    async def respond(self, send: Send) -> None:
+        x = self.exchange
+        started = x.started
+        assert started is not None
+        async for event in self.events:
+            if event.type == "answer":
+                x.answered(event.text, event.at_ns)  # type: ignore[union-attr]
+            elif event.type == "thinking":
+                x.thought(event.text, event.at_ns)  # type: ignore[union-attr]
+            elif event.type == "progress":
+                x.progress.append(event.label)  # type: ignore[union-attr]
+            elif event.type == "usage":
+                x.usage = event  # type: ignore[assignment]
+            elif isinstance(event, Finished | Failed):
+                x.terminal = event
+                break
+        terminal = x.terminal
+        body: dict[str, Any]
+        if isinstance(terminal, Finished):
+            status = 200
+            body = completion_body(
+                completion_id=self.completion_id,
+                created=int(x.created_at),
+                started=started,
+                answer=x.answer_text,
+                thinking=x.thinking_text,
+                finished=terminal,
+                usage=x.usage,
+                prompt_tokens=x.prompt_tokens(),
+                progress=x.progress,
+            )
+        else:
+            failed = self._redacted(
+                terminal
+                if isinstance(terminal, Failed)
+                else Failed("ponder", "stream_incomplete", "the stream ended without finishing")
+            )
+            status = failure_status(failed)
+            body = error_body(failed.message, error_type(failed.side), failed.code)
+            body["ponder"] = failure_json(failed)
+        payload = json.dumps(body).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload, "more_body": False})
+
+
+__all__ = ["REQUEST_ID_HEADER", "chat_completions", "error_response"]

@@ -1,0 +1,150 @@
+"""One request as the gateway sees it: the events so far, turned into a trace at the end.
+
+Both sinks (SSE and the JSON body) feed an :class:`Exchange`; its per-delta methods only
+append, and :meth:`Exchange.record` builds the :class:`TraceRecord` once the stream is over,
+however it ended (finished, failed, client gone, server shutting down).
+"""
+
+from __future__ import annotations
+
+import time
+
+from ponder.errors import redact
+from ponder.events import Failed, Finished, Started, Usage, now_ns
+from ponder.meter import NS_PER_MS
+from ponder.request import ChatRequest
+from ponder.store.record import TraceRecord, TraceStatus, clip
+from ponder.tokens import estimate_tokens
+
+
+class Exchange:
+    __slots__ = (
+        "answer_parts",
+        "created_at",
+        "first_answer_ns",
+        "first_token_ns",
+        "progress",
+        "request",
+        "started",
+        "stream",
+        "terminal",
+        "thinking_parts",
+        "usage",
+    )
+
+    def __init__(self, request: ChatRequest, stream: bool) -> None:
+        self.request = request
+        self.stream = stream
+        self.created_at = time.time()
+        self.started: Started | None = None
+        self.usage: Usage | None = None
+        self.terminal: Finished | Failed | None = None
+        self.thinking_parts: list[str] = []
+        self.answer_parts: list[str] = []
+        self.progress: list[str] = []
+        self.first_token_ns: int | None = None
+        self.first_answer_ns: int | None = None
+
+    def thought(self, text: str, at_ns: int) -> None:
+        if self.first_token_ns is None:
+            self.first_token_ns = at_ns
+        self.thinking_parts.append(text)
+
+    def answered(self, text: str, at_ns: int) -> None:
+        if self.first_answer_ns is None:
+            self.first_answer_ns = at_ns
+            if self.first_token_ns is None:
+                self.first_token_ns = at_ns
+        self.answer_parts.append(text)
+
+    @property
+    def thinking_text(self) -> str:
+        return "".join(self.thinking_parts)
+
+    @property
+    def answer_text(self) -> str:
+        return "".join(self.answer_parts)
+
+    def prompt_tokens(self) -> int:
+        return estimate_tokens("\n".join(m.content for m in self.request.messages))
+
+    def status(self) -> TraceStatus:
+        return "ok" if isinstance(self.terminal, Finished) else "error"
+
+    def record(self, status: TraceStatus, secrets: tuple[str, ...] = ()) -> TraceRecord:
+        """The trace; ``status`` says how the stream ended (``client_disconnected`` ...)."""
+        started, terminal, usage = self.started, self.terminal, self.usage
+        timings = _partial_timings(self) if not isinstance(terminal, Finished) else terminal.timings
+        timings = timings or {}
+        thinking, answer = self.thinking_text, self.answer_text
+        if usage is None:
+            usage = Usage(None, estimate_tokens(thinking), estimate_tokens(answer), estimated=True)
+        if isinstance(terminal, Finished):
+            finish_reason: str | None = terminal.finish_reason
+        elif isinstance(terminal, Failed):
+            finish_reason = "error"
+        else:
+            finish_reason = "cancelled"
+        error_side = error_code = error_message = None
+        if isinstance(terminal, Failed):
+            error_side, error_code = terminal.side, terminal.code
+            error_message = redact(terminal.message, secrets)
+        elif status == "client_disconnected":
+            error_side, error_code, error_message = (
+                "client",
+                "client_disconnected",
+                "client disconnected",
+            )
+        elif status == "interrupted":
+            error_side, error_code = "ponder", "interrupted"
+            error_message = "server shut down before the stream finished"
+        return TraceRecord(
+            request_id=self.request.request_id,
+            created_at=self.created_at,
+            requested_model=self.request.model,
+            model=started.model if started else None,
+            mode=started.mode if started else None,
+            route_reason=started.reason if started else None,
+            route_estimates=started.estimates if started else None,
+            stream=self.stream,
+            status=status,
+            finish_reason=finish_reason,
+            error_side=error_side,
+            error_code=error_code,
+            error_message=error_message,
+            ttft_ms=timings.get("ttft_ms"),
+            ttfa_ms=timings.get("ttfa_ms"),
+            thinking_ms=timings.get("thinking_ms"),
+            e2e_ms=timings.get("e2e_ms"),
+            decode_tps=timings.get("decode_tps"),
+            effective_tps=timings.get("effective_tps"),
+            itl_p50_ms=timings.get("itl_p50_ms"),
+            itl_p95_ms=timings.get("itl_p95_ms"),
+            itl_p99_ms=timings.get("itl_p99_ms"),
+            input_tokens=usage.input_tokens,
+            thinking_tokens=usage.thinking_tokens,
+            answer_tokens=usage.answer_tokens,
+            tokens_estimated=usage.estimated,
+            max_ttfa_ms=self.request.max_ttfa_ms,
+            prompt=clip(redact(self.request.last_user_text, secrets)),
+            thinking=clip(redact(thinking, secrets)),
+            answer=clip(redact(answer, secrets)),
+            progress=list(self.progress),
+        )
+
+
+def _partial_timings(x: Exchange) -> dict[str, float | None]:
+    """Timings of a stream that never finished: measured up to now (or its failure)."""
+    if x.started is None:
+        return {}
+    start = x.started.at_ns
+    end = x.terminal.at_ns if x.terminal is not None else now_ns()
+
+    def since(at: int | None) -> float | None:
+        return None if at is None else (at - start) / NS_PER_MS
+
+    ttft, ttfa = since(x.first_token_ns), since(x.first_answer_ns)
+    thinking = (ttfa - ttft) if (ttfa is not None and ttft is not None) else None
+    if thinking is None and x.thinking_parts and ttft is not None:
+        thinking = (end - start) / NS_PER_MS - ttft
+    return {"ttft_ms": ttft, "ttfa_ms": ttfa, "thinking_ms": thinking, "e2e_ms": since(end)}

@@ -1,0 +1,59 @@
+"""A pure-ASGI middleware: a request id on every response, and the bearer-token check.
+
+``x-ponder-request-id`` is minted here (the chat handler reuses it as the request's id) and
+added to every response's headers. When the gateway has an API key, the API paths
+(``/v1/``, ``/api/``, ``/metrics``) need ``Authorization: Bearer <key>``; ``/healthz`` and
+the web UI's static assets do not.
+"""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ponder.server.errors import AuthError, error_response
+
+REQUEST_ID_HEADER = b"x-ponder-request-id"
+PROTECTED_PREFIXES = ("/v1/", "/api/", "/metrics")
+
+
+def new_request_id() -> str:
+    return "req_" + uuid.uuid4().hex[:20]
+
+
+class GatewayMiddleware:
+    def __init__(self, app: ASGIApp, api_key: str | None) -> None:
+        self.app = app
+        self._expected = f"Bearer {api_key}".encode() if api_key else None
+
+    def _authorised(self, scope: Scope) -> bool:
+        if self._expected is None or not scope["path"].startswith(PROTECTED_PREFIXES):
+            return True
+        given = Headers(scope=scope).get("authorization", "").encode()
+        return hmac.compare_digest(given, self._expected)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = new_request_id()
+        scope.setdefault("state", {})["request_id"] = request_id
+        header = (REQUEST_ID_HEADER, request_id.encode())
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), header]
+            await send(message)
+
+        if not self._authorised(scope):
+            response = error_response(
+                AuthError(
+                    "Missing or wrong API key: send 'Authorization: Bearer <PONDER_API_KEY>'."
+                )
+            )
+            await response(scope, receive, send_with_id)
+            return
+        await self.app(scope, receive, send_with_id)

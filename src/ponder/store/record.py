@@ -1,0 +1,57 @@
+"""One request's trace: what was asked, how it was routed, its timings and how it ended."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+TraceStatus = Literal["ok", "error", "client_disconnected", "interrupted"]
+STATUSES: tuple[TraceStatus, ...] = ("ok", "error", "client_disconnected", "interrupted")
+
+# Text kept per trace (prompt, thoughts, answer) is capped so a trace stays small.
+TEXT_LIMIT = 32_000
+
+
+@dataclass(frozen=True, slots=True)
+class TraceRecord:
+    request_id: str
+    created_at: float  # unix seconds when the request arrived
+    requested_model: str  # what the client asked for: auto, fast, deep or an alias
+    model: str | None  # the model that answered (None when it failed before routing)
+    mode: str | None
+    route_reason: str | None
+    route_estimates: dict[str, float] | None
+    stream: bool
+    status: TraceStatus
+    finish_reason: str | None
+    error_side: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    ttft_ms: float | None = None
+    ttfa_ms: float | None = None
+    thinking_ms: float | None = None
+    e2e_ms: float | None = None
+    decode_tps: float | None = None
+    effective_tps: float | None = None
+    itl_p50_ms: float | None = None
+    itl_p95_ms: float | None = None
+    itl_p99_ms: float | None = None
+    input_tokens: int | None = None
+    thinking_tokens: int | None = None
+    answer_tokens: int | None = None
+    tokens_estimated: bool = False
+    max_ttfa_ms: float | None = None
+    prompt: str = ""
+    thinking: str = ""
+    answer: str = ""
+    progress: list[str] = field(default_factory=list)
+
+    def to_dict(self, *, with_text: bool = True) -> dict[str, Any]:
+        data = asdict(self)
+        if not with_text:
+            data.pop("thinking")
+        return data
+
+
+def clip(text: str, limit: int = TEXT_LIMIT) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"

@@ -1,0 +1,146 @@
+"""SQLite trace store: WAL journal, migrations on open, filtered queries.
+
+Writes come from one :class:`ponder.store.writer.TraceWriter` thread; readers (the API, the
+CLI) open their own connections, which WAL lets run alongside the writer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from ponder.store.migrations import migrate
+from ponder.store.record import TraceRecord
+
+DB_ENV = "PONDER_DB"
+_COLUMNS = tuple(f.name for f in fields(TraceRecord))
+_JSON_COLUMNS = frozenset({"route_estimates", "progress"})
+_BOOL_COLUMNS = frozenset({"stream", "tokens_estimated"})
+_INSERT = (
+    f"INSERT OR REPLACE INTO traces ({', '.join(_COLUMNS)})"
+    f" VALUES ({', '.join('?' for _ in _COLUMNS)})"
+)
+
+
+def default_db_path() -> Path:
+    """``$PONDER_DB``, else ``$XDG_DATA_HOME/ponder/traces.db`` (``~/.local/share/...``)."""
+    explicit = os.environ.get(DB_ENV)
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "ponder" / "traces.db"
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    """Open (creating if needed) and migrate the store at ``path``."""
+    if str(path) != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=10)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    migrate(conn)
+    return conn
+
+
+def _row(record: TraceRecord) -> tuple[Any, ...]:
+    values = []
+    for name in _COLUMNS:
+        value = getattr(record, name)
+        if name in _JSON_COLUMNS:
+            value = None if value is None else json.dumps(value)
+        elif name in _BOOL_COLUMNS:
+            value = int(value)
+        values.append(value)
+    return tuple(values)
+
+
+def insert(conn: sqlite3.Connection, records: Sequence[TraceRecord]) -> None:
+    """Insert ``records`` in one transaction."""
+    if not records:
+        return
+    conn.execute("BEGIN")
+    try:
+        conn.executemany(_INSERT, [_row(r) for r in records])
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+@dataclass(frozen=True, slots=True)
+class TraceQuery:
+    model: str | None = None
+    mode: str | None = None
+    status: str | None = None
+    since: float | None = None  # unix seconds
+    text: str | None = None  # substring of prompt or answer
+    request_id: str | None = None
+    limit: int | None = 50
+
+
+def _record(row: sqlite3.Row) -> TraceRecord:
+    data: dict[str, Any] = {}
+    for name in _COLUMNS:
+        value = row[name]
+        if name in _JSON_COLUMNS:
+            value = json.loads(value) if value is not None else None
+            if name == "progress" and value is None:
+                value = []
+        elif name in _BOOL_COLUMNS:
+            value = bool(value)
+        data[name] = value
+    return TraceRecord(**data)
+
+
+def query(conn: sqlite3.Connection, q: TraceQuery) -> list[TraceRecord]:
+    """Matching traces, newest first."""
+    where: list[str] = []
+    args: list[Any] = []
+    for column, value in (
+        ("model", q.model),
+        ("mode", q.mode),
+        ("status", q.status),
+        ("request_id", q.request_id),
+    ):
+        if value:
+            where.append(f"{column} = ?")
+            args.append(value)
+    if q.since is not None:
+        where.append("created_at >= ?")
+        args.append(q.since)
+    if q.text:
+        where.append("(instr(lower(prompt), ?) > 0 OR instr(lower(answer), ?) > 0)")
+        args.extend([q.text.lower(), q.text.lower()])
+    sql = f"SELECT {', '.join(_COLUMNS)} FROM traces"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY created_at DESC, id DESC"
+    if q.limit is not None:
+        sql += " LIMIT ?"
+        args.append(q.limit)
+    conn.row_factory = sqlite3.Row
+    try:
+        return [_record(row) for row in conn.execute(sql, args)]
+    finally:
+        conn.row_factory = None
+
+
+def read(path: str | Path, q: TraceQuery) -> list[TraceRecord]:
+    """Open, query and close: the read path for the API and the CLI."""
+    conn = connect(path)
+    try:
+        return query(conn, q)
+    finally:
+        conn.close()
+
+
+def iter_dicts(
+    records: Iterable[TraceRecord], *, with_text: bool = True
+) -> Iterable[dict[str, Any]]:
+    for record in records:
+        yield record.to_dict(with_text=with_text)
