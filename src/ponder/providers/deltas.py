@@ -1,0 +1,92 @@
+"""Bookkeeping shared by the wire-format providers.
+
+:class:`DeltaTracker` turns text deltas into ``thinking``/``answer`` events (answer text goes
+through :class:`~ponder.splitter.ThinkSplitter` when the model writes its thoughts inline),
+remembers what arrived, and derives from that what the wire formats leave open: the finish
+reason when a stream ended inside the thoughts, and how a provider's single output-token count
+splits into thinking and answer tokens.
+"""
+
+from __future__ import annotations
+
+from ponder.events import Answer, Event, FinishReason, Thinking, Usage
+from ponder.splitter import Piece, ThinkSplitter
+from ponder.tokens import estimate_tokens
+
+
+class DeltaTracker:
+    def __init__(self, *, inline_tags: bool = False, opens_in_template: bool = False) -> None:
+        self._splitter = (
+            ThinkSplitter(starts_in_thoughts=opens_in_template) if inline_tags else None
+        )
+        self._thinking: list[str] = []
+        self._answer: list[str] = []
+        self.saw_thinking = False  # any thinking at all, redacted or signature-only included
+
+    @property
+    def thinking_text(self) -> str:
+        return "".join(self._thinking)
+
+    @property
+    def answer_text(self) -> str:
+        return "".join(self._answer)
+
+    @property
+    def has_answer(self) -> bool:
+        return bool(self._answer)
+
+    def thinking(self, event: Thinking) -> Thinking:
+        self.saw_thinking = True
+        if event.text:
+            self._thinking.append(event.text)
+        return event
+
+    def content(self, text: str) -> list[Event]:
+        """Events for a delta of the content field (the answer, or inline-tagged thoughts)."""
+        if not text:
+            return []
+        if self._splitter is None:
+            self._answer.append(text)
+            return [Answer(text)]
+        return self._pieces(self._splitter.feed(text))
+
+    def close(self) -> list[Event]:
+        """Flush the splitter; call once when the upstream signalled the end."""
+        if self._splitter is None:
+            return []
+        return self._pieces(self._splitter.close())
+
+    def _pieces(self, pieces: list[Piece]) -> list[Event]:
+        events: list[Event] = []
+        for kind, text in pieces:
+            if kind == "thinking":
+                events.append(self.thinking(Thinking(text)))
+            else:
+                self._answer.append(text)
+                events.append(Answer(text))
+        return events
+
+    def finish_reason(self, upstream: FinishReason) -> FinishReason:
+        """``thinking_length`` when the stream ended inside the thoughts with no answer."""
+        ended_in_thoughts = self._splitter is not None and self._splitter.ended_in_thoughts
+        if not self._answer and self.saw_thinking and (ended_in_thoughts or upstream == "length"):
+            return "thinking_length"
+        return upstream
+
+    def split_usage(
+        self, input_tokens: int | None, output_tokens: int, thinking_tokens: int | None = None
+    ) -> Usage:
+        """A Usage from a provider's counts.
+
+        With a reported thinking count the split is exact. Without one, when the model thought,
+        the answer's tokens are estimated from its text (which is all visible) and the rest of
+        the output is counted as thinking (summarised or redacted thoughts cost more tokens
+        than the text shows); ``estimated`` is then True.
+        """
+        if thinking_tokens is not None:
+            thinking = min(max(thinking_tokens, 0), output_tokens)
+            return Usage(input_tokens, thinking, output_tokens - thinking, estimated=False)
+        if not self.saw_thinking:
+            return Usage(input_tokens, 0, output_tokens, estimated=False)
+        answer = min(estimate_tokens(self.answer_text), output_tokens)
+        return Usage(input_tokens, output_tokens - answer, answer, estimated=True)

@@ -1,0 +1,325 @@
+"""What every HTTP provider shares: the client, incremental SSE/NDJSON parsing, error mapping.
+
+- :func:`make_client` builds one ``httpx.AsyncClient`` per provider with the model's timeout
+  (the read timeout bounds the gap between two chunks, not the whole answer).
+- :func:`sse_events` / :func:`ndjson_objects` send one request and parse the response body as
+  it arrives, byte chunk by byte chunk, whatever the chunk boundaries.
+- Failures become the :mod:`ponder.errors` tree, with the key redacted from every message:
+  an error status → :class:`UpstreamError` carrying the provider's own message from its JSON
+  body; no connection or a timeout before the response → :class:`UpstreamUnreachableError`;
+  a connection that drops after the response started, or a chunk that is not JSON →
+  :class:`StreamBrokenError` (the engine keeps the deltas already yielded).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import httpx
+
+from ponder.config import ModelConfig
+from ponder.errors import (
+    ConfigError,
+    MissingKeyError,
+    StreamBrokenError,
+    UpstreamError,
+    UpstreamUnreachableError,
+    redact,
+)
+from ponder.providers.base import Availability, Provider
+
+CONNECT_TIMEOUT_S = 10.0
+CHECK_TIMEOUT_S = 3.0
+_MAX_MESSAGE = 400
+
+
+def make_client(
+    config: ModelConfig, base_url: str, headers: Mapping[str, str] | None = None
+) -> httpx.AsyncClient:
+    """Built when the provider is created, not per request: creating a client loads TLS
+    certificates (tens of milliseconds) and must not count against a request's TTFT.
+    Keys are sent per request, so a key set after start-up is picked up."""
+    timeout = httpx.Timeout(config.timeout_s, connect=min(CONNECT_TIMEOUT_S, config.timeout_s))
+    return httpx.AsyncClient(
+        base_url=base_url.rstrip("/"), headers=dict(headers or {}), timeout=timeout
+    )
+
+
+def label(config: ModelConfig, base_url: str) -> str:
+    """How errors name the upstream: the model alias and the host it lives on."""
+    host = urlsplit(base_url).netloc or base_url
+    return f"model {config.name!r} ({host})"
+
+
+# -- error mapping ---------------------------------------------------------------------------
+
+
+def error_message(body: bytes, fallback: str) -> str:
+    """The provider's own message from an error body (OpenAI, Anthropic, Ollama, FastAPI…)."""
+    text = body.decode("utf-8", "replace").strip()
+    try:
+        data = json.loads(text) if text else None
+    except ValueError:
+        data = None
+    message: str | None = None
+    if isinstance(data, dict):
+        error = data.get("error", data)
+        if isinstance(error, str):
+            message = error
+        elif isinstance(error, dict):
+            raw = error.get("message") or error.get("detail") or error.get("msg")
+            if isinstance(raw, str):
+                message = raw
+                kind = error.get("type") or error.get("code")
+                if isinstance(kind, str) and kind and kind not in raw:
+                    message = f"{raw} ({kind})"
+        if message is None and isinstance(data.get("detail"), str):
+            message = data["detail"]
+    if message is None:
+        message = text or fallback
+    message = " ".join(message.split())
+    return message[:_MAX_MESSAGE] + ("…" if len(message) > _MAX_MESSAGE else "")
+
+
+def upstream_error(
+    who: str, status: int, body: bytes, reason: str, secrets: Iterable[str | None]
+) -> UpstreamError:
+    secrets = list(secrets)
+    message = redact(error_message(body, reason or "no message"), secrets)
+    return UpstreamError(who, status, message)
+
+
+def transport_error(
+    who: str, exc: httpx.TransportError, started: bool, secrets: Iterable[str | None]
+) -> StreamBrokenError | UpstreamUnreachableError:
+    detail = redact(str(exc) or type(exc).__name__, secrets)
+    if started:
+        if isinstance(exc, httpx.TimeoutException):
+            what = "no data arrived within the read timeout"
+        else:
+            what = "the connection dropped"
+        return StreamBrokenError(
+            f"{who}: {what} in the middle of the stream ({type(exc).__name__}: {detail});"
+            " the thoughts and answer that arrived are kept."
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        return UpstreamUnreachableError(f"{who}: timed out waiting for the server ({detail}).")
+    return UpstreamUnreachableError(
+        f"{who}: cannot reach the server ({type(exc).__name__}: {detail}). Is it running?"
+    )
+
+
+def malformed(who: str, what: str, raw: str, secrets: Iterable[str | None]) -> StreamBrokenError:
+    sample = redact(raw[:120], secrets)
+    return StreamBrokenError(
+        f"{who}: malformed chunk in the stream ({what}): {sample!r};"
+        " the thoughts and answer that arrived are kept."
+    )
+
+
+def parse_json(who: str, raw: str, secrets: Iterable[str | None]) -> dict[str, Any]:
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise malformed(who, "not JSON", raw, secrets) from None
+    if not isinstance(data, dict):
+        raise malformed(who, "not a JSON object", raw, secrets)
+    return data
+
+
+# -- requests --------------------------------------------------------------------------------
+
+
+async def _lines(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    body: Mapping[str, Any] | None,
+    who: str,
+    secrets: list[str | None],
+    headers: Mapping[str, str] | None = None,
+) -> AsyncGenerator[str, None]:
+    """Send one request; yield the response body line by line as bytes arrive.
+
+    A final line without a newline is yielded too. Lines are split on \\n (a trailing \\r is
+    dropped), then decoded, so multi-byte characters split across chunks stay whole.
+    """
+    started = False
+    try:
+        async with client.stream(method, url, json=body, headers=headers) as response:
+            if response.status_code >= 400:
+                data = await response.aread()
+                raise upstream_error(
+                    who, response.status_code, data, response.reason_phrase, secrets
+                )
+            started = True
+            pending = b""
+            async for chunk in response.aiter_bytes():
+                if pending:
+                    chunk = pending + chunk
+                parts = chunk.split(b"\n")
+                pending = parts.pop()
+                for part in parts:
+                    yield part.rstrip(b"\r").decode("utf-8", "replace")
+            if pending:
+                yield pending.rstrip(b"\r").decode("utf-8", "replace")
+    except httpx.TransportError as exc:
+        raise transport_error(who, exc, started, secrets) from None
+
+
+async def request_json(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    body: Mapping[str, Any] | None,
+    who: str,
+    secrets: list[str | None],
+    headers: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """One non-streaming request; the decoded JSON object of a successful response."""
+    try:
+        response = await client.request(method, url, json=body, headers=headers)
+    except httpx.TransportError as exc:
+        raise transport_error(who, exc, False, secrets) from None
+    if response.status_code >= 400:
+        raise upstream_error(
+            who, response.status_code, response.content, response.reason_phrase, secrets
+        )
+    return parse_json(who, response.text, secrets)
+
+
+@dataclass(frozen=True, slots=True)
+class SSEEvent:
+    event: str
+    data: str
+
+
+async def sse_events(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    body: Mapping[str, Any] | None,
+    who: str,
+    secrets: list[str | None],
+    headers: Mapping[str, str] | None = None,
+) -> AsyncGenerator[SSEEvent, None]:
+    """Server-sent events of one request (comments and keep-alives skipped).
+
+    Follows the SSE format: ``field: value`` lines, ``data`` lines joined with newlines, an
+    event dispatched at a blank line (or at the end of the body when the last one was not
+    terminated).
+    """
+    event = ""
+    data: list[str] = []
+    async for line in _lines(client, method, url, body, who, secrets, headers):
+        if not line:
+            if data:
+                yield SSEEvent(event or "message", "\n".join(data))
+            event, data = "", []
+            continue
+        if line[0] == ":":
+            continue
+        name, _, value = line.partition(":")
+        if value[:1] == " ":
+            value = value[1:]
+        if name == "data":
+            data.append(value)
+        elif name == "event":
+            event = value
+    if data:
+        yield SSEEvent(event or "message", "\n".join(data))
+
+
+async def ndjson_objects(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    body: Mapping[str, Any] | None,
+    who: str,
+    secrets: list[str | None],
+    headers: Mapping[str, str] | None = None,
+) -> AsyncGenerator[dict[str, Any], None]:
+    """One JSON object per non-empty line of the response body."""
+    async for line in _lines(client, method, url, body, who, secrets, headers):
+        if line.strip():
+            yield parse_json(who, line, secrets)
+
+
+async def probe(
+    client: httpx.AsyncClient,
+    url: str,
+    who: str,
+    secrets: list[str | None],
+    headers: Mapping[str, str] | None = None,
+) -> tuple[bool, str]:
+    """A cheap GET for readiness checks: (usable, what a person should know)."""
+    try:
+        response = await client.get(url, timeout=CHECK_TIMEOUT_S, headers=headers)
+    except httpx.TransportError as exc:
+        return False, transport_error(who, exc, False, secrets).message
+    if response.status_code >= 400:
+        error = upstream_error(
+            who, response.status_code, response.content, response.reason_phrase, secrets
+        )
+        return False, error.message
+    return True, "ready"
+
+
+# -- the base of HTTP providers --------------------------------------------------------------
+
+
+class HTTPProvider(Provider):
+    """A provider that talks HTTP to one base URL with an optional key from the environment.
+
+    The client is made once, with the provider; the key is read and sent per request (so a
+    missing key fails the request, naming the variable to set, and never the construction).
+    """
+
+    default_base_url: ClassVar[str] = ""
+    probe_path: ClassVar[str] = "/models"  # GET by check(), relative to the base URL
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__(config)
+        self.base_url = (config.base_url or self.default_base_url).rstrip("/")
+        if not self.base_url:
+            raise ConfigError(f'[models.{config.name}] needs base_url = "http…".')
+        self.who = label(config, self.base_url)
+        self._client: httpx.AsyncClient | None = make_client(
+            config, self.base_url, self.static_headers()
+        )
+
+    def static_headers(self) -> dict[str, str]:
+        return {}
+
+    def auth_headers(self, key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key}"}
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:  # used again after aclose()
+            self._client = make_client(self.config, self.base_url, self.static_headers())
+        return self._client
+
+    def credentials(self) -> tuple[dict[str, str], list[str | None]]:
+        """(headers carrying the key, the secrets to redact); raises MissingKeyError."""
+        key = self.config.api_key()
+        if self.config.api_key_env and key is None:
+            raise MissingKeyError(self.name, self.config.api_key_env)
+        return (self.auth_headers(key) if key else {}), [key]
+
+    async def check(self) -> Availability:
+        try:
+            headers, secrets = self.credentials()
+        except MissingKeyError as exc:
+            return Availability(False, exc.message)
+        usable, detail = await probe(self.client, self.probe_path, self.who, secrets, headers)
+        return Availability(usable, detail)
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None

@@ -1,0 +1,187 @@
+"""A real HTTP/1.1 server on 127.0.0.1 that replays recorded byte streams on a schedule.
+
+It runs its own event loop in a background thread, so the code under test talks to it over a
+real socket exactly as it would to a provider. Each route answers with a :class:`Reply`: a
+status, headers, and body chunks, each sent ``at_ms`` after the request arrived (absolute
+times, so scheduling jitter does not add up), in chunked transfer encoding. ``drop=True``
+closes the connection after the last chunk without finishing the body (a connection that
+dies mid-stream). Every request is recorded for assertions on what was sent.
+
+Fixtures of recorded wire traffic live in ``tests/fixtures/wire/``; :func:`sse_chunks` and
+:func:`ndjson_chunks` cut them into the pieces a server would flush one by one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+WIRE = Path(__file__).parent / "fixtures" / "wire"
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    chunks: Sequence[tuple[float, bytes]] = ()  # (at_ms after the request, bytes)
+    content_type: str = "text/event-stream"
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False
+
+
+@dataclass(frozen=True)
+class Recorded:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def wire(name: str) -> bytes:
+    return (WIRE / name).read_bytes()
+
+
+def sse_chunks(name: str) -> list[bytes]:
+    """A recorded SSE body cut after each event (each blank line), as servers flush it."""
+    data = wire(name).replace(b"\r\n", b"\n")
+    parts = [p + b"\n\n" for p in data.split(b"\n\n") if p.strip()]
+    return parts
+
+
+def ndjson_chunks(name: str) -> list[bytes]:
+    return [line + b"\n" for line in wire(name).splitlines() if line.strip()]
+
+
+def schedule(chunks: Sequence[bytes], gaps_ms: Sequence[float]) -> list[tuple[float, bytes]]:
+    """Chunks with cumulative send times from per-chunk gaps (the last gap repeats)."""
+    out, at = [], 0.0
+    for i, chunk in enumerate(chunks):
+        at += gaps_ms[min(i, len(gaps_ms) - 1)]
+        out.append((at, chunk))
+    return out
+
+
+def json_reply(status: int, body: Any, headers: dict[str, str] | None = None) -> Reply:
+    data = json.dumps(body).encode()
+    return Reply(status, [(0, data)], "application/json", headers or {})
+
+
+class ReplayServer:
+    def __init__(self) -> None:
+        self.routes: dict[tuple[str, str], Reply] = {}
+        self.requests: list[Recorded] = []
+        self._loop = asyncio.new_event_loop()
+        self._server: asyncio.Server | None = None
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self.port = 0
+
+    # -- control (called from the test thread)
+
+    def start(self) -> None:
+        self._thread.start()
+        future = asyncio.run_coroutine_threadsafe(self._start(), self._loop)
+        future.result(timeout=5)
+
+    async def _start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    def stop(self) -> None:
+        async def close() -> None:
+            if self._server is not None:
+                self._server.close()
+
+        asyncio.run_coroutine_threadsafe(close(), self._loop).result(timeout=5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def route(self, method: str, path: str, reply: Reply) -> None:
+        self.routes[(method, path)] = reply
+
+    def reset(self) -> None:
+        self.routes.clear()
+        self.requests.clear()
+
+    # -- serving (the server thread)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, target, _ = lines[0].split(" ", 2)
+                headers = {}
+                for line in lines[1:]:
+                    if line:
+                        name, _, value = line.partition(":")
+                        headers[name.strip().lower()] = value.strip()
+                length = int(headers.get("content-length", "0"))
+                body = await reader.readexactly(length) if length else b""
+                start = self._loop.time()
+                path = target.split("?", 1)[0]
+                self.requests.append(Recorded(method, path, headers, body))
+                reply = self.routes.get((method, path)) or json_reply(
+                    404, {"error": {"message": f"no route for {method} {path}"}}
+                )
+                await self._respond(writer, reply, start)
+                if reply.drop:
+                    writer.transport.abort()
+                    return
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def _respond(self, writer: asyncio.StreamWriter, reply: Reply, start: float) -> None:
+        try:
+            phrase = HTTPStatus(reply.status).phrase
+        except ValueError:
+            phrase = "Status"
+        head = [
+            f"HTTP/1.1 {reply.status} {phrase}",
+            f"Content-Type: {reply.content_type}",
+            "Transfer-Encoding: chunked",
+            "Cache-Control: no-cache",
+            *(f"{k}: {v}" for k, v in reply.headers.items()),
+        ]
+        writer.write(("\r\n".join(head) + "\r\n\r\n").encode())
+        await writer.drain()
+        for at_ms, data in reply.chunks:
+            delay = start + at_ms / 1000 - self._loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            await writer.drain()
+        if not reply.drop:
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
+
+
+@pytest.fixture(scope="session")
+def _replay_session() -> Iterator[ReplayServer]:
+    server = ReplayServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def replay(_replay_session: ReplayServer) -> Iterator[ReplayServer]:
+    """The replay server, with no routes and no recorded requests."""
+    _replay_session.reset()
+    yield _replay_session
+    _replay_session.reset()

@@ -1,0 +1,363 @@
+"""Each wire format replayed from recorded bytes by a real local server on a known schedule.
+
+The engine's events and the meter's TTFT/TTFA are checked against the schedule: a figure must
+be at least the scheduled time (it cannot arrive before it was sent) and at most ``SLACK_MS``
+later (generous, as the test machine's cores are shared, but far below the gaps used).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from ponder.config import Config, parse_config
+from ponder.engine import Engine
+from ponder.events import Answer, Event, Failed, Finished, Thinking, Usage
+from ponder.meter import Meter, Metrics
+from ponder.request import ChatRequest, Message, ThinkingSettings
+from tests.replay import ReplayServer, Reply, ndjson_chunks, schedule, sse_chunks, wire
+
+SLACK_MS = 50.0
+KEY_ENV = "PONDER_REPLAY_KEY"
+CANARY = "sk-canary-7f3a9c1e5b"
+
+
+@pytest.fixture(autouse=True)
+def _key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(KEY_ENV, CANARY)
+
+
+def config(replay: ReplayServer, provider: str, path: str = "", **model: Any) -> Config:
+    table = {
+        "provider": provider,
+        "base_url": replay.url + path,
+        "model": "upstream-model",
+        "api_key_env": KEY_ENV,
+        **model,
+    }
+    return parse_config({"models": {"m": table}})
+
+
+async def run(cfg: Config, request: ChatRequest | None = None) -> tuple[list[Event], Metrics]:
+    engine = Engine(cfg)
+    try:
+        events = await engine.collect(request or ChatRequest.from_prompt("q", model="m"))
+    finally:
+        await engine.aclose()
+    meter = Meter()
+    for event in events:
+        meter.feed(event)
+    return events, meter.metrics()
+
+
+def thinking_text(events: Sequence[Event]) -> str:
+    return "".join(e.text for e in events if isinstance(e, Thinking))
+
+
+def answer_text(events: Sequence[Event]) -> str:
+    return "".join(e.text for e in events if isinstance(e, Answer))
+
+
+def only(events: Sequence[Event], kind: type[Any]) -> Any:
+    found = [e for e in events if isinstance(e, kind)]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def gaps(n: int, first_thought: int, first_answer: int) -> list[float]:
+    """5 ms between chunks, 50 ms before the first thought, 60 ms before the first answer."""
+    out = [5.0] * n
+    out[first_thought] = 50.0
+    out[first_answer] = 60.0
+    return out
+
+
+def assert_near(measured: float | None, scheduled: float) -> None:
+    assert measured is not None
+    assert scheduled <= measured < scheduled + SLACK_MS, (measured, scheduled)
+
+
+def replay_sse(
+    replay: ReplayServer, path: str, name: str, first_thought: int, first_answer: int
+) -> tuple[float, float]:
+    """Route ``path`` to the fixture; return the scheduled times of the first thought/answer."""
+    chunks = sse_chunks(name)
+    timed = schedule(chunks, gaps(len(chunks), first_thought, first_answer))
+    replay.route("POST", path, Reply(chunks=timed))
+    return timed[first_thought][0], timed[first_answer][0]
+
+
+# -- OpenAI-compatible wire formats -----------------------------------------------------------
+
+
+async def test_deepseek_reasoning_content(replay: ReplayServer) -> None:
+    # chunks: 0 keep-alive, 1 role, 2-8 reasoning_content, 9-10 content, 11 finish, 12 usage
+    t_think, t_answer = replay_sse(
+        replay, "/v1/chat/completions", "deepseek_reasoning_content.sse", 2, 9
+    )
+    cfg = config(replay, "openai", "/v1", thinking={"flavour": "deepseek"})
+    events, m = await run(cfg)
+
+    assert (
+        thinking_text(events)
+        == "The user asks for 17 + 25. 7 + 5 = 12, carry 1; 1 + 2 + 1 = 4. So 42."
+    )
+    assert answer_text(events) == "17 + 25 = **42**."
+    assert only(events, Usage) == Usage(14, 31, 7, estimated=False, at_ns=only(events, Usage).at_ns)
+    assert isinstance(events[-1], Finished) and events[-1].finish_reason == "stop"
+    assert_near(m.ttft_ms, t_think)
+    assert_near(m.ttfa_ms, t_answer)
+    assert m.thinking_ms == pytest.approx(m.ttfa_ms - m.ttft_ms)  # type: ignore[operator]
+
+    sent = replay.requests[0]
+    assert sent.headers["authorization"] == f"Bearer {CANARY}"
+    body = sent.json()
+    assert body["model"] == "upstream-model"
+    assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
+    assert body["thinking"] == {"type": "enabled"}
+
+
+async def test_kimi_usage_inside_choice_and_reasoning_sent_back(replay: ReplayServer) -> None:
+    # chunks: 0 role, 1-3 reasoning_content, 4-5 content, 6 finish + usage in the choice
+    t_think, t_answer = replay_sse(
+        replay, "/v1/chat/completions", "kimi_reasoning_content.sse", 1, 4
+    )
+    cfg = config(replay, "openai", "/v1", thinking={"flavour": "deepseek"})
+    history = (
+        Message("user", "Capital of Italy?"),
+        Message("assistant", "Rome.", thinking="Italy's capital is Rome."),
+        Message("user", "And France?"),
+    )
+    events, m = await run(cfg, ChatRequest(messages=history, model="m"))
+
+    assert thinking_text(events) == "The capital of France is Paris."
+    assert answer_text(events) == "Paris."
+    usage = only(events, Usage)
+    # No reasoning_tokens reported: the total is exact, the split is estimated.
+    assert (usage.input_tokens, usage.output_tokens, usage.estimated) == (11, 12, True)
+    assert usage.answer_tokens >= 1
+    assert_near(m.ttft_ms, t_think)
+    assert_near(m.ttfa_ms, t_answer)
+    sent = replay.requests[0].json()["messages"]
+    assert sent[1] == {
+        "role": "assistant",
+        "content": "Rome.",
+        "reasoning_content": "Italy's capital is Rome.",
+    }
+    assert "reasoning_content" not in sent[0]
+
+
+async def test_openrouter_reasoning_details_not_doubled(replay: ReplayServer) -> None:
+    # chunks: 0-1 comments, 2-4 reasoning(+details), 5 signature, 6-7 content, 8 finish, 9 usage
+    t_think, t_answer = replay_sse(
+        replay, "/v1/chat/completions", "openrouter_reasoning_details.sse", 2, 6
+    )
+    cfg = config(replay, "openai", "/v1", thinking={"flavour": "openrouter", "budget": 2000})
+    events, m = await run(cfg)
+
+    assert thinking_text(events) == "Paris is the capital of France."
+    signed = [e for e in events if isinstance(e, Thinking) and e.signature]
+    assert [e.signature for e in signed] == ["ErUBCkYIBRgCIkBsig0RouterDemo=="]
+    assert answer_text(events) == "The capital is Paris."
+    assert only(events, Usage).thinking_tokens == 21
+    assert only(events, Usage).answer_tokens == 8
+    assert_near(m.ttft_ms, t_think)
+    assert_near(m.ttfa_ms, t_answer)
+    assert replay.requests[0].json()["reasoning"] == {"max_tokens": 2000}
+
+
+async def test_openrouter_summary_and_encrypted_items(replay: ReplayServer) -> None:
+    replay_sse(replay, "/v1/chat/completions", "openrouter_encrypted_summary.sse", 1, 3)
+    cfg = config(replay, "openai", "/v1", thinking={"flavour": "openrouter", "effort": "high"})
+    events, _ = await run(cfg)
+
+    assert thinking_text(events) == "**Computing the sum** Adding 2 and 2."
+    redacted = [e for e in events if isinstance(e, Thinking) and e.redacted]
+    assert len(redacted) == 1 and redacted[0].text == ""
+    assert redacted[0].metadata is not None
+    assert redacted[0].metadata["data"] == "gAAAAABpOpaqueEncryptedBlob=="
+    assert answer_text(events) == "4"
+    assert only(events, Usage).thinking_tokens == 64
+    assert replay.requests[0].json()["reasoning"] == {"effort": "high"}
+
+
+async def test_vllm_reasoning_field(replay: ReplayServer) -> None:
+    # chunks: 0 role, 1-8 reasoning, 9-14 content, 15 finish, 16 usage
+    t_think, t_answer = replay_sse(replay, "/v1/chat/completions", "vllm_reasoning.sse", 1, 9)
+    cfg = config(replay, "openai", "/v1", thinking={"flavour": "qwen"})
+    request = ChatRequest.from_prompt("q", model="m", thinking=ThinkingSettings(enabled=False))
+    events, m = await run(cfg, request)
+
+    assert thinking_text(events) == "\nOkay, 3 times 4 is 12.\n"
+    assert answer_text(events) == "\n\n3 × 4 = 12"
+    usage = only(events, Usage)
+    assert (usage.input_tokens, usage.output_tokens, usage.estimated) == (18, 22, True)
+    assert_near(m.ttft_ms, t_think)
+    assert_near(m.ttfa_ms, t_answer)
+    assert replay.requests[0].json()["chat_template_kwargs"] == {"enable_thinking": False}
+
+
+async def test_llamacpp_inline_think_tags(replay: ReplayServer) -> None:
+    # chunks: 0 role, 1 "<th", 2 "ink>", 3 "\n", 4 "Two" (first thought text), …,
+    # 12 ">\n\n" closes the thoughts, 13 "Use `<think>`" (first answer text), 16 finish, 17 usage
+    t_think, t_answer = replay_sse(
+        replay, "/v1/chat/completions", "llamacpp_inline_think.sse", 4, 13
+    )
+    cfg = config(replay, "openai", "/v1", thinking={"inline_tags": True})
+    events, m = await run(cfg)
+
+    assert thinking_text(events) == "Two plus two is four.\n"
+    assert answer_text(events) == "Use `<think>` tags? No: 2 + 2 = 4."
+    assert isinstance(events[-1], Finished) and events[-1].finish_reason == "stop"
+    assert_near(m.ttft_ms, t_think)
+    assert_near(m.ttfa_ms, t_answer)
+    assert "thinking" not in replay.requests[0].json()  # flavour "none" sends no switch
+
+
+async def test_llamacpp_template_opened_and_cut_inside_thoughts(replay: ReplayServer) -> None:
+    chunks = sse_chunks("llamacpp_template_opened_length.sse")
+    replay.route("POST", "/v1/chat/completions", Reply(chunks=schedule(chunks, [5.0])))
+    cfg = config(replay, "openai", "/v1", thinking={"inline_tags": True, "opens_in_template": True})
+    events, m = await run(cfg)
+
+    assert thinking_text(events) == "Let me count the primes below 100: 2, 3, 5"
+    assert answer_text(events) == ""
+    assert isinstance(events[-1], Finished)
+    assert events[-1].finish_reason == "thinking_length"
+    assert m.ttfa_ms is None and m.ttft_ms is not None
+
+
+async def test_non_streaming_response(replay: ReplayServer) -> None:
+    body = wire("deepseek_nonstream.json")
+    replay.route(
+        "POST",
+        "/v1/chat/completions",
+        Reply(chunks=[(40.0, body)], content_type="application/json"),
+    )
+    cfg = config(replay, "openai", "/v1", stream=False)
+    events, m = await run(cfg)
+
+    assert thinking_text(events) == "7 + 5 = 12, carry 1; 1 + 2 + 1 = 4."
+    assert answer_text(events) == "17 + 25 = **42**."
+    assert (only(events, Usage).thinking_tokens, only(events, Usage).answer_tokens) == (22, 8)
+    assert isinstance(events[-1], Finished) and events[-1].finish_reason == "stop"
+    assert_near(m.ttft_ms, 40.0)
+    sent = replay.requests[0].json()
+    assert sent["stream"] is False and "stream_options" not in sent
+
+
+async def test_sse_parsing_survives_any_byte_boundaries(replay: ReplayServer) -> None:
+    data = wire("vllm_reasoning.sse")  # contains a multi-byte "×"
+    pieces = [(0.0, data[i : i + 3]) for i in range(0, len(data), 3)]
+    replay.route("POST", "/v1/chat/completions", Reply(chunks=pieces))
+    events, _ = await run(config(replay, "openai", "/v1"))
+    assert thinking_text(events) == "\nOkay, 3 times 4 is 12.\n"
+    assert answer_text(events) == "\n\n3 × 4 = 12"
+    assert isinstance(events[-1], Finished)
+
+
+# -- Anthropic ---------------------------------------------------------------------------------
+
+
+async def test_anthropic_thinking_signature_redacted(replay: ReplayServer) -> None:
+    # chunks: 0 message_start, 1 block start, 2 ping, 3-5 thinking_delta, 6 signature,
+    # 7 stop, 8 redacted start, 9 stop, 10 text start, 11-12 text_delta, 13 stop, 14-15 end
+    t_think, t_answer = replay_sse(replay, "/v1/messages", "anthropic_thinking.sse", 3, 11)
+    cfg = config(replay, "anthropic", thinking={"budget": 2048})
+    events, m = await run(cfg)
+
+    assert thinking_text(events) == "I need to find 27 * 453. 27 * 453 = 12231."
+    signed = [e for e in events if isinstance(e, Thinking) and e.signature]
+    assert [e.signature for e in signed] == [
+        "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds=="
+    ]
+    redacted = [e for e in events if isinstance(e, Thinking) and e.redacted]
+    assert len(redacted) == 1 and redacted[0].text == ""
+    assert redacted[0].metadata is not None and redacted[0].metadata["data"].startswith("EmwK")
+    assert answer_text(events) == "27 × 453 = **12,231**."
+    usage = only(events, Usage)
+    assert (usage.input_tokens, usage.output_tokens, usage.estimated) == (36, 120, True)
+    assert 1 <= usage.answer_tokens < 20
+    assert isinstance(events[-1], Finished) and events[-1].finish_reason == "stop"
+    assert_near(m.ttft_ms, t_think)
+    assert_near(m.ttfa_ms, t_answer)
+
+    sent = replay.requests[0]
+    assert sent.headers["x-api-key"] == CANARY
+    assert sent.headers["anthropic-version"] == "2023-06-01"
+    body = sent.json()
+    assert body["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+    assert body["max_tokens"] > 2048
+    assert body["stream"] is True
+
+
+async def test_anthropic_adaptive_thinking_and_signed_history(replay: ReplayServer) -> None:
+    replay_sse(replay, "/v1/messages", "anthropic_thinking.sse", 3, 11)
+    cfg = config(replay, "anthropic", thinking={"effort": "medium"})
+    history = (
+        Message("system", "Be brief."),
+        Message("user", "2+2?"),
+        Message("assistant", "4", thinking="Trivial.", thinking_signature="sig-1"),
+        Message("user", "27*453?"),
+    )
+    await run(cfg, ChatRequest(messages=history, model="m"))
+    body = replay.requests[0].json()
+    assert body["thinking"] == {"type": "adaptive"}
+    assert body["output_config"] == {"effort": "medium"}
+    assert body["system"] == "Be brief."
+    assert body["messages"][1] == {
+        "role": "assistant",
+        "content": [
+            {"type": "thinking", "thinking": "Trivial.", "signature": "sig-1"},
+            {"type": "text", "text": "4"},
+        ],
+    }
+
+
+async def test_anthropic_error_event_mid_stream(replay: ReplayServer) -> None:
+    replay.route(
+        "POST",
+        "/v1/messages",
+        Reply(chunks=schedule(sse_chunks("anthropic_overloaded_midstream.sse"), [5.0])),
+    )
+    events, _ = await run(config(replay, "anthropic"))
+    assert thinking_text(events) == "Start."
+    failed = events[-1]
+    assert isinstance(failed, Failed)
+    assert failed.status == 529 and failed.retryable
+    assert "Overloaded" in failed.message
+
+
+# -- Ollama ------------------------------------------------------------------------------------
+
+
+async def test_ollama_native_ndjson(replay: ReplayServer) -> None:
+    # lines: 0-6 thinking, 7-9 content, 10 done
+    chunks = ndjson_chunks("ollama_chat_think.ndjson")
+    timed = schedule(chunks, gaps(len(chunks), 0, 7))
+    replay.route("POST", "/api/chat", Reply(chunks=timed, content_type="application/x-ndjson"))
+    events, m = await run(config(replay, "ollama", api_key_env=None))
+
+    assert thinking_text(events) == "Okay, 9 squared is 81."
+    assert answer_text(events) == "9² = 81"
+    usage = only(events, Usage)
+    assert (usage.input_tokens, usage.output_tokens, usage.estimated) == (15, 17, True)
+    assert isinstance(events[-1], Finished) and events[-1].finish_reason == "stop"
+    assert_near(m.ttft_ms, timed[0][0])
+    assert_near(m.ttfa_ms, timed[7][0])
+    sent = replay.requests[0]
+    assert "authorization" not in sent.headers
+    assert sent.json()["think"] is True and sent.json()["stream"] is True
+
+
+async def test_ollama_error_line(replay: ReplayServer) -> None:
+    error = b'{"error":"an error was encountered while running the model: unexpected EOF"}\n'
+    lines = [*ndjson_chunks("ollama_chat_think.ndjson")[:3], error]
+    replay.route("POST", "/api/chat", Reply(chunks=schedule(lines, [5.0])))
+    events, _ = await run(config(replay, "ollama", api_key_env=None))
+    assert thinking_text(events) == "Okay, 9"
+    failed = events[-1]
+    assert isinstance(failed, Failed) and failed.code == "stream_broken"
+    assert "unexpected EOF" in failed.message
