@@ -1,0 +1,197 @@
+// ponder's web UI: chat, race and history views. Vanilla ES modules, no build step.
+
+import { AssistantView, userBubble } from "./message.js";
+import { HttpError, postJSON, streamChat } from "./stream.js";
+import { h } from "./util.js";
+import { RaceView } from "./race.js";
+import { HistoryView } from "./history.js";
+
+export const EXAMPLES = [
+  { label: "347 × 28", prompt: "What is 347 × 28?" },
+  { label: "4821 times 37", prompt: "compute 4821 times 37" },
+  { label: "52 + 77", prompt: "What is 52+77?" },
+  {
+    label: "Top spenders",
+    prompt:
+      "Orders: ann 120, bob 45, cy 30, ann 20, bob 90. Refunds: ann 120; cy 30. Who is the top spender, excluding customers who refunded more than half of their orders?",
+  },
+];
+
+// --- theme -----------------------------------------------------------------------------------
+
+const themeButton = document.getElementById("theme-toggle");
+const darkQuery = window.matchMedia("(prefers-color-scheme: dark)");
+
+function currentTheme() {
+  return document.documentElement.dataset.theme || (darkQuery.matches ? "dark" : "light");
+}
+
+function syncThemeButton() {
+  const dark = currentTheme() === "dark";
+  themeButton.setAttribute("aria-label", dark ? "Switch to light mode" : "Switch to dark mode");
+  themeButton.dataset.current = currentTheme();
+}
+
+themeButton.addEventListener("click", () => {
+  const next = currentTheme() === "dark" ? "light" : "dark";
+  document.documentElement.dataset.theme = next;
+  try {
+    localStorage.setItem("ponder-theme", next);
+  } catch (e) {
+    /* private mode: the choice lasts for this page */
+  }
+  syncThemeButton();
+});
+darkQuery.addEventListener("change", syncThemeButton);
+syncThemeButton();
+
+// --- views -----------------------------------------------------------------------------------
+
+const views = {};
+const tabs = [...document.querySelectorAll(".tab")];
+
+function show(name) {
+  for (const tab of tabs) {
+    const active = tab.dataset.view === name;
+    tab.setAttribute("aria-selected", String(active));
+    document.getElementById(`view-${tab.dataset.view}`).hidden = !active;
+  }
+  document.body.dataset.view = name;
+  if (views[name] && views[name].shown) views[name].shown();
+  if (location.hash !== `#${name}`) history.replaceState(null, "", name === "chat" ? location.pathname : `#${name}`);
+}
+
+for (const tab of tabs) tab.addEventListener("click", () => show(tab.dataset.view));
+window.addEventListener("hashchange", () => show(location.hash.slice(1) || "chat"));
+
+// --- chat ------------------------------------------------------------------------------------
+
+const log = document.getElementById("chat-log");
+const form = document.getElementById("composer");
+const promptEl = document.getElementById("prompt");
+const sendButton = document.getElementById("send");
+const stopButton = document.getElementById("stop");
+const conversation = []; // {role, content} sent as context with the next turn
+let current = null; // {controller, view}
+let stick = true; // follow the stream unless the person scrolled up to read
+log.addEventListener("scroll", () => (stick = nearBottom()), { passive: true });
+
+function selectedMode() {
+  const checked = form.querySelector('input[name="mode"]:checked');
+  return checked ? checked.value : "auto";
+}
+
+function autosize(el) {
+  el.style.height = "auto";
+  el.style.height = `${Math.min(el.scrollHeight, 240)}px`;
+}
+
+function nearBottom() {
+  return log.scrollHeight - log.scrollTop - log.clientHeight < 120;
+}
+
+function followBottom(stick) {
+  if (stick) log.scrollTop = log.scrollHeight;
+}
+
+function setBusy(busy) {
+  sendButton.hidden = busy;
+  stopButton.hidden = !busy;
+  document.body.classList.toggle("busy", busy);
+}
+
+export async function verifyInto(view, prompt, signal) {
+  if (!view.answerText || view.state !== "done") return null;
+  try {
+    const verdict = await postJSON("/api/verify", { prompt, answer: view.answerText }, signal);
+    if (verdict && verdict.verifiable) view.setVerdict(verdict);
+    return verdict;
+  } catch (e) {
+    return null;
+  }
+}
+
+async function send(prompt) {
+  if (current || !prompt.trim()) return;
+  document.getElementById("chat-empty")?.remove();
+  const model = selectedMode();
+  log.append(userBubble(prompt));
+  stick = true;
+  const view = new AssistantView({ requested: model, onChange: () => followBottom(stick) });
+  log.append(view.el);
+  followBottom(true);
+  const controller = new AbortController();
+  current = { controller, view };
+  setBusy(true);
+  const messages = [...conversation, { role: "user", content: prompt }];
+  try {
+    await streamChat({ model, messages, signal: controller.signal, onEvent: (event) => view.handle(event) });
+    if (!["done", "stopped", "failed"].includes(view.state)) view.fail("The stream ended without a finish signal.");
+  } catch (error) {
+    if (controller.signal.aborted) view.stopped();
+    else view.fail(error instanceof HttpError ? error.message : `Connection failed: ${error.message || error}`);
+  } finally {
+    current = null;
+    setBusy(false);
+  }
+  conversation.push({ role: "user", content: prompt });
+  if (view.answerText) conversation.push({ role: "assistant", content: view.answerText });
+  await verifyInto(view, prompt);
+  followBottom(stick);
+}
+
+export function stopChat() {
+  if (current) current.controller.abort();
+}
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const prompt = promptEl.value;
+  if (!prompt.trim() || current) return;
+  promptEl.value = "";
+  autosize(promptEl);
+  send(prompt);
+});
+
+promptEl.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    form.requestSubmit();
+  }
+});
+promptEl.addEventListener("input", () => autosize(promptEl));
+stopButton.addEventListener("click", stopChat);
+
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape") return;
+  if (current) {
+    event.preventDefault();
+    stopChat();
+  }
+  if (views.race && views.race.running()) {
+    event.preventDefault();
+    views.race.stop();
+  }
+});
+
+const examples = document.getElementById("examples");
+for (const example of EXAMPLES) {
+  examples.append(
+    h("button", {
+      type: "button",
+      class: "chip",
+      text: example.label,
+      title: example.prompt,
+      onclick: () => {
+        promptEl.value = example.prompt;
+        autosize(promptEl);
+        promptEl.focus();
+      },
+    }),
+  );
+}
+
+views.race = new RaceView(EXAMPLES, verifyInto);
+views.history = new HistoryView();
+show(location.hash.slice(1) in { chat: 1, race: 1, history: 1 } ? location.hash.slice(1) : "chat");
+promptEl.focus();

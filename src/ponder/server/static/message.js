@@ -1,0 +1,317 @@
+// One assistant reply as it streams: route line, the gray thinking box, progress steps, the
+// answer (Markdown), meters and (when a verifier knows the prompt) a verdict.
+// The thinking box is collapsed by default and stays collapsed when the answer starts; the
+// person opens it to watch the thoughts stream.
+
+import { renderMarkdown } from "./markdown.js";
+import { fmtDuration, fmtInt, fmtMs, fmtSeconds, fmtTps, h, pick, plural } from "./util.js";
+
+const METERS = [
+  ["ttft", "TTFT", "Request sent → first token of any kind (thought or answer)"],
+  ["ttfa", "TTFA", "Request sent → first answer token: what you actually wait for"],
+  ["thinking", "Thinking", "TTFA − TTFT when the model thought, else 0"],
+  ["tokens", "Thought / answer", "Thinking vs answer tokens (reported by the provider, or estimated)"],
+  ["decode", "Decode", "(output tokens − 1) / (E2E − TTFT), all output tokens"],
+  ["effective", "Effective", "Answer tokens / E2E: the speed a reader experiences"],
+];
+
+export function formatEstimates(estimates) {
+  if (!estimates || typeof estimates !== "object") return "";
+  const parts = [];
+  for (const [key, raw] of Object.entries(estimates)) {
+    const value = Number(raw);
+    if (!Number.isFinite(value)) continue;
+    const p = /^p_(\w+?)(?:_correct)?$/.exec(key);
+    if (p) parts.push(`P(${p[1]} correct) ${value.toFixed(2)}`);
+    else if (key.endsWith("_ms")) parts.push(`${key.slice(0, -3).replaceAll("_", " ")} ${fmtMs(value)}`);
+    else parts.push(`${key.replaceAll("_", " ")} ${Math.abs(value) < 10 ? value.toFixed(2) : Math.round(value)}`);
+  }
+  return parts.join(" · ");
+}
+
+export class AssistantView {
+  constructor({ requested = "auto", compact = false, onChange = null } = {}) {
+    this.requested = requested;
+    this.onChange = onChange;
+    this.state = "waiting";
+    this.thoughtText = "";
+    this.answerText = "";
+    this.thoughtDeltas = 0;
+    this.answerDeltas = 0;
+    this.steps = [];
+    this.client = { ttft: null, ttfa: null, end: null };
+    this.server = null;
+    this.route = null;
+    this.t0 = performance.now();
+    this.renderPending = false;
+
+    this.routeEl = h("div", { class: "route" }, h("span", { class: "badge badge-pending", text: requested }));
+    this.thinkingLabel = h("span", { class: "thinking-label", text: "Thinking…" });
+    this.thoughtsEl = h("div", { class: "thoughts" });
+    this.thinkingEl = h(
+      "details",
+      { class: "thinking", hidden: true },
+      h("summary", {}, h("span", { class: "pulse", "aria-hidden": "true" }), this.thinkingLabel, h("span", { class: "chevron", "aria-hidden": "true" })),
+      this.thoughtsEl,
+    );
+    this.stepsEl = h("ol", { class: "steps", hidden: true, "aria-label": "Progress" });
+    this.statusEl = h("div", { class: "status", role: "status" }, "Sending…");
+    this.answerEl = h("div", { class: "answer md" });
+    this.meterEls = {};
+    this.metersEl = h(
+      "dl",
+      { class: "meters", "aria-label": "Meters" },
+      METERS.map(([key, label, help]) => {
+        const dd = h("dd", { text: "—" });
+        this.meterEls[key] = dd;
+        return h("div", { class: "meter", dataset: { meter: key }, title: help }, h("dt", { text: label }), dd);
+      }),
+    );
+    this.verdictEl = h("div", { class: "verdict", hidden: true });
+    this.el = h(
+      "article",
+      { class: `msg assistant${compact ? " compact" : ""}`, dataset: { state: "waiting" } },
+      this.routeEl,
+      this.thinkingEl,
+      this.stepsEl,
+      this.statusEl,
+      this.answerEl,
+      h("div", { class: "msg-foot" }, this.metersEl, this.verdictEl),
+    );
+    this.timer = setInterval(() => this.tick(), 100);
+  }
+
+  setState(state) {
+    this.state = state;
+    this.el.dataset.state = state;
+  }
+
+  elapsed() {
+    return performance.now() - this.t0;
+  }
+
+  // --- events --------------------------------------------------------------------------------
+
+  handle(event) {
+    switch (event.type) {
+      case "started":
+        this.onStarted(event.ponder);
+        break;
+      case "thinking":
+        this.onThinking(event.text, event.at);
+        break;
+      case "answer":
+        this.onAnswer(event.text, event.at);
+        break;
+      case "progress":
+        this.onProgress(event.label);
+        break;
+      case "finished":
+        this.onFinished(event.ponder, event.at);
+        break;
+      case "failed":
+        this.fail(pick(event.error || {}, "message") || "The request failed.", event.at);
+        break;
+      default:
+        break;
+    }
+    if (this.onChange) this.onChange(this, event);
+  }
+
+  onStarted(p) {
+    this.route = p;
+    const mode = p.mode === "deep" ? "deep" : "fast";
+    const badge = h("span", { class: `badge badge-${mode}`, text: mode });
+    const parts = [];
+    if (this.requested === "auto") parts.push(h("span", { class: "route-auto", text: "Auto →" }), badge);
+    else parts.push(badge);
+    if (p.model && p.model !== mode) parts.push(h("span", { class: "route-model", text: p.model }));
+    const why = [p.reason ? String(p.reason) : "", formatEstimates(p.estimates)].filter(Boolean).join(" · ");
+    if (why) parts.push(h("span", { class: "route-reason", text: why, title: why }));
+    this.routeEl.replaceChildren(...parts);
+    this.el.dataset.mode = mode;
+    if (mode === "deep") this.showThinkingBox();
+    if (this.state === "waiting") this.statusEl.textContent = mode === "deep" ? "" : "Waiting for the first token…";
+    this.tick();
+  }
+
+  showThinkingBox() {
+    if (this.thinkingEl.hidden) {
+      this.thinkingEl.hidden = false;
+      this.statusEl.textContent = "";
+    }
+  }
+
+  onThinking(text, at) {
+    if (this.client.ttft === null) this.client.ttft = at;
+    this.thoughtDeltas += 1;
+    this.thoughtText += text;
+    this.showThinkingBox();
+    if (this.state === "waiting") this.setState("thinking");
+    this.thoughtsEl.append(document.createTextNode(text));
+    if (this.thinkingEl.open) this.thoughtsEl.scrollTop = this.thoughtsEl.scrollHeight;
+    this.tick();
+  }
+
+  onAnswer(text, at) {
+    if (this.client.ttft === null) this.client.ttft = at;
+    if (this.client.ttfa === null) {
+      this.client.ttfa = at;
+      this.statusEl.textContent = "";
+      for (const li of this.stepsEl.children) li.classList.replace("current", "done");
+    }
+    this.answerDeltas += 1;
+    this.answerText += text;
+    if (this.state !== "answering") this.setState("answering");
+    this.answerEl.classList.add("streaming");
+    this.scheduleRender();
+    this.tick();
+  }
+
+  onProgress(label) {
+    if (!label) return;
+    this.steps.push(label);
+    this.stepsEl.hidden = false;
+    const answering = this.client.ttfa !== null;
+    for (const li of this.stepsEl.children) li.classList.replace("current", "done");
+    const li = h("li", { class: answering ? "done" : "current" }, h("span", { class: "step-dot", "aria-hidden": "true" }), h("span", { class: "step-label", text: label }));
+    this.stepsEl.append(li);
+    if (this.state === "waiting") this.statusEl.textContent = "";
+  }
+
+  onFinished(p, at) {
+    this.server = p;
+    this.client.end = at;
+    const reason = p.finish_reason || "stop";
+    if (reason === "cancelled") this.end("stopped", "Stopped: the server cancelled the generation.");
+    else if (reason === "thinking_length") this.end("done", "The thinking budget ran out before an answer.");
+    else if (reason === "length") this.end("done", "Stopped at the token limit.");
+    else this.end("done", "");
+  }
+
+  // The person pressed Stop (or Esc): the fetch was aborted.
+  stopped() {
+    if (["done", "stopped", "failed"].includes(this.state)) return;
+    this.client.end = this.elapsed();
+    this.end("stopped", "Stopped. The server cancels the generation when the stream closes.");
+  }
+
+  fail(message, at) {
+    if (["done", "stopped", "failed"].includes(this.state)) return;
+    this.client.end = at ?? this.elapsed();
+    this.end("failed", String(message));
+  }
+
+  end(state, note) {
+    clearInterval(this.timer);
+    this.setState(state);
+    this.answerEl.classList.remove("streaming");
+    this.renderNow();
+    this.statusEl.textContent = note;
+    this.statusEl.classList.toggle("error", state === "failed");
+    this.statusEl.classList.toggle("note", state !== "failed" && Boolean(note));
+    for (const li of this.stepsEl.children) li.classList.replace("current", state === "done" ? "done" : "halted");
+    if (!this.thoughtText && state !== "stopped") this.thinkingEl.hidden = true;
+    this.tick();
+    this.fillMeters();
+  }
+
+  // --- rendering -----------------------------------------------------------------------------
+
+  scheduleRender() {
+    if (this.renderPending) return;
+    this.renderPending = true;
+    requestAnimationFrame(() => {
+      this.renderPending = false;
+      renderMarkdown(this.answerEl, this.answerText);
+    });
+  }
+
+  renderNow() {
+    if (this.answerText) renderMarkdown(this.answerEl, this.answerText);
+  }
+
+  thinkingTokens() {
+    const usage = this.server && this.server.usage;
+    return usage && usage.thinking_tokens !== undefined && usage.thinking_tokens !== null ? usage.thinking_tokens : this.thoughtDeltas;
+  }
+
+  tick() {
+    const now = this.elapsed();
+    if (this.state === "waiting" && this.statusEl.textContent !== "" && this.route && this.route.mode !== "deep") {
+      this.statusEl.textContent = `Waiting for the first token… ${fmtSeconds(now)}`;
+    } else if (this.state === "waiting" && !this.route) {
+      this.statusEl.textContent = `Sending… ${fmtSeconds(now)}`;
+    }
+    if (this.thinkingEl.hidden) return;
+    const tokens = plural(this.thinkingTokens(), "token");
+    let label;
+    if (this.client.ttfa !== null || (this.state === "done" && this.thoughtText)) {
+      const timings = this.server && this.server.timings;
+      const ms = timings && timings.thinking_ms !== null && timings.thinking_ms !== undefined
+        ? timings.thinking_ms
+        : (this.client.ttfa ?? this.client.end ?? now) - (this.client.ttft ?? 0);
+      label = `Thought for ${fmtDuration(ms)} · ${tokens}`;
+    } else if (this.state === "stopped" || this.state === "failed") {
+      label = `${this.state === "stopped" ? "Stopped" : "Failed"} after ${fmtSeconds(this.client.end ?? now)} · ${tokens}`;
+    } else if (this.state === "done") {
+      label = `No thoughts · ${fmtSeconds(this.client.end ?? now)}`;
+    } else {
+      label = `Thinking… ${fmtSeconds(now)} · ${tokens}`;
+    }
+    if (this.thinkingLabel.textContent !== label) this.thinkingLabel.textContent = label;
+    this.thinkingEl.classList.toggle("live", this.state === "thinking" || (this.state === "waiting" && !this.thinkingEl.hidden));
+  }
+
+  fillMeters() {
+    const t = (this.server && this.server.timings) || {};
+    const usage = (this.server && this.server.usage) || {};
+    const fromServer = Boolean(this.server);
+    const set = (key, value, clientValue) => {
+      const dd = this.meterEls[key];
+      dd.textContent = value;
+      dd.classList.toggle("provisional", !fromServer);
+      if (clientValue !== undefined) dd.title = `client-side: ${clientValue}`;
+    };
+    const ttft = fromServer ? t.ttft_ms : this.client.ttft;
+    const ttfa = fromServer ? t.ttfa_ms : this.client.ttfa;
+    set("ttft", fmtMs(ttft), fmtMs(this.client.ttft));
+    set("ttfa", fmtMs(ttfa), fmtMs(this.client.ttfa));
+    const thinkingMs = fromServer ? t.thinking_ms : this.client.ttft !== null && this.client.ttfa !== null && this.thoughtText ? this.client.ttfa - this.client.ttft : null;
+    set("thinking", thinkingMs === 0 ? "0" : fmtMs(thinkingMs));
+    const thought = fromServer && usage.thinking_tokens !== undefined ? usage.thinking_tokens : this.thoughtDeltas;
+    const answer = fromServer && usage.answer_tokens !== undefined ? usage.answer_tokens : this.answerDeltas;
+    const total = Math.max(1, thought + answer);
+    const dd = this.meterEls.tokens;
+    dd.replaceChildren(
+      h("span", { class: "tok-nums" }, h("span", { class: "tok-thought", text: fmtInt(thought) }), " / ", h("span", { class: "tok-answer", text: fmtInt(answer) }), usage.estimated ? h("span", { class: "est", text: " est.", title: "estimated by ponder, not reported by the provider" }) : null),
+      h("span", { class: "tok-bar", "aria-hidden": "true" }, h("span", { class: "tok-bar-thought", style: null, dataset: { share: String(thought / total) } })),
+    );
+    dd.querySelector(".tok-bar-thought").style.width = `${(100 * thought) / total}%`;
+    dd.classList.toggle("provisional", !fromServer);
+    set("decode", fmtTps(fromServer ? t.decode_tps : null));
+    set("effective", fmtTps(fromServer ? t.effective_tps : null));
+    this.el.classList.add("has-meters");
+  }
+
+  setVerdict(verdict) {
+    if (!verdict) return;
+    this.verdictEl.hidden = false;
+    this.verdictEl.dataset.verifiable = String(Boolean(verdict.verifiable));
+    if (!verdict.verifiable) {
+      this.verdictEl.className = "verdict verdict-none";
+      this.verdictEl.textContent = "No verifier for this prompt";
+      this.verdictEl.title = verdict.reason || "";
+      return;
+    }
+    const ok = verdict.ok === true;
+    this.verdictEl.className = `verdict ${ok ? "verdict-ok" : "verdict-bad"}`;
+    this.verdictEl.dataset.ok = String(ok);
+    this.verdictEl.textContent = ok ? "✓ Correct" : `✗ Wrong${verdict.expected ? ` — expected ${verdict.expected}` : ""}`;
+    this.verdictEl.title = verdict.reason || "";
+  }
+}
+
+export function userBubble(text) {
+  return h("article", { class: "msg user" }, h("div", { class: "bubble", text }));
+}
