@@ -1,0 +1,2 @@
+"""The ``sql`` suite: questions over a generated e-commerce SQLite database, judged by running
+the model's query read-only and comparing its rows with the gold query's, Spider-style."""
