@@ -90,7 +90,7 @@ class ToySuite:
 
 
 def fake_config(**fast_options: Any) -> Config:
-    """``fast``: no thinking, wrong first on level 2 (by default); ``deep``: thinks, always right."""
+    """``fast``: no thinking, wrong first on level 2 by default; ``deep``: thinks, always right."""
     options = {"wrong_first": [2], **fast_options}
     return Config(
         models={
