@@ -1,7 +1,7 @@
 // ponder's web UI: chat, race and history views. Vanilla ES modules, no build step.
 
 import { AssistantView, userBubble } from "./message.js";
-import { HttpError, postJSON, streamChat } from "./stream.js";
+import { HttpError, postJSON, setApiKey, streamChat } from "./stream.js";
 import { h } from "./util.js";
 import { RaceView } from "./race.js";
 import { HistoryView } from "./history.js";
@@ -44,6 +44,21 @@ themeButton.addEventListener("click", () => {
 });
 darkQuery.addEventListener("change", syncThemeButton);
 syncThemeButton();
+
+// --- API key (only when the gateway was started with PONDER_API_KEY) -------------------------
+
+const authBar = document.getElementById("auth-bar");
+window.addEventListener("ponder:auth-required", () => {
+  authBar.hidden = false;
+  authBar.elements.key.focus();
+});
+authBar.addEventListener("submit", (event) => {
+  event.preventDefault();
+  setApiKey(authBar.elements.key.value.trim());
+  authBar.elements.key.value = "";
+  authBar.hidden = true;
+  if (views.history) views.history.loadModels();
+});
 
 // --- views -----------------------------------------------------------------------------------
 

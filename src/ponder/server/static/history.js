@@ -180,8 +180,10 @@ export class HistoryView {
       const med = median(points[i].map((p) => p.v));
       if (med !== null) {
         svg.append(s("line", { x1: x(med), x2: x(med), y1: cy - 15, y2: cy + 15, class: `median mode-${mode}` }));
-        const labelX = Math.min(x(med) + 6, width - right - 80);
-        svg.append(s("text", { x: labelX, y: cy - 17 + 2, class: "median-label" }, `median ${fmtMs(med)} (n=${points[i].length})`));
+        const text = `median ${fmtMs(med)} (n=${points[i].length})`;
+        const textWidth = text.length * 6.2;
+        const after = x(med) + 6 + textWidth <= width - right;
+        svg.append(s("text", { x: after ? x(med) + 6 : x(med) - 6, y: cy - 15, "text-anchor": after ? "start" : "end", class: "median-label" }, text));
       }
     });
     this.chartEl.replaceChildren(svg);

@@ -10,7 +10,7 @@ const METERS = [
   ["ttft", "TTFT", "Request sent → first token of any kind (thought or answer)"],
   ["ttfa", "TTFA", "Request sent → first answer token: what you actually wait for"],
   ["thinking", "Thinking", "TTFA − TTFT when the model thought, else 0"],
-  ["tokens", "Thought / answer", "Thinking vs answer tokens (reported by the provider, or estimated)"],
+  ["tokens", "Tokens", "Thought tokens / answer tokens (reported by the provider, or estimated)"],
   ["decode", "Decode", "(output tokens − 1) / (E2E − TTFT), all output tokens"],
   ["effective", "Effective", "Answer tokens / E2E: the speed a reader experiences"],
 ];
@@ -120,6 +120,7 @@ export class AssistantView {
 
   onStarted(p) {
     this.route = p;
+    if (p.request_id) this.el.dataset.requestId = String(p.request_id);
     const mode = p.mode === "deep" ? "deep" : "fast";
     const badge = h("span", { class: `badge badge-${mode}`, text: mode });
     const parts = [];

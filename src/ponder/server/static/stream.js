@@ -11,6 +11,31 @@
 // Every event also carries `at`: performance.now() - t0, the client-side clock (ms since send).
 // Stop = abort `signal`; the server cancels the upstream generation when the client goes.
 
+const KEY_STORE = "ponder-api-key";
+
+// The gateway's bearer token, when it has one: kept for this tab only (sessionStorage).
+export function authHeaders() {
+  try {
+    const key = sessionStorage.getItem(KEY_STORE);
+    return key ? { authorization: `Bearer ${key}` } : {};
+  } catch (e) {
+    return {};
+  }
+}
+
+export function setApiKey(key) {
+  try {
+    if (key) sessionStorage.setItem(KEY_STORE, key);
+    else sessionStorage.removeItem(KEY_STORE);
+  } catch (e) {
+    /* storage unavailable */
+  }
+}
+
+function checkAuth(response) {
+  if (response.status === 401) window.dispatchEvent(new CustomEvent("ponder:auth-required"));
+}
+
 export class HttpError extends Error {
   constructor(status, message) {
     super(message);
@@ -23,11 +48,12 @@ export async function streamChat({ model, messages, signal, onEvent }) {
   const emit = (event) => onEvent({ ...event, at: performance.now() - t0 });
   const response = await fetch("/v1/chat/completions", {
     method: "POST",
-    headers: { "content-type": "application/json", accept: "text/event-stream" },
+    headers: { "content-type": "application/json", accept: "text/event-stream", ...authHeaders() },
     body: JSON.stringify({ model, messages, stream: true, stream_options: { include_usage: true } }),
     signal,
   });
   if (!response.ok || !response.body) {
+    checkAuth(response);
     let message = `${response.status} ${response.statusText}`;
     try {
       const body = await response.json();
@@ -95,16 +121,18 @@ function decodeFrame(frame, emit) {
 export async function postJSON(url, body, signal) {
   const response = await fetch(url, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...authHeaders() },
     body: JSON.stringify(body),
     signal,
   });
+  checkAuth(response);
   if (!response.ok) throw new HttpError(response.status, `${url}: ${response.status}`);
   return response.json();
 }
 
 export async function getJSON(url, signal) {
-  const response = await fetch(url, { signal, headers: { accept: "application/json" } });
+  const response = await fetch(url, { signal, headers: { accept: "application/json", ...authHeaders() } });
+  checkAuth(response);
   if (!response.ok) throw new HttpError(response.status, `${url}: ${response.status}`);
   return response.json();
 }

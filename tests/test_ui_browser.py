@@ -1,0 +1,543 @@
+"""The web UI in a real browser (Debian's Chromium, headless, driven by Playwright) against a
+real ``ponder serve`` subprocess on a free loopback port.
+
+Two servers:
+- ``model_server``: the default config, so fast and deep are the embedded model (the mode,
+  race and screenshot tests run on it);
+- ``fake_server``: the ``ui-fake`` upstream (``tests/ui_fake.py``) for what a real model will
+  not do on demand: hostile markup in thoughts and answer, and a long steady stream to Stop.
+
+Screenshots (desktop 1280×800 and phone 390×844, light and dark) go to artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+STREAM_TIMEOUT_MS = 60_000
+
+FAKE_CONFIG = """
+[models.fast]
+provider = "ui-fake"
+thinking = { enabled = false }
+
+[models.deep]
+provider = "ui-fake"
+thinking = { enabled = true }
+"""
+
+# Records, per assistant message, when the page first showed each thing (performance.now()),
+# from a MutationObserver: the test judges the order the person saw, not the app's own flags.
+OBSERVER = """
+(() => {
+  const ui = (window.__ui = { msgs: {}, dialogs: 0 });
+  let next = 0;
+  const sample = () => {
+    for (const msg of document.querySelectorAll("article.msg.assistant")) {
+      if (!msg.dataset.uiId) msg.dataset.uiId = String(next++);
+      const st = ui.msgs[msg.dataset.uiId] || (ui.msgs[msg.dataset.uiId] = { labels: [] });
+      const now = performance.now();
+      const box = msg.querySelector("details.thinking");
+      const answer = msg.querySelector(".answer");
+      const answered = Boolean(answer && answer.textContent.trim());
+      if (box && !box.hidden) {
+        const label = box.querySelector("summary").textContent.trim();
+        if (st.thinking === undefined) {
+          st.thinking = now;
+          st.openAtFirst = box.open;
+          st.background = getComputedStyle(box).backgroundColor;
+          st.color = getComputedStyle(box).color;
+        }
+        const fresh = st.labels.at(-1) !== label && st.labels.length < 200;
+        if (!answered && fresh) st.labels.push(label);
+      }
+      if (st.step === undefined && msg.querySelector(".steps li")) st.step = now;
+      if (st.answer === undefined && answered) {
+        st.answer = now;
+        st.openAtAnswer = box && !box.hidden ? box.open : null;
+        st.stepsAtAnswer = msg.querySelectorAll(".steps li").length;
+      }
+    }
+  };
+  new MutationObserver(sample).observe(document, {
+    subtree: true, childList: true, attributes: true, characterData: true,
+  });
+})();
+"""
+
+
+# --- servers ---------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def ponder_serve(tmp: Path, config: str | None) -> Iterator[str]:
+    """A real ``ponder serve`` subprocess; yields its base URL."""
+    port = free_port()
+    args = ["serve", "--port", str(port), "--db", str(tmp / "traces.sqlite")]
+    if config is not None:
+        path = tmp / "ponder.toml"
+        path.write_text(config)
+        args += ["--config", str(path)]
+    launcher = (
+        "import sys, tests.ui_fake; from ponder.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(ROOT / "src"), str(ROOT), *filter(None, [env.get("PYTHONPATH")])]
+    )
+    env.pop("PONDER_CONFIG", None)
+    env.pop("PONDER_API_KEY", None)
+    log = (tmp / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", launcher, *args], cwd=tmp, env=env, stdout=log, stderr=log
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"ponder serve exited: {(tmp / 'server.log').read_text()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError("ponder serve did not come up in 90 s")
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def model_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``ponder serve`` with no config file: fast and deep are the embedded model."""
+    config = FAKE_CONFIG if os.environ.get("PONDER_UI_TEST_UPSTREAM") == "fake" else None
+    with ponder_serve(tmp_path_factory.mktemp("model"), config) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def fake_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with ponder_serve(tmp_path_factory.mktemp("fake"), FAKE_CONFIG) as base:
+        yield base
+
+
+# --- browser ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        subprocess.run(["bash", str(ROOT / "scripts" / "ensure_chromium.sh")], check=True)
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+class Session:
+    """A page with the observer installed, dialogs counted, and console errors collected."""
+
+    def __init__(self, browser: Browser, base: str, **context: Any) -> None:
+        self.base = base
+        self.context = browser.new_context(viewport=DESKTOP, **context)
+        self.context.add_init_script(OBSERVER)
+        self.page: Page = self.context.new_page()
+        self.dialogs: list[str] = []
+        self.errors: list[str] = []
+        self.page.on("dialog", self._dialog)
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.page.on(
+            "console", lambda m: self.errors.append(m.text) if m.type == "error" else None
+        )
+        self.page.goto(base + "/")
+        self.page.wait_for_selector("#prompt")
+
+    def _dialog(self, dialog: Any) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def close(self) -> None:
+        self.context.close()
+
+    def ask(self, prompt: str, mode: str) -> Any:
+        """Type a prompt, pick a mode, press Enter; return the new assistant message locator."""
+        page = self.page
+        before = page.locator("article.msg.assistant").count()
+        page.locator(f'#mode-select input[value="{mode}"]').check(force=True)
+        page.fill("#prompt", prompt)
+        page.press("#prompt", "Enter")
+        message = page.locator("article.msg.assistant").nth(before)
+        message.wait_for()
+        return message
+
+    def observed(self, message: Any) -> dict[str, Any]:
+        ui_id = message.get_attribute("data-ui-id")
+        result: dict[str, Any] = self.page.evaluate("id => window.__ui.msgs[id]", ui_id)
+        return result
+
+
+@pytest.fixture
+def session(browser: Browser, model_server: str) -> Iterator[Session]:
+    s = Session(browser, model_server)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def fake_session(browser: Browser, fake_server: str) -> Iterator[Session]:
+    s = Session(browser, fake_server)
+    yield s
+    s.close()
+
+
+def wait_state(message: Any, *states: str, timeout_ms: int = STREAM_TIMEOUT_MS) -> str:
+    """Poll the message's state until it is one of ``states`` (the page's CSP forbids the
+    eval that ``wait_for_function`` needs)."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        state: str | None = message.get_attribute("data-state")
+        if state in states:
+            return state
+        if time.monotonic() > deadline:
+            raise AssertionError(f"message stayed {state!r}, wanted {states}")
+        time.sleep(0.05)
+
+
+def trace(base: str, request_id: str, timeout_s: float = 10) -> dict[str, Any]:
+    """The server's trace of one request (written off the stream path, so poll)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        response = httpx.get(f"{base}/api/traces/{request_id}", timeout=5)
+        if response.status_code == 200:
+            data: dict[str, Any] = response.json()
+            if data.get("status") != "running":
+                return data
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no trace for {request_id}: {response.status_code}")
+        time.sleep(0.1)
+
+
+def fmt_ms(ms: float | None) -> str:
+    """util.js's fmtMs, to check that the meters show the server's figures."""
+    if ms is None:
+        return "—"
+    if ms < 1000:
+        return f"{math.floor(ms + 0.5)} ms"
+    if ms < 10000:
+        return f"{ms / 1000:.2f} s"
+    return f"{ms / 1000:.1f} s"
+
+
+def rgb(css: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in re.findall(r"\d+", css)[:3])
+
+
+def meters(message: Any) -> dict[str, str]:
+    return {
+        key: message.locator(f'.meter[data-meter="{key}"] dd').inner_text().strip()
+        for key in ("ttft", "ttfa", "thinking", "tokens", "decode", "effective")
+    }
+
+
+# --- the modes, on the embedded model --------------------------------------------------------
+
+DEEP_PROMPT = "What is 4821 × 37?"
+
+
+@pytest.mark.parametrize("mode", ["deep", "fast", "auto"])
+def test_mode_streams_thoughts_steps_and_meters(
+    session: Session, model_server: str, mode: str
+) -> None:
+    message = session.ask(DEEP_PROMPT, mode)
+    assert wait_state(message, "done", "failed") == "done", message.inner_text()
+    request_id = message.get_attribute("data-request-id")
+    assert request_id
+    server = trace(model_server, request_id)
+    chosen = server["mode"]
+    seen = session.observed(message)
+
+    # The route: the badge names the mode the server used; auto also shows why.
+    assert message.locator(".route .badge").inner_text().strip().lower() == chosen
+    if mode == "auto":
+        assert message.locator(".route-auto").inner_text().startswith("Auto")
+        assert message.locator(".route-reason").inner_text().startswith(server["route_reason"][:40])
+    else:
+        assert chosen == mode
+
+    if chosen == "deep":
+        # Gray, collapsed, before the answer; it ticked "Thinking… 1.2 s · 34 tokens" live.
+        assert seen["thinking"] < seen["answer"]
+        assert seen["openAtFirst"] is False and seen["openAtAnswer"] is False
+        r, g, b = rgb(seen["background"])
+        assert max(r, g, b) - min(r, g, b) <= 12, seen["background"]  # a neutral gray
+        card = message.evaluate("el => getComputedStyle(el).backgroundColor")
+        assert rgb(seen["background"]) != rgb(card)  # set apart from the answer
+        live = [label for label in seen["labels"] if label.startswith("Thinking…")]
+        assert live and all(re.fullmatch(r"Thinking… \d+\.\d s · [\d,]+ tokens?", x) for x in live)
+        assert len(live) >= 2, live  # it ticked
+        summary = message.locator("details.thinking summary").inner_text()
+        assert re.fullmatch(r"Thought for [\d.]+ s · [\d,]+ tokens?", summary.strip()), summary
+        assert message.locator("details.thinking").evaluate("el => el.open") is False
+        # A progress step arrived before the first answer token.
+        assert seen["step"] < seen["answer"] and seen["stepsAtAnswer"] >= 1
+        # Expanding shows the thoughts as text.
+        message.locator("details.thinking summary").click()
+        assert message.locator(".thoughts").inner_text().strip()
+        assert server["thinking_tokens"] > 0
+    else:
+        assert message.locator("details.thinking").is_hidden()
+        assert server["thinking_tokens"] in (0, None)
+
+    # Meters: filled, and the server's figures (not the client's).
+    shown = meters(message)
+    assert shown["ttft"] == fmt_ms(server["ttft_ms"])
+    assert shown["ttfa"] == fmt_ms(server["ttfa_ms"])
+    assert re.fullmatch(r"[\d,]+ / [\d,]+( est\.)?", shown["tokens"]), shown
+    thought, answer = (int(x.replace(",", "")) for x in re.findall(r"[\d,]+", shown["tokens"])[:2])
+    assert (thought, answer) == (server["thinking_tokens"] or 0, server["answer_tokens"])
+    assert shown["effective"].endswith("tok/s")
+    if (server["thinking_tokens"] or 0) + server["answer_tokens"] > 1:
+        assert shown["decode"].endswith("tok/s")
+    if chosen == "deep":
+        assert shown["thinking"] == fmt_ms(server["thinking_ms"])
+    else:
+        assert shown["thinking"] == "0"
+    assert server["answer"].strip()
+    assert server["answer"].strip() in message.locator(".answer").inner_text()
+    assert not session.dialogs and not session.errors, (session.dialogs, session.errors)
+
+
+def test_race_shows_both_lanes_timelines_and_verdicts(session: Session) -> None:
+    page = session.page
+    page.click("#tab-race")
+    page.fill("#race-prompt", DEEP_PROMPT)
+    page.click("#race-start")
+    page.locator("#race-stop").wait_for(state="visible")
+    page.locator("#race-start").wait_for(state="visible", timeout=STREAM_TIMEOUT_MS * 2)
+    for lane in ("fast", "deep"):
+        host = page.locator(f"#lane-{lane}")
+        assert host.locator("article.msg.assistant").get_attribute("data-state") == "done"
+        assert host.locator(".route .badge").inner_text().strip().lower() == lane
+        verdict = host.locator(".verdict")
+        assert verdict.is_visible()
+        assert re.match(r"(✓ Correct|✗ Wrong — expected 178377)", verdict.inner_text())
+        row = page.locator(f'#race-timeline .tl-row[data-lane="{lane}"]')
+        assert row.locator(".end-mark").inner_text() in ("✓", "✗")
+        assert row.locator(".flag").inner_text().startswith("first answer ")
+    # The deep lane's timeline has a thinking segment; both share one axis.
+    deep_think = page.locator('.tl-row[data-lane="deep"] .seg-think').evaluate(
+        "el => el.getBoundingClientRect().width"
+    )
+    assert deep_think > 5
+    assert page.locator("#race-timeline .axis .tick").count() >= 2
+    summary = page.locator("#race-summary").inner_text()
+    assert "first answer token" in summary and ("correct" in summary or "wrong" in summary.lower())
+    assert not session.dialogs and not session.errors
+
+
+# --- stopping --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["button", "escape"])
+def test_stop_cancels_the_generation(fake_session: Session, fake_server: str, how: str) -> None:
+    page = fake_session.page
+    message = fake_session.ask("Think about this slow question", "deep")
+    message.locator(".steps li").first.wait_for()
+    assert page.locator("#stop").is_visible() and page.locator("#send").is_hidden()
+    if how == "button":
+        page.click("#stop")
+    else:
+        page.keyboard.press("Escape")
+    assert wait_state(message, "stopped", timeout_ms=5000) == "stopped"
+    assert page.locator("#send").is_visible()
+    summary = message.locator("details.thinking summary").inner_text()
+    assert summary.startswith("Stopped after")
+    # Nothing more arrives, and the server recorded the disconnect and stopped generating.
+    length = len(message.locator(".thoughts").text_content() or "")
+    page.wait_for_timeout(600)
+    assert len(message.locator(".thoughts").text_content() or "") == length
+    request_id = message.get_attribute("data-request-id")
+    assert request_id
+    server = trace(fake_server, request_id)
+    assert server["status"] == "client_disconnected", server
+    assert server["answer"] == ""
+    assert server["e2e_ms"] < 10_000  # the fake would have thought for ~20 s
+
+
+# --- hostile output --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("csp", ["with CSP", "renderer alone"])
+def test_hostile_output_stays_inert(browser: Browser, fake_server: str, csp: str) -> None:
+    # "renderer alone" turns the page's Content-Security-Policy off, to prove the rendering
+    # itself keeps model output inert (CSP is the second line of defence, not the only one).
+    s = Session(browser, fake_server, bypass_csp=csp == "renderer alone")
+    try:
+        message = s.ask("Reply with something hostile please", "deep")
+        assert wait_state(message, "done") == "done"
+        message.locator("details.thinking summary").click()
+        s.page.wait_for_timeout(300)
+        page = s.page
+        assert s.dialogs == []
+        assert page.evaluate("() => window.__pwned") is None
+        inside = message.locator(".answer, .thoughts, .steps, .route")
+        for tag in ("script", "img", "iframe", "svg", "object", "embed", "style", "div"):
+            assert inside.locator(tag).count() == 0, tag
+        assert page.locator("[id^=injected]").count() == 0
+        handlers = message.evaluate(
+            """el => [...el.querySelectorAll('.answer *, .thoughts *, .steps *, .route *')]
+                 .flatMap(n => [...n.attributes]
+                 .filter(a => a.name.startsWith('on') || a.name === 'style'
+                              || /^\\s*javascript:/i.test(a.value))
+                 .map(a => n.tagName + ' ' + a.name))"""
+        )
+        assert handlers == []
+        hrefs = message.locator(".answer a").evaluate_all(
+            "els => els.map(a => a.getAttribute('href'))"
+        )
+        assert all(h is None or re.match(r"^(https?:|mailto:|#)", h) for h in hrefs), hrefs
+        # The markup is shown as text, so the person sees what the model wrote.
+        answer = message.locator(".answer").inner_text()
+        assert "<script>" in answer and "onerror" in answer
+        assert "[image: pixel]" in answer
+        thoughts = message.locator(".thoughts").inner_text()
+        assert "<script>" in thoughts and "<img src=x onerror=" in thoughts
+        # Markdown still works: the code block is highlighted.
+        assert message.locator(".answer pre code.hljs span").count() > 0
+        assert s.dialogs == []
+    finally:
+        s.close()
+
+
+# --- keyboard, history -----------------------------------------------------------------------
+
+
+def test_enter_sends_and_shift_enter_adds_a_line(fake_session: Session) -> None:
+    page = fake_session.page
+    page.locator('#mode-select input[value="fast"]').check(force=True)
+    page.click("#prompt")
+    page.keyboard.type("What is 52+77?")
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.type("second line")
+    assert page.input_value("#prompt") == "What is 52+77?\nsecond line"
+    assert page.locator("article.msg.user").count() == 0
+    page.keyboard.press("Enter")
+    page.locator("article.msg.user").first.wait_for()
+    assert page.locator("article.msg.user .bubble").inner_text() == "What is 52+77?\nsecond line"
+    assert page.input_value("#prompt") == ""
+    wait_state(page.locator("article.msg.assistant").first, "done")
+
+
+def test_history_lists_traces_filters_and_charts_ttfa_by_mode(fake_session: Session) -> None:
+    for prompt, mode in (("What is 52+77?", "fast"), ("What is 347 × 28?", "deep")):
+        wait_state(fake_session.ask(prompt, mode), "done")
+    page = fake_session.page
+    page.click("#tab-history")
+    rows = page.locator("#history-table tbody tr")
+    rows.first.wait_for()
+    modes = set(rows.evaluate_all("rs => rs.map(r => r.dataset.mode)"))
+    assert {"fast", "deep"} <= modes
+    assert page.locator("#ttfa-chart circle.dot.mode-fast").count() >= 1
+    assert page.locator("#ttfa-chart circle.dot.mode-deep").count() >= 1
+    assert page.locator("#ttfa-chart .median-label").count() == 2
+    page.select_option("#history-filters select[name=mode]", "fast")
+    page.wait_for_timeout(500)
+    assert set(rows.evaluate_all("rs => rs.map(r => r.dataset.mode)")) == {"fast"}
+    assert page.locator("#ttfa-chart circle.dot.mode-deep").count() == 0
+    page.select_option("#history-filters select[name=mode]", "")
+    page.fill("#history-filters input[name=q]", "347")
+    page.wait_for_timeout(800)
+    prompts = rows.evaluate_all("rs => rs.map(r => r.children[3].textContent)")
+    assert prompts and all("347" in p for p in prompts)
+
+
+# --- looks: both widths, both schemes --------------------------------------------------------
+
+
+def test_screenshots_desktop_and_phone_light_and_dark(session: Session) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page = session.page
+    wait_state(session.ask("What is 347 × 28?", "deep"), "done")
+    wait_state(
+        session.ask(
+            "Orders: ann 120, bob 45, cy 30, ann 20, bob 90. Refunds: ann 120; cy 30. Who is"
+            " the top spender, excluding customers who refunded more than half of their orders?",
+            "auto",
+        ),
+        "done",
+    )
+    page.click("#tab-race")
+    page.fill("#race-prompt", DEEP_PROMPT)
+    page.click("#race-start")
+    page.locator("#race-start").wait_for(state="visible", timeout=STREAM_TIMEOUT_MS * 2)
+    shots = []
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        for size_name, size in (("desktop", DESKTOP), ("phone", PHONE)):
+            page.set_viewport_size(size)
+            for view in ("chat", "race", "history"):
+                page.click(f"#tab-{view}")
+                page.wait_for_timeout(400)
+                if view == "chat":
+                    page.locator("#chat-log").evaluate("el => { el.scrollTop = el.scrollHeight; }")
+                path = SCREENSHOTS / f"{view}-{size_name}-{scheme}.png"
+                page.screenshot(path=str(path), full_page=view != "chat")
+                shots.append(path)
+                # Nothing spills sideways at phone width.
+                overflow = page.evaluate("() => document.documentElement.scrollWidth")
+                assert overflow <= size["width"], (view, size_name, overflow)
+            background = rgb(page.evaluate("() => getComputedStyle(document.body).backgroundColor"))
+            assert (sum(background) / 3 < 60) if scheme == "dark" else (sum(background) / 3 > 200)
+    assert all(p.stat().st_size > 10_000 for p in shots)
+    # The toggle overrides the system scheme, both ways.
+    page.emulate_media(color_scheme="light")
+    page.click("#theme-toggle")
+    body = "() => getComputedStyle(document.body).backgroundColor"
+    assert page.evaluate("() => document.documentElement.dataset.theme") == "dark"
+    assert sum(rgb(page.evaluate(body))) / 3 < 60
+    page.click("#theme-toggle")
+    assert sum(rgb(page.evaluate(body))) / 3 > 200
+    assert not session.dialogs and not session.errors
