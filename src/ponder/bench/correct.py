@@ -127,6 +127,8 @@ async def _run(
     own = engine is None
     engine = engine or Engine(config)
     try:
+        for model in run_settings.models:
+            engine.provider(model)  # a missing provider kind fails here, before any attempt
         with AttemptLog(log_path) as log:
             runner = BenchRunner(engine, suites, run_settings, log, progress)
             return await runner.run(tasks, previous)

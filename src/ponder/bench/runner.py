@@ -30,6 +30,7 @@ from ponder.bench.progressbar import ProgressBar
 from ponder.bench.records import AttemptLog, AttemptRecord, ErrorRecord, VerdictRecord
 from ponder.bench.suite import Suite, Task, Verdict, retry_prompt
 from ponder.engine import Engine
+from ponder.errors import PonderError
 from ponder.events import Answer, Failed, Started, Thinking
 from ponder.meter import Meter
 from ponder.request import ChatRequest, Message
@@ -175,17 +176,20 @@ class BenchRunner:
         mode = "unknown"
         route_reason: str | None = None
         error: ErrorRecord | None = None
-        async for event in self.engine.stream(request):
-            meter.feed(event)
-            if isinstance(event, Started):
-                mode = event.mode
-                route_reason = event.reason
-            elif isinstance(event, Thinking):
-                thinking.append(event.text)
-            elif isinstance(event, Answer):
-                answer.append(event.text)
-            elif isinstance(event, Failed):
-                error = ErrorRecord(event.side, event.code, event.message)
+        try:
+            async for event in self.engine.stream(request):
+                meter.feed(event)
+                if isinstance(event, Started):
+                    mode = event.mode
+                    route_reason = event.reason
+                elif isinstance(event, Thinking):
+                    thinking.append(event.text)
+                elif isinstance(event, Answer):
+                    answer.append(event.text)
+                elif isinstance(event, Failed):
+                    error = ErrorRecord(event.side, event.code, event.message)
+        except PonderError as exc:  # raised before anything was sent (e.g. a config error)
+            error = ErrorRecord(exc.side, exc.code, exc.message)
         answer_text = "".join(answer)
         t0 = time.perf_counter()
         if error is not None and not answer_text.strip():

@@ -1,0 +1,94 @@
+"""Outputs of a small run: headline table, CSV summary, self-contained HTML report, CLI."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ponder.bench.correct import CorrectSettings, run_correct
+from ponder.bench.registry import register_suite, unregister_suite
+from ponder.cli import main
+from tests.bench_support import ToySuite, fake_config
+
+
+@pytest.fixture(autouse=True)
+def toy_suite() -> Iterator[None]:
+    register_suite("toy", ToySuite)
+    yield
+    unregister_suite("toy")
+
+
+def test_small_run_writes_csv_and_a_self_contained_report(tmp_path: Path) -> None:
+    result = run_correct(
+        fake_config(never=[1]),
+        CorrectSettings(suites=("toy",), models=("fast", "deep"), out=tmp_path, n_per_level=2),
+        progress_stream=io.StringIO(),
+    )
+    rows = list(csv.DictReader((tmp_path / "summary.csv").open()))
+    overall = {r["model"]: r for r in rows if r["suite"] == "all"}
+    assert set(overall) == {"fast", "deep"}
+    assert float(overall["deep"]["pass_at_1"]) == 1.0
+    assert float(overall["fast"]["pass_at_k"]) == 0.5
+    assert {(r["suite"], r["level"]) for r in rows if r["suite"] != "all"} == {
+        ("toy", "1"),
+        ("toy", "2"),
+    }
+    html = (tmp_path / "report.html").read_text()
+    assert html.count("<svg") == 3
+    for title in ("TTFA vs pass rate", "Time-to-correct CDF", "Expected time-to-correct"):
+        assert title in html
+    # self-contained: no external scripts, styles, images or fonts
+    assert not re.search(r"(src|href)\s*=", html)
+    assert "<script" not in html and "@import" not in html
+    assert "pass@1" in result.text and "fast" in result.text
+
+
+def test_break_even_is_reported_when_the_slow_mode_is_more_accurate(tmp_path: Path) -> None:
+    config = fake_config(never=[1, 2])
+    result = run_correct(
+        config,
+        CorrectSettings(suites=("toy",), models=("fast", "deep"), out=tmp_path, n_per_level=1, k=1),
+        progress_stream=io.StringIO(),
+    )
+    assert set(result.break_even_s) == {"fast"} or set(result.break_even_s) == {"deep"}
+    assert "break-even" in result.text
+    assert "break-even" in (tmp_path / "report.html").read_text()
+
+
+def test_cli_runs_the_bench_and_prints_the_headline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "ponder.toml"
+    config.write_text(
+        '[models.fast]\nprovider = "fake"\nthinking = { enabled = false }\nwrong_first = [2]\n'
+        '[models.deep]\nprovider = "fake"\nthinking = { enabled = true }\n'
+    )
+    out = tmp_path / "run"
+    argv = [
+        "--config",
+        str(config),
+        "bench",
+        "correct",
+        "--suite",
+        "toy",
+        "--models",
+        "fast,deep",
+        "-k",
+        "2",
+        "--n-per-level",
+        "2",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "pass@2" in printed and "E[TTC]" in printed
+    assert (out / "attempts.jsonl").exists() and (out / "report.html").exists()
+    assert main([*argv[:-3], "--out", str(out), "--report-only"]) == 0
+    assert "pass@2" in capsys.readouterr().out
