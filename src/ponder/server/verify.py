@@ -246,11 +246,15 @@ def verify_with_tasks(prompt: str, answer: str) -> Verdict | None:
 
 
 def _compound(prompt: str) -> bool:
-    """An arithmetic prompt bigger than one ``a op b`` (parentheses, ÷, three operands)."""
-    expression = arithmetic_expression(prompt)
-    if expression is None:
-        return False
-    return bool(re.search(r"[()/]", expression)) or len(re.findall(r"\d+", expression)) > 2
+    """Arithmetic bigger than one ``a op b`` (parentheses, ÷, three operands) anywhere in the
+    prompt, however long the prompt is."""
+    for match in _EXPRESSION.finditer(_normalise(prompt[:MAX_PROMPT_CHARS])):
+        candidate = match.group(0)
+        if not re.search(r"[-+*/]", candidate):
+            continue
+        if re.search(r"[()/]", candidate) or len(re.findall(r"\d+", candidate)) > 2:
+            return True
+    return False
 
 
 def verify(prompt: str, answer: str) -> Verdict:
