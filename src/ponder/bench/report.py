@@ -108,10 +108,12 @@ def expected_vs_d(
             color(i),
             f"{r.model} ({r.mode})",
         )
-    chart.vline(d_s / 60, "#6b7280", f"D = {fmt_seconds(d_s)}")
-    for model, d in break_even.items():
+    chart.vline(d_s / 60, "#6b7280", f"D = {fmt_seconds(d_s)}", label_row=len(break_even) + 1)
+    by_model = {r.model: r for r in headline}
+    for row, (model, d) in enumerate(break_even.items()):
         if d:
-            chart.vline(d / 60, "#111827", f"break-even {model}: {fmt_seconds(d)}")
+            chart.vline(d / 60, "#111827", f"break-even {model}: D = {fmt_seconds(d)}", row)
+            chart.point(d / 60, by_model[model].expected_ttc_s(d) / 60, "#111827", radius=4)
     return chart.render()
 
 

@@ -119,13 +119,17 @@ class Chart:
                 f' fill="{fill}">{escape(label)}</text>'
             )
 
-    def vline(self, x: float, stroke: str, label: str) -> None:
+    def vline(self, x: float, stroke: str, label: str, label_row: int = 0) -> None:
+        """A dashed vertical marker; ``label_row`` stacks labels (0 = top, 1 = below it...)."""
         px = self._x(x)
         top, bottom = self.margin_top, self.height - self.margin_bottom
+        anchor = "end" if px > (self.width + self.margin_left) / 2 else "start"
+        tx = px - 4 if anchor == "end" else px + 4
+        ty = top + 12 + 14 * label_row
         self.parts.append(
             f'<line x1="{px:.1f}" x2="{px:.1f}" y1="{top}" y2="{bottom}" stroke="{stroke}"'
             ' stroke-dasharray="3 3"/>'
-            f'<text x="{px + 4:.1f}" y="{top + 12}" font-size="11" fill="{stroke}">'
+            f'<text x="{tx:.1f}" y="{ty}" font-size="11" fill="{stroke}" text-anchor="{anchor}">'
             f"{escape(label)}</text>"
         )
 
