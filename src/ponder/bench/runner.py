@@ -3,9 +3,10 @@
 Two retry policies:
 
 - ``feedback`` (default): a rejected answer is followed by a user message carrying the
-  verifier's reason (:func:`ponder.bench.suite.retry_prompt`), in the same conversation; the
-  chain stops at the first accepted answer. Time-to-correct is the sum of the attempts' E2E
-  and verification times up to and including the accepted one.
+  verifier's reason (:func:`ponder.bench.suite.retry_prompt`, or the suite's own
+  ``retry_prompt`` hook), in the same conversation; the chain stops at the first accepted
+  answer. Time-to-correct is the sum of the attempts' E2E and verification times up to and
+  including the accepted one.
 - ``independent``: k fresh samples of the same prompt, all of them run, so the unbiased
   pass@k estimator applies.
 
@@ -28,7 +29,7 @@ from typing import Literal
 from ponder import __version__
 from ponder.bench.progressbar import ProgressBar
 from ponder.bench.records import AttemptLog, AttemptRecord, ErrorRecord, VerdictRecord
-from ponder.bench.suite import Suite, Task, Verdict, retry_prompt
+from ponder.bench.suite import Suite, Task, Verdict, feedback_for
 from ponder.engine import Engine
 from ponder.errors import PonderError
 from ponder.events import Answer, Failed, Started, Thinking
@@ -133,8 +134,10 @@ class BenchRunner:
         if settings.retry_policy == "feedback":
             for record in prior:
                 history.append(Message("assistant", record.answer))
-                feedback = retry_prompt(
-                    Verdict(record.verdict.ok, record.verdict.reason, record.verdict.extracted)
+                feedback = feedback_for(
+                    suite,
+                    task,
+                    Verdict(record.verdict.ok, record.verdict.reason, record.verdict.extracted),
                 )
                 history.append(Message("user", feedback))
         records: list[AttemptRecord] = []
@@ -153,8 +156,10 @@ class BenchRunner:
                 if record.verdict.ok:
                     break
                 history.append(Message("assistant", record.answer))
-                feedback = retry_prompt(
-                    Verdict(record.verdict.ok, record.verdict.reason, record.verdict.extracted)
+                feedback = feedback_for(
+                    suite,
+                    task,
+                    Verdict(record.verdict.ok, record.verdict.reason, record.verdict.extracted),
                 )
                 history.append(Message("user", feedback))
         return records

@@ -73,3 +73,15 @@ def retry_prompt(verdict: Verdict) -> str:
         f"That answer was checked and rejected: {verdict.reason}\n"
         "Please fix it and answer again in the same format."
     )
+
+
+def feedback_for(suite: object, task: Task, verdict: Verdict) -> str:
+    """The suite's own retry message when it defines ``retry_prompt(task, verdict)``.
+
+    Optional hook: a suite whose model needs the question restated (a small model that only
+    reads the last message) can say so; the default is :func:`retry_prompt`.
+    """
+    hook = getattr(suite, "retry_prompt", None)
+    if callable(hook):
+        return str(hook(task, verdict))
+    return retry_prompt(verdict)
