@@ -92,3 +92,10 @@ def test_cli_runs_the_bench_and_prints_the_headline(
     assert (out / "attempts.jsonl").exists() and (out / "report.html").exists()
     assert main([*argv[:-3], "--out", str(out), "--report-only"]) == 0
     assert "pass@2" in capsys.readouterr().out
+
+
+def test_cli_lists_the_suites(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "correct", "--list-suites"]) == 0
+    listed = capsys.readouterr().out
+    for name in ("arith", "ledger", "sql", "code", "toy"):
+        assert name in listed

@@ -85,6 +85,9 @@ def register(subparsers: Any) -> None:
         help="call no model: rebuild summary.csv and report.html from --out's attempts.jsonl",
     )
     correct.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    correct.add_argument(
+        "--list-suites", action="store_true", help="list the available suites and exit"
+    )
     correct.set_defaults(func=run_correct_command)
     parser.set_defaults(func=lambda args: _help(parser))
 
@@ -94,10 +97,26 @@ def _help(parser: argparse.ArgumentParser) -> int:
     return 2
 
 
+def _list_suites() -> int:
+    from ponder.bench.registry import available_suites, get_suite
+    from ponder.errors import PonderError
+
+    for name in available_suites():
+        try:
+            suite = get_suite(name)
+            levels = ",".join(str(level) for level in suite.levels())
+            print(f"{name:10} levels {levels:10} {suite.description}")
+        except (PonderError, ImportError) as exc:
+            print(f"{name:10} unavailable: {exc}")
+    return 0
+
+
 def run_correct_command(args: argparse.Namespace) -> int:
     from ponder.bench.correct import CorrectSettings, run_correct
     from ponder.config import load_config
 
+    if args.list_suites:
+        return _list_suites()
     if args.report_only and args.out is None:
         print("ponder: --report-only needs --out (the folder of an earlier run).", file=sys.stderr)
         return 2
