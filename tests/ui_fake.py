@@ -41,7 +41,7 @@ HOSTILE_ANSWER = (
     "```python\nprint('<script>alert(10)</script>')\n```\n"
 )
 
-_PIECES = re.compile(r"\d|[A-Za-z]+|\s+|[^\w\s]")
+_PIECES = re.compile(r"\d|[A-Za-z]+|\s+|[^A-Za-z\d\s]")
 
 
 def pieces(text: str) -> list[str]:
