@@ -53,12 +53,15 @@ def ui_routes() -> list[BaseRoute]:
     """The web UI's routes when its module is installed, else none."""
     try:
         module = importlib.import_module(UI_MODULE)
+        factory: Callable[[], list[BaseRoute]] = module.ui_routes
+        return list(factory())
     except ModuleNotFoundError as exc:
         if exc.name == UI_MODULE:
             return []
-        raise
-    factory: Callable[[], list[BaseRoute]] = module.ui_routes
-    return list(factory())
+        log.exception("web UI unavailable; serving the API only")
+    except Exception:  # a broken UI must not take the API down with it
+        log.exception("web UI unavailable; serving the API only")
+    return []
 
 
 def _seed_latency(gateway: Gateway) -> None:

@@ -9,6 +9,7 @@ upstream request) at once; the trace then says ``client_disconnected``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 from collections.abc import AsyncIterator
@@ -111,6 +112,10 @@ class _ChatResponse:
         self.exchange = exchange
         self.events = events
         self.completion_id = "chatcmpl-" + exchange.request.request_id.removeprefix("req_")
+        # "done": the last byte is on its way, a disconnect now is the normal end;
+        # "gone": the client went away first.
+        self.flags = {"done": False, "gone": False}
+        self.first: asyncio.Future[Event] | None = None  # the first event, pulled in a task
 
     async def respond(self, send: Send) -> None:
         raise NotImplementedError
@@ -118,7 +123,7 @@ class _ChatResponse:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         task = asyncio.current_task()
         assert task is not None
-        flags = {"done": False, "gone": False}
+        flags = self.flags
 
         async def watch() -> None:
             while True:
@@ -147,6 +152,10 @@ class _ChatResponse:
         finally:
             flags["done"] = True
             watcher.cancel()
+            if self.first is not None and not self.first.done():
+                self.first.cancel()
+                with contextlib.suppress(BaseException):
+                    await self.first
             await _aclose(self.events)
             self.gateway.close_exchange(self.exchange, status)
 
@@ -169,10 +178,20 @@ class StreamingChat(_ChatResponse):
         x = self.exchange
         started = x.started
         assert started is not None
+        events = self.events
         enc = ChunkEncoder(self.completion_id, started.model, int(x.created_at))
+        # Let the provider put its request on the wire before we write our first bytes:
+        # the upstream's time to first token then overlaps with our response head.
+        self.first = first = asyncio.ensure_future(events.__anext__())
+        await asyncio.sleep(0)
         await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
         await send({"type": "http.response.body", "body": enc.started(started), "more_body": True})
-        async for event in self.events:
+        chunk = b""
+        try:
+            event = await first
+        except StopAsyncIteration:
+            event = None
+        while event is not None:
             kind = event.type
             if kind == "answer":
                 x.answered(event.text, event.at_ns)  # type: ignore[union-attr]
@@ -183,25 +202,32 @@ class StreamingChat(_ChatResponse):
             elif kind == "progress":
                 x.progress.append(event.label)  # type: ignore[union-attr]
                 chunk = enc.progress(event)  # type: ignore[arg-type]
-            elif kind == "usage":
-                x.usage = event  # type: ignore[assignment]
-                continue
             elif kind == "finished":
                 assert isinstance(event, Finished)
                 x.terminal = event
                 chunk = enc.finished(event, x.usage)
                 if self.include_usage:
                     chunk += enc.usage(x.usage, x.prompt_tokens())
+                break
             elif kind == "failed":
                 assert isinstance(event, Failed)
                 x.terminal = event
                 chunk = enc.failed(self._redacted(event))
-            else:
-                continue
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            if x.terminal is not None:
                 break
-        await send({"type": "http.response.body", "body": DONE, "more_body": False})
+            else:
+                if kind == "usage":
+                    x.usage = event  # type: ignore[assignment]
+                chunk = b""
+            if chunk:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                chunk = b""
+            try:
+                event = await events.__anext__()
+            except StopAsyncIteration:
+                break
+        # The last event, [DONE] and the end of the body go out in one write.
+        self.flags["done"] = True
+        await send({"type": "http.response.body", "body": chunk + DONE, "more_body": False})
 
 
 class CollectedChat(_ChatResponse):
@@ -246,6 +272,7 @@ class CollectedChat(_ChatResponse):
             body = error_body(failed.message, error_type(failed.side), failed.code)
             body["ponder"] = failure_json(failed)
         payload = json.dumps(body).encode()
+        self.flags["done"] = True
         await send(
             {
                 "type": "http.response.start",
