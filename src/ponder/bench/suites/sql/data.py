@@ -11,7 +11,9 @@ Realistic mess on purpose, because the questions' traps need it:
 - for the months the hard questions ask about: a heavy refunder among the top spenders, a
   user refunding exactly half their orders, and a tie in spend at the cut-off rank.
 
-Timestamps are TEXT ``YYYY-MM-DD HH:MM:SS``; money is REAL with two decimals.
+Timestamps are TEXT ``YYYY-MM-DD HH:MM:SS``; money is REAL in whole quarters of a dollar
+(exact in binary floating point, so a tie in spend is an exact tie whatever the query's
+summation order).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 START = dt.datetime(2023, 7, 1)
 END = dt.datetime(2024, 7, 15)  # exclusive; "today" in the questions is on or before this
 
@@ -112,15 +114,15 @@ _COUNTRIES = (("US", 35), ("GB", 15), ("DE", 12), ("FR", 10), ("IN", 10), ("BR",
 _CATALOG = (
     ("Desk lamp", "home", 24.5),
     ("Throw pillow", "home", 15.0),
-    ("Cast-iron pan", "kitchen", 39.9),
+    ("Cast-iron pan", "kitchen", 39.75),
     ("Chef knife", "kitchen", 59.0),
     ("Espresso cups", "kitchen", 12.75),
-    ("Trail shoes", "outdoor", 89.99),
-    ("Water bottle", "outdoor", 9.99),
+    ("Trail shoes", "outdoor", 89.5),
+    ("Water bottle", "outdoor", 9.75),
     ("Tent", "outdoor", 149.0),
     ("Headphones", "electronics", 79.5),
-    ("USB cable", "electronics", 6.49),
-    ("Smart plug", "electronics", 19.99),
+    ("USB cable", "electronics", 6.25),
+    ("Smart plug", "electronics", 19.75),
     ("Notebook", "stationery", 4.25),
     ("Fountain pen", "stationery", 32.0),
 )
@@ -149,7 +151,12 @@ class _Db:
         return order_id
 
     def refund(self, order_id: int, when: dt.datetime, amount: float) -> None:
-        self.refunds.append((len(self.refunds) + 1, order_id, _ts(when), round(amount, 2)))
+        self.refunds.append((len(self.refunds) + 1, order_id, _ts(when), money(amount)))
+
+
+def money(value: float) -> float:
+    """Dollars in whole quarters: exact in binary floating point, so sums and ties are exact."""
+    return round(value * 4) / 4
 
 
 def _ts(when: dt.datetime) -> str:
@@ -191,7 +198,7 @@ def _generate(seed: int) -> _Db:
                 quantity = rng.choices((1, 2, 3), (70, 20, 10))[0]
                 db.items.append((len(db.items) + 1, order_id, product, category, quantity, price))
                 total += quantity * price
-            amount: float | None = round(total, 2)
+            amount: float | None = money(total)
             if rng.random() < 0.06:
                 amount = None
             db.orders.append([order_id, uid, _ts(when), status, amount])
@@ -216,7 +223,7 @@ def _month_edges(db: _Db, rng: random.Random, buyers: list[int]) -> None:
         for when in (start, end - dt.timedelta(seconds=1), end - dt.timedelta(hours=11)):
             if when >= END:
                 continue
-            amount = round(rng.uniform(20, 120), 2)
+            amount = money(rng.uniform(20, 120))
             order_id = db.add_order(rng, rng.choice(buyers), when, "completed", amount)
             if when == start and start - dt.timedelta(days=3) >= START:
                 # placed just before the month started, refunded on its first second
@@ -249,7 +256,7 @@ def _focus_month(db: _Db, rng: random.Random, buyers: list[int], year: int, mont
     _clean_history(db, whale, drop_all=True)
     for i in range(4):
         order = db.add_order(
-            rng, whale, _random_time(rng, start, end), "completed", round(top * 0.6 + i, 2)
+            rng, whale, _random_time(rng, start, end), "completed", money(top * 0.6 + i)
         )
         if i < 3:
             db.refund(order, _random_time(rng, start, end), 10.0)
@@ -259,7 +266,7 @@ def _focus_month(db: _Db, rng: random.Random, buyers: list[int], year: int, mont
     half = rng.choice([u for u in free if u != whale])
     db.reserved.add(half)
     _clean_history(db, half, drop_all=True)
-    big = db.add_order(rng, half, _random_time(rng, start, end), "completed", round(top * 0.9, 2))
+    big = db.add_order(rng, half, _random_time(rng, start, end), "completed", money(top * 0.9))
     db.refund(big, _random_time(rng, start, end), 5.0)
     db.refund(big, _random_time(rng, start, end), 7.5)
     small = db.add_order(rng, half, _random_time(rng, start, end), "completed", 40.0)
@@ -297,7 +304,7 @@ def _make_ties(db: _Db, rng: random.Random, start: dt.datetime, end: dt.datetime
         if len(ranked) <= rank:
             continue
         leader, chaser = ranked[rank - 1], ranked[rank]
-        gap = round(spend[leader] - spend[chaser], 2)
+        gap = money(spend[leader] - spend[chaser])
         if gap > 0:
             db.add_order(rng, chaser, _random_time(rng, start, end), "completed", gap)
         spend = _spend_in(db, start, end)
