@@ -126,6 +126,15 @@ async def test_http_errors_surface_status_and_provider_message(
     assert failed.retryable is (status != 401)
 
 
+async def test_retry_after_is_passed_on(replay: ReplayServer) -> None:
+    body = {"type": "error", "error": {"type": "rate_limit_error", "message": "Slow down"}}
+    replay.route("POST", "/v1/messages", json_reply(429, body, {"retry-after": "20"}))
+    events, _ = await run(config(replay, "anthropic"))
+    failed = failure(events)
+    assert failed.status == 429 and failed.retryable
+    assert "Slow down (rate_limit_error) (retry after 20 s)" in failed.message
+
+
 def _openai_chunks() -> list[bytes]:
     return sse_chunks("deepseek_reasoning_content.sse")
 

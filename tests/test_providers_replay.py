@@ -2,7 +2,10 @@
 
 The engine's events and the meter's TTFT/TTFA are checked against the schedule: a figure must
 be at least the scheduled time (it cannot arrive before it was sent) and at most ``SLACK_MS``
-later (generous, as the test machine's cores are shared, but far below the gaps used).
+later. The slack is generous because the test machine's two cores are shared (40 ms was
+exceeded under a load average of 8), but it is below the gaps used, so a figure taken from the
+wrong event (TTFT from an answer chunk, TTFA from a thought) still fails. Thinking time
+(TTFA − TTFT) is checked against the schedule too; connection set-up cancels out of it.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from ponder.meter import Meter, Metrics
 from ponder.request import ChatRequest, Message, ThinkingSettings
 from tests.replay import ReplayServer, Reply, ndjson_chunks, schedule, sse_chunks, wire
 
-SLACK_MS = 50.0
+SLACK_MS = 100.0
 KEY_ENV = "PONDER_REPLAY_KEY"
 CANARY = "sk-canary-7f3a9c1e5b"
 
@@ -67,16 +70,23 @@ def only(events: Sequence[Event], kind: type[Any]) -> Any:
 
 
 def gaps(n: int, first_thought: int, first_answer: int) -> list[float]:
-    """5 ms between chunks, 50 ms before the first thought, 60 ms before the first answer."""
+    """5 ms between chunks, 120 ms before the first thought, 150 ms before the first answer."""
     out = [5.0] * n
-    out[first_thought] = 50.0
-    out[first_answer] = 60.0
+    out[first_thought] = 120.0
+    out[first_answer] = 150.0
     return out
 
 
 def assert_near(measured: float | None, scheduled: float) -> None:
     assert measured is not None
     assert scheduled <= measured < scheduled + SLACK_MS, (measured, scheduled)
+
+
+def assert_schedule(m: Metrics, t_think: float, t_answer: float) -> None:
+    """TTFT, TTFA and thinking time against the scheduled first thought and first answer."""
+    assert_near(m.ttft_ms, t_think)
+    assert_near(m.ttfa_ms, t_answer)
+    assert abs(m.thinking_ms - (t_answer - t_think)) < SLACK_MS, (m.thinking_ms, t_think, t_answer)
 
 
 def replay_sse(
@@ -107,9 +117,7 @@ async def test_deepseek_reasoning_content(replay: ReplayServer) -> None:
     assert answer_text(events) == "17 + 25 = **42**."
     assert only(events, Usage) == Usage(14, 31, 7, estimated=False, at_ns=only(events, Usage).at_ns)
     assert isinstance(events[-1], Finished) and events[-1].finish_reason == "stop"
-    assert_near(m.ttft_ms, t_think)
-    assert_near(m.ttfa_ms, t_answer)
-    assert m.thinking_ms == pytest.approx(m.ttfa_ms - m.ttft_ms)  # type: ignore[operator]
+    assert_schedule(m, t_think, t_answer)
 
     sent = replay.requests[0]
     assert sent.headers["authorization"] == f"Bearer {CANARY}"
@@ -138,8 +146,7 @@ async def test_kimi_usage_inside_choice_and_reasoning_sent_back(replay: ReplaySe
     # No reasoning_tokens reported: the total is exact, the split is estimated.
     assert (usage.input_tokens, usage.output_tokens, usage.estimated) == (11, 12, True)
     assert usage.answer_tokens >= 1
-    assert_near(m.ttft_ms, t_think)
-    assert_near(m.ttfa_ms, t_answer)
+    assert_schedule(m, t_think, t_answer)
     sent = replay.requests[0].json()["messages"]
     assert sent[1] == {
         "role": "assistant",
@@ -163,8 +170,7 @@ async def test_openrouter_reasoning_details_not_doubled(replay: ReplayServer) ->
     assert answer_text(events) == "The capital is Paris."
     assert only(events, Usage).thinking_tokens == 21
     assert only(events, Usage).answer_tokens == 8
-    assert_near(m.ttft_ms, t_think)
-    assert_near(m.ttfa_ms, t_answer)
+    assert_schedule(m, t_think, t_answer)
     assert replay.requests[0].json()["reasoning"] == {"max_tokens": 2000}
 
 
@@ -194,8 +200,7 @@ async def test_vllm_reasoning_field(replay: ReplayServer) -> None:
     assert answer_text(events) == "\n\n3 × 4 = 12"
     usage = only(events, Usage)
     assert (usage.input_tokens, usage.output_tokens, usage.estimated) == (18, 22, True)
-    assert_near(m.ttft_ms, t_think)
-    assert_near(m.ttfa_ms, t_answer)
+    assert_schedule(m, t_think, t_answer)
     assert replay.requests[0].json()["chat_template_kwargs"] == {"enable_thinking": False}
 
 
@@ -211,8 +216,7 @@ async def test_llamacpp_inline_think_tags(replay: ReplayServer) -> None:
     assert thinking_text(events) == "Two plus two is four.\n"
     assert answer_text(events) == "Use `<think>` tags? No: 2 + 2 = 4."
     assert isinstance(events[-1], Finished) and events[-1].finish_reason == "stop"
-    assert_near(m.ttft_ms, t_think)
-    assert_near(m.ttfa_ms, t_answer)
+    assert_schedule(m, t_think, t_answer)
     assert "thinking" not in replay.requests[0].json()  # flavour "none" sends no switch
 
 
@@ -281,8 +285,7 @@ async def test_anthropic_thinking_signature_redacted(replay: ReplayServer) -> No
     assert (usage.input_tokens, usage.output_tokens, usage.estimated) == (36, 120, True)
     assert 1 <= usage.answer_tokens < 20
     assert isinstance(events[-1], Finished) and events[-1].finish_reason == "stop"
-    assert_near(m.ttft_ms, t_think)
-    assert_near(m.ttfa_ms, t_answer)
+    assert_schedule(m, t_think, t_answer)
 
     sent = replay.requests[0]
     assert sent.headers["x-api-key"] == CANARY
@@ -345,8 +348,7 @@ async def test_ollama_native_ndjson(replay: ReplayServer) -> None:
     usage = only(events, Usage)
     assert (usage.input_tokens, usage.output_tokens, usage.estimated) == (15, 17, True)
     assert isinstance(events[-1], Finished) and events[-1].finish_reason == "stop"
-    assert_near(m.ttft_ms, timed[0][0])
-    assert_near(m.ttfa_ms, timed[7][0])
+    assert_schedule(m, timed[0][0], timed[7][0])
     sent = replay.requests[0]
     assert "authorization" not in sent.headers
     assert sent.json()["think"] is True and sent.json()["stream"] is True

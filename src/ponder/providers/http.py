@@ -86,11 +86,14 @@ def error_message(body: bytes, fallback: str) -> str:
 
 
 def upstream_error(
-    who: str, status: int, body: bytes, reason: str, secrets: Iterable[str | None]
+    who: str, response: httpx.Response, body: bytes, secrets: Iterable[str | None]
 ) -> UpstreamError:
-    secrets = list(secrets)
-    message = redact(error_message(body, reason or "no message"), secrets)
-    return UpstreamError(who, status, message)
+    """The error for an error response; says when to retry if the server said so."""
+    message = error_message(body, response.reason_phrase or "no message")
+    retry_after = response.headers.get("retry-after", "").strip()
+    if retry_after.isdigit():
+        message += f" (retry after {retry_after} s)"
+    return UpstreamError(who, response.status_code, redact(message, list(secrets)))
 
 
 def transport_error(
@@ -153,9 +156,7 @@ async def _lines(
         async with client.stream(method, url, json=body, headers=headers) as response:
             if response.status_code >= 400:
                 data = await response.aread()
-                raise upstream_error(
-                    who, response.status_code, data, response.reason_phrase, secrets
-                )
+                raise upstream_error(who, response, data, secrets)
             started = True
             pending = b""
             async for chunk in response.aiter_bytes():
@@ -186,9 +187,7 @@ async def request_json(
     except httpx.TransportError as exc:
         raise transport_error(who, exc, False, secrets) from None
     if response.status_code >= 400:
-        raise upstream_error(
-            who, response.status_code, response.content, response.reason_phrase, secrets
-        )
+        raise upstream_error(who, response, response.content, secrets)
     return parse_json(who, response.text, secrets)
 
 
@@ -262,9 +261,7 @@ async def probe(
     except httpx.TransportError as exc:
         return False, transport_error(who, exc, False, secrets).message
     if response.status_code >= 400:
-        error = upstream_error(
-            who, response.status_code, response.content, response.reason_phrase, secrets
-        )
+        error = upstream_error(who, response, response.content, secrets)
         return False, error.message
     return True, "ready"
 
