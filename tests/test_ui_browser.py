@@ -306,6 +306,11 @@ def test_mode_streams_thoughts_steps_and_meters(
     if mode == "auto":
         assert message.locator(".route-auto").inner_text().startswith("Auto")
         assert message.locator(".route-reason").inner_text().startswith(server["route_reason"][:40])
+        if server.get("route_estimates"):
+            figures = message.locator(".route-estimates").inner_text()
+            assert figures.endswith(f"→ {chosen}"), figures
+            if "p_fast" in server["route_estimates"]:
+                assert f"P(fast correct) {server['route_estimates']['p_fast']:.2f}" in figures
     else:
         assert chosen == mode
 

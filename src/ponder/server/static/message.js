@@ -15,6 +15,10 @@ const METERS = [
   ["effective", "Effective", "Answer tokens / E2E: the speed a reader experiences"],
 ];
 
+const METRIC_NAMES = { ttfa: "TTFA", ttft: "TTFT", e2e: "E2E" };
+
+// The router's figures, e.g. {p_fast: 0.31, p_deep: 0.97, ttfa_deep_ms: 2100} ->
+// "P(fast correct) 0.31 · P(deep correct) 0.97 · deep TTFA ≈ 2.10 s".
 export function formatEstimates(estimates) {
   if (!estimates || typeof estimates !== "object") return "";
   const parts = [];
@@ -22,8 +26,14 @@ export function formatEstimates(estimates) {
     const value = Number(raw);
     if (!Number.isFinite(value)) continue;
     const p = /^p_(\w+?)(?:_correct)?$/.exec(key);
+    const timing = /^(?:(ttfa|ttft|e2e)_(\w+)|(\w+)_(ttfa|ttft|e2e))_ms$/.exec(key);
     if (p) parts.push(`P(${p[1]} correct) ${value.toFixed(2)}`);
-    else if (key.endsWith("_ms")) parts.push(`${key.slice(0, -3).replaceAll("_", " ")} ${fmtMs(value)}`);
+    else if (key === "max_ttfa_ms") parts.push(`TTFA budget ${fmtMs(value)}`);
+    else if (timing) {
+      const metric = METRIC_NAMES[timing[1] || timing[4]];
+      const mode = timing[2] || timing[3];
+      parts.push(`${mode} ${metric} ≈ ${fmtMs(value)}`);
+    } else if (key.endsWith("_ms")) parts.push(`${key.slice(0, -3).replaceAll("_", " ")} ${fmtMs(value)}`);
     else parts.push(`${key.replaceAll("_", " ")} ${Math.abs(value) < 10 ? value.toFixed(2) : Math.round(value)}`);
   }
   return parts.join(" · ");
@@ -127,8 +137,9 @@ export class AssistantView {
     if (this.requested === "auto") parts.push(h("span", { class: "route-auto", text: "Auto →" }), badge);
     else parts.push(badge);
     if (p.model && p.model !== mode) parts.push(h("span", { class: "route-model", text: p.model }));
-    const why = [p.reason ? String(p.reason) : "", formatEstimates(p.estimates)].filter(Boolean).join(" · ");
-    if (why) parts.push(h("span", { class: "route-reason", text: why, title: why }));
+    if (p.reason) parts.push(h("span", { class: "route-reason", text: String(p.reason), title: String(p.reason) }));
+    const figures = formatEstimates(p.estimates);
+    if (figures) parts.push(h("span", { class: "route-estimates", text: `${figures} → ${mode}` }));
     this.routeEl.replaceChildren(...parts);
     this.el.dataset.mode = mode;
     if (mode === "deep") this.showThinkingBox();
