@@ -153,3 +153,18 @@ def test_schema_doc_names_every_record_field() -> None:
         "tokens_estimated",
     ):
         assert f"`{key}`" in doc, key
+
+
+def test_embedded_suites_retry_without_leaking_the_answer(tmp_path: Path) -> None:
+    for name in ("arith", "ledger"):
+        suite = get_suite(name)
+        tasks = suite.generate(2, 0, tmp_path)
+        assert {t.level for t in tasks} == set(suite.levels())
+        task = tasks[-1]
+        gold = str(task.data["answer"])
+        assert suite.verify(task, gold).ok
+        wrong = suite.verify(task, "0" if name == "arith" else "nobody")
+        assert not wrong.ok
+        message = suite.retry_prompt(task, wrong)  # type: ignore[attr-defined]
+        assert task.prompt in message
+        assert gold not in message.replace(task.prompt, "")

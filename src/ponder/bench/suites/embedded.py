@@ -2,6 +2,10 @@
 
 Prompts are sent exactly as :mod:`ponder.tasks` writes them (the embedded model was trained on
 those phrasings); its verifier judges the answer.
+
+On a retry the follow-up message says what was wrong without the expected answer (the
+verifier's own reason, e.g. "expected 5459, got 123", would hand it over; the record keeps
+it) and restates the question, because a small model may read only the last user message.
 """
 
 from __future__ import annotations
@@ -62,6 +66,16 @@ class EmbeddedFamilySuite:
         )
         verdict = tasks.verify(problem, answer)
         return Verdict(verdict.ok, verdict.reason, verdict.extracted)
+
+    def retry_prompt(self, task: Task, verdict: Verdict) -> str:
+        gold = str(task.data["answer"])
+        if verdict.extracted:
+            why = f"{verdict.extracted} is not the right answer."
+        elif gold and gold in verdict.reason:
+            why = "that is not the right answer."
+        else:
+            why = verdict.reason.rstrip(".") + "."
+        return f"That answer was checked and rejected: {why}\nThe question again: {task.prompt}"
 
 
 def arith_suite() -> EmbeddedFamilySuite:
