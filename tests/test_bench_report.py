@@ -46,6 +46,7 @@ def test_small_run_writes_csv_and_a_self_contained_report(tmp_path: Path) -> Non
     assert not re.search(r"(src|href)\s*=", html)
     assert "<script" not in html and "@import" not in html
     assert "pass@1" in result.text and "fast" in result.text
+    assert "Why answers were rejected" in html and "is not the sum" in html
 
 
 def test_break_even_is_reported_when_the_slow_mode_is_more_accurate(tmp_path: Path) -> None:

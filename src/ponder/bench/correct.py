@@ -158,7 +158,7 @@ def summarize_run(
         "concurrency per model": settings.concurrency,
         "attempts recorded": len(records),
     }
-    html = render_report(top, levels, chains, d_s, be, manifest)
+    html = render_report(top, levels, chains, d_s, be, manifest, records)
     (out / REPORT_FILE).write_text(html, encoding="utf-8")
     return CorrectResult(
         headline=top,

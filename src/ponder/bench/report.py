@@ -8,11 +8,14 @@
 from __future__ import annotations
 
 import math
+import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
 from ponder.bench.outputs import break_even_lines, fmt_seconds, table_rows
+from ponder.bench.records import AttemptRecord
 from ponder.bench.stats import MS_PER_S, ChainResult, Summary, kaplan_meier
 from ponder.bench.svg import Chart, color
 
@@ -117,6 +120,20 @@ def expected_vs_d(
     return chart.render()
 
 
+def rejection_reasons(records: Sequence[AttemptRecord], top: int = 6) -> list[list[str]]:
+    """The most common rejection reasons per model, numbers masked so alike reasons group."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for record in records:
+        if not record.verdict.ok:
+            reason = re.sub(r"\d+(\.\d+)?", "#", record.verdict.reason)[:120]
+            counts[(record.model, reason)] += 1
+    rows: list[list[str]] = []
+    for model in dict.fromkeys(r.model for r in records):
+        mine = [(reason, n) for (m, reason), n in counts.most_common() if m == model]
+        rows.extend([model, reason, str(n)] for reason, n in mine[:top])
+    return rows
+
+
 def render_report(
     headline: Sequence[Summary],
     levels: Sequence[Summary],
@@ -124,6 +141,7 @@ def render_report(
     d_s: float,
     break_even: Mapping[str, float | None],
     settings: Mapping[str, Any],
+    records: Sequence[AttemptRecord] = (),
 ) -> str:
     header, cells = table_rows(headline, d_s)
     level_header, level_cells = table_rows(levels, d_s)
@@ -143,6 +161,8 @@ def render_report(
 </div>
 <h2>By suite and level</h2>
 {_table(level_header, level_cells)}
+<h2>Why answers were rejected</h2>
+{_table(["model", "verifier's reason (numbers masked)", "attempts"], rejection_reasons(records))}
 <h2>Definitions</h2>
 <div class="note">
 <p><b>TTFA</b>: request sent → first answer token, over every attempt. <b>pass@1</b>: share of
