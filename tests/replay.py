@@ -100,6 +100,11 @@ class ReplayServer:
         async def close() -> None:
             if self._server is not None:
                 self._server.close()
+            current = asyncio.current_task()
+            handlers = [t for t in asyncio.all_tasks() if t is not current]
+            for task in handlers:
+                task.cancel()
+            await asyncio.gather(*handlers, return_exceptions=True)
 
         asyncio.run_coroutine_threadsafe(close(), self._loop).result(timeout=5)
         self._loop.call_soon_threadsafe(self._loop.stop)

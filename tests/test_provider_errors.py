@@ -135,6 +135,18 @@ async def test_retry_after_is_passed_on(replay: ReplayServer) -> None:
     assert "Slow down (rate_limit_error) (retry after 20 s)" in failed.message
 
 
+async def test_error_chunk_mid_stream(replay: ReplayServer) -> None:
+    # OpenRouter reports an upstream failure after the stream started as an error chunk.
+    error = b'data: {"error": {"code": 502, "message": "Provider disconnected"}}\n\n'
+    chunks = [*sse_chunks("openrouter_reasoning_details.sse")[:4], error]
+    replay.route("POST", "/v1/chat/completions", Reply(chunks=schedule(chunks, [3.0])))
+    events, _ = await run(config(replay, "openai", "/v1"))
+    failed = failure(events)
+    assert failed.code == "stream_broken"
+    assert "Provider disconnected" in failed.message
+    assert thinking_text(events) == "Paris is the capital"
+
+
 def _openai_chunks() -> list[bytes]:
     return sse_chunks("deepseek_reasoning_content.sse")
 

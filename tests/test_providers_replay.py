@@ -220,6 +220,24 @@ async def test_llamacpp_inline_think_tags(replay: ReplayServer) -> None:
     assert "thinking" not in replay.requests[0].json()  # flavour "none" sends no switch
 
 
+async def test_zero_reasoning_tokens_with_inline_thoughts_is_estimated(
+    replay: ReplayServer,
+) -> None:
+    chunks = [
+        c.replace(
+            b'"usage":{"completion_tokens":24,',
+            b'"usage":{"completion_tokens_details":{"reasoning_tokens":0},"completion_tokens":24,',
+        )
+        for c in sse_chunks("llamacpp_inline_think.sse")
+    ]
+    assert any(b"reasoning_tokens" in c for c in chunks)
+    replay.route("POST", "/v1/chat/completions", Reply(chunks=schedule(chunks, [1.0])))
+    events, _ = await run(config(replay, "openai", "/v1", thinking={"inline_tags": True}))
+    usage = only(events, Usage)
+    assert usage.estimated and usage.output_tokens == 24
+    assert usage.thinking_tokens > 0 and usage.answer_tokens > 0
+
+
 async def test_llamacpp_template_opened_and_cut_inside_thoughts(replay: ReplayServer) -> None:
     chunks = sse_chunks("llamacpp_template_opened_length.sse")
     replay.route("POST", "/v1/chat/completions", Reply(chunks=schedule(chunks, [5.0])))

@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import json
 from collections.abc import AsyncGenerator, Iterable, Mapping
 from dataclasses import dataclass
@@ -31,6 +33,18 @@ from ponder.errors import (
     redact,
 )
 from ponder.providers.base import Availability, Provider
+
+
+def _preload_network_backend() -> None:
+    """httpx imports its async network backend on the first request (50–100 ms on a busy
+    machine), which would count against that request's TTFT (and ``ponder chat`` makes only
+    first requests). Load it with this module instead, before any request is timed."""
+    for module in ("httpcore._backends.anyio", "anyio._backends._asyncio"):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
+
+
+_preload_network_backend()
 
 CONNECT_TIMEOUT_S = 10.0
 CHECK_TIMEOUT_S = 3.0

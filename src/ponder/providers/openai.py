@@ -229,7 +229,7 @@ class OpenAIProvider(http.HTTPProvider):
                     done = True
                     break
                 chunk = http.parse_json(self.who, sse.data, secrets)
-                if "error" in chunk:
+                if chunk.get("error"):
                     message = http.error_message(sse.data.encode(), "unknown error")
                     raise StreamBrokenError(
                         f"{self.who}: the server reported an error mid-stream:"
@@ -283,6 +283,8 @@ class _Reader:
         completion = _int(usage.get("completion_tokens")) or 0
         details = usage.get("completion_tokens_details")
         reasoning = _int(details.get("reasoning_tokens")) if isinstance(details, dict) else None
+        if reasoning == 0 and self.tracker.saw_thinking:
+            reasoning = None  # a server that counts no reasoning for thoughts it sent inline
         return self.tracker.split_usage(_int(usage.get("prompt_tokens")), completion, reasoning)
 
     def end(self) -> list[Event]:
