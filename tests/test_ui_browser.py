@@ -483,13 +483,21 @@ def test_history_lists_traces_filters_and_charts_ttfa_by_mode(fake_session: Sess
         wait_state(fake_session.ask(prompt, mode), "done")
     page = fake_session.page
     page.click("#tab-history")
-    rows = page.locator("#history-table tbody tr")
+    rows = page.locator("#history-table tbody tr.trace-row")
     rows.first.wait_for()
     modes = set(rows.evaluate_all("rs => rs.map(r => r.dataset.mode)"))
     assert {"fast", "deep"} <= modes
     assert page.locator("#ttfa-chart circle.dot.mode-fast").count() >= 1
     assert page.locator("#ttfa-chart circle.dot.mode-deep").count() >= 1
     assert page.locator("#ttfa-chart .median-label").count() == 2
+    # A row opens the full trace: route, steps, answer.
+    deep_row = page.locator('#history-table tbody tr.trace-row[data-mode="deep"]').first
+    deep_row.click()
+    detail = page.locator("#history-table tr.trace-detail")
+    detail.locator(".steps li").first.wait_for()
+    assert "Route" in detail.inner_text() and detail.locator(".detail-answer").inner_text()
+    deep_row.click()
+    assert detail.count() == 0
     page.select_option("#history-filters select[name=mode]", "fast")
     page.wait_for_timeout(500)
     assert set(rows.evaluate_all("rs => rs.map(r => r.dataset.mode)")) == {"fast"}

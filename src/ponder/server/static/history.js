@@ -113,7 +113,19 @@ export class HistoryView {
       const reason = pick(t, "route_reason") || "";
       return h(
         "tr",
-        { dataset: { mode, status: status || finish } },
+        {
+          dataset: { mode, status: status || finish, requestId: pick(t, "request_id") || "" },
+          class: "trace-row",
+          tabindex: "0",
+          title: "Show the route, steps and answer",
+          onclick: (event) => this.toggleDetail(event.currentTarget),
+          onkeydown: (event) => {
+            if (event.key === "Enter" || event.key === " ") {
+              event.preventDefault();
+              this.toggleDetail(event.currentTarget);
+            }
+          },
+        },
         h("td", { class: "nowrap muted", text: when(t) }),
         h("td", { class: "nowrap", text: requested && requested !== model ? `${requested} → ${model}` : model }),
         h("td", {}, mode ? h("span", { class: `badge badge-${mode}`, text: mode }) : ""),
@@ -129,6 +141,32 @@ export class HistoryView {
     this.tbody.replaceChildren(...rows);
     this.emptyEl.hidden = rows.length > 0 && !this.error;
     this.emptyEl.textContent = this.error ? `Could not load traces: ${this.error}` : "No requests match. Ask something in Chat or Race.";
+  }
+
+  async toggleDetail(row) {
+    const open = row.nextElementSibling && row.nextElementSibling.classList.contains("trace-detail");
+    if (open) {
+      row.nextElementSibling.remove();
+      row.classList.remove("expanded");
+      return;
+    }
+    const cell = h("td", { colspan: "10" }, h("span", { class: "muted", text: "Loading…" }));
+    row.after(h("tr", { class: "trace-detail" }, cell));
+    row.classList.add("expanded");
+    try {
+      const t = await getJSON(`/api/traces/${encodeURIComponent(row.dataset.requestId)}`);
+      const field = (label, value) => (value ? h("div", { class: "detail-field" }, h("span", { class: "detail-label", text: label }), h("span", { text: value })) : null);
+      const steps = Array.isArray(t.progress) && t.progress.length ? h("ol", { class: "steps" }, t.progress.map((label) => h("li", { class: "done" }, h("span", { class: "step-dot" }), h("span", { class: "step-label", text: String(label) })))) : null;
+      cell.replaceChildren(
+        field("Request", String(t.request_id || "")),
+        field("Route", t.route_reason ? String(t.route_reason) : ""),
+        field("Error", t.error_message ? String(t.error_message) : ""),
+        steps,
+        t.answer ? h("pre", { class: "detail-answer", text: String(t.answer) }) : null,
+      );
+    } catch (e) {
+      cell.replaceChildren(h("span", { class: "muted", text: `Could not load this trace: ${e.message || e}` }));
+    }
   }
 
   drawChart() {
