@@ -177,7 +177,9 @@ REASONS: Mapping[str, str] = {
 
 _NUMBER = r"\d[\d,]*(?:\.\d+)?"
 _OPERATOR = r"(\+|-|−|–|\*|×|x|X|/|÷|plus|minus|times|multiplied\s+by|divided\s+by)"
-_EXPR = re.compile(rf"(?<![\w.])({_NUMBER})\s*{_OPERATOR}\s*({_NUMBER})(?![\w.])")
+# Not inside dates, times, versions or ranges (2024-01-31, 10:30, 1.2.3, 3/4/2025).
+_EXPR = re.compile(rf"(?<![\w.:/-])({_NUMBER})\s*{_OPERATOR}\s*({_NUMBER})(?![\w.:/-])")
+_CHAIN = re.compile(rf"{_NUMBER}\s*{_OPERATOR}\s*{_NUMBER}\s*{_OPERATOR}\s*{_NUMBER}")
 _MATH_WORDS = _rx(r"\b(integral|derivative|equation|solve for|probability|factori[sz]e)\b")
 
 
@@ -188,7 +190,7 @@ def _digits(number: str) -> int:
 def is_multistep_math(text: str) -> bool:
     """Multi-digit products or quotients, sums of 3+ digit numbers, chains, or named maths."""
     matches = _EXPR.findall(text)
-    if len(matches) > 1 or _MATH_WORDS.search(text):
+    if len(matches) > 1 or _MATH_WORDS.search(text) or (matches and _CHAIN.search(text)):
         return True
     for a, op, b in matches:
         da, db = _digits(a), _digits(b)
