@@ -80,6 +80,7 @@ class ReplayServer:
     def __init__(self) -> None:
         self.routes: dict[tuple[str, str], Reply] = {}
         self.requests: list[Recorded] = []
+        self.disconnects = 0  # responses the client hung up on before they were complete
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.Server | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -120,6 +121,7 @@ class ReplayServer:
     def reset(self) -> None:
         self.routes.clear()
         self.requests.clear()
+        self.disconnects = 0
 
     # -- serving (the server thread)
 
@@ -142,7 +144,11 @@ class ReplayServer:
                 reply = self.routes.get((method, path)) or json_reply(
                     404, {"error": {"message": f"no route for {method} {path}"}}
                 )
-                await self._respond(writer, reply, start)
+                try:
+                    await self._respond(writer, reply, start)
+                except ConnectionError:
+                    self.disconnects += 1
+                    return
                 if reply.drop:
                     writer.transport.abort()
                     return
@@ -169,6 +175,8 @@ class ReplayServer:
             delay = start + at_ms / 1000 - self._loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
+            if writer.is_closing() or writer.transport.get_extra_info("socket") is None:
+                raise ConnectionResetError("client went away")
             writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
             await writer.drain()
         if not reply.drop:

@@ -10,7 +10,9 @@ wrong event (TTFT from an answer chunk, TTFA from a thought) still fails. Thinki
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
+from contextlib import aclosing
 from typing import Any
 
 import pytest
@@ -278,6 +280,25 @@ async def test_sse_parsing_survives_any_byte_boundaries(replay: ReplayServer) ->
     assert thinking_text(events) == "\nOkay, 3 times 4 is 12.\n"
     assert answer_text(events) == "\n\n3 × 4 = 12"
     assert isinstance(events[-1], Finished)
+
+
+async def test_stopping_early_closes_the_upstream_connection(replay: ReplayServer) -> None:
+    chunks = sse_chunks("deepseek_reasoning_content.sse")
+    replay.route("POST", "/v1/chat/completions", Reply(chunks=schedule(chunks, [5.0, 5.0, 60.0])))
+    engine = Engine(config(replay, "openai", "/v1"))
+    seen: list[Event] = []
+    async with aclosing(engine.stream(ChatRequest.from_prompt("q", model="m"))) as stream:
+        async for event in stream:
+            seen.append(event)
+            if isinstance(event, Thinking):
+                break  # the caller stops (client disconnected, Stop pressed)
+    await engine.aclose()
+    for _ in range(100):  # the server notices at its next write
+        if replay.disconnects:
+            break
+        await asyncio.sleep(0.02)
+    assert replay.disconnects == 1
+    assert thinking_text(seen) == "The user"
 
 
 # -- Anthropic ---------------------------------------------------------------------------------
