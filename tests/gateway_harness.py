@@ -34,6 +34,9 @@ CANARY_ENV = "PONDER_TEST_CANARY_KEY"
 CANARY_KEY = "sk-canary-7f3e9b1d2c4a5e6f8091"
 
 SCRIPTED_MODELS = """
+[router]
+kind = "rules"  # these tests pin the rule router's reasons
+
 [models.fast]
 provider = "scripted"
 thinking = { enabled = false }

@@ -1,0 +1,110 @@
+"""The gateway on the embedded model (the built-in ``fast`` and ``deep``), via the SDK."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from importlib import resources
+from typing import Any
+
+import openai
+import pytest
+
+from ponder.store import TraceQuery, read
+from tests.gateway_harness import Served, serve_subprocess
+
+
+def _model_accuracy() -> float:
+    try:
+        card = resources.files("ponder.models").joinpath("embedded/model_card.json").read_text()
+    except (FileNotFoundError, ModuleNotFoundError):
+        return 0.0
+    scores = json.loads(card).get("teacher_forced_exact", {})
+    return float(scores.get("arith4-deep", 0.0))
+
+
+pytestmark = pytest.mark.skipif(
+    not resources.files("ponder").joinpath("providers/local.py").is_file(),
+    reason="the local provider is not installed",
+)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    directory = tmp_path_factory.mktemp("local")
+    config = directory / "ponder.toml"
+    config.write_text('[router]\nkind = "rules"\n', encoding="utf-8")  # built-in fast/deep
+    with serve_subprocess(config, directory / "traces.db") as server:
+        yield server
+
+
+@pytest.fixture()
+def client(served: Served) -> openai.OpenAI:
+    return openai.OpenAI(base_url=served.base_url + "/v1", api_key="unused", max_retries=0)
+
+
+def _extra(obj: Any) -> dict[str, Any]:
+    return dict(obj.model_extra or {})
+
+
+def test_deep_streams_through_the_gateway_with_exact_usage(
+    served: Served, client: openai.OpenAI
+) -> None:
+    chunks = list(
+        client.chat.completions.create(
+            model="auto",
+            messages=[{"role": "user", "content": "What is 4821 * 37?"}],
+            stream=True,
+            stream_options={"include_usage": True},
+            max_completion_tokens=256,
+        )
+    )
+    events = [_extra(c)["ponder"] for c in chunks if "ponder" in _extra(c)]
+    assert events[0]["event"] == "started" and events[0]["mode"] == "deep"
+    assert events[0]["model"] == "deep" and "arithmetic" in events[0]["reason"]
+    assert events[-1]["event"] == "finished"
+    usage = chunks[-1].usage
+    assert usage is not None and usage.completion_tokens_details is not None
+    assert (
+        usage.completion_tokens_details.reasoning_tokens == events[-1]["usage"]["thinking_tokens"]
+    )
+    assert events[-1]["usage"]["estimated"] is False  # the embedded model counts exactly
+    thoughts = "".join(
+        _extra(c.choices[0].delta).get("reasoning_content") or "" for c in chunks if c.choices
+    )
+    assert "<think>" not in thoughts and "</think>" not in thoughts
+    deadline = time.monotonic() + 5
+    request_id = events[0]["request_id"]
+    while not read(served.db, TraceQuery(request_id=request_id)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    trace = read(served.db, TraceQuery(request_id=request_id))[0]
+    assert trace.mode == "deep" and trace.status == "ok" and trace.tokens_estimated is False
+
+
+def test_fast_answers_without_thoughts(client: openai.OpenAI) -> None:
+    response = client.chat.completions.create(
+        model="fast", messages=[{"role": "user", "content": "What is 347 * 28?"}]
+    )
+    assert "reasoning_content" not in _extra(response.choices[0].message)
+    ponder = _extra(response)["ponder"]
+    assert ponder["mode"] == "fast" and ponder["usage"]["thinking_tokens"] == 0
+
+
+def test_small_talk_routes_fast_and_gets_an_answer(client: openai.OpenAI) -> None:
+    response = client.chat.completions.create(
+        model="auto", messages=[{"role": "user", "content": "hello!"}]
+    )
+    assert _extra(response)["ponder"]["mode"] == "fast"
+    assert response.choices[0].message.content
+
+
+@pytest.mark.skipif(_model_accuracy() < 0.5, reason="the shipped embedded model is not trained yet")
+def test_deep_gets_the_arithmetic_right(client: openai.OpenAI) -> None:
+    response = client.chat.completions.create(
+        model="deep", messages=[{"role": "user", "content": "What is 4821 * 37?"}]
+    )
+    answer = response.choices[0].message.content or ""
+    assert re.sub(r"[^\d]", "", answer).endswith("178377")
+    assert _extra(response.choices[0].message)["reasoning_content"]
