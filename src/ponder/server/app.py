@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import traceback
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -22,7 +23,7 @@ from starlette.routing import BaseRoute, Route
 
 from ponder.config import Config
 from ponder.engine import Engine
-from ponder.errors import PonderError
+from ponder.errors import PonderError, redact
 from ponder.server import api
 from ponder.server.chat import chat_completions
 from ponder.server.errors import NotFoundError, error_response
@@ -112,7 +113,8 @@ def create_app(
         )  # fmt: skip
 
     async def internal_error(request: Request, exc: Exception) -> Response:
-        log.error("unhandled %s on %s", type(exc).__name__, request.url.path)
+        trace = "".join(traceback.format_exception(exc))
+        log.error("unhandled error on %s\n%s", request.url.path, redact(trace, gateway.secrets))
         body = error_body(
             f"Internal error ({type(exc).__name__}); see the server log.", "server_error",
             "internal_error",

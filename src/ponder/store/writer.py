@@ -54,7 +54,7 @@ class TraceWriter:
     def _flush(self) -> None:
         with self._lock:
             while self._queue:
-                batch = []
+                batch: list[TraceRecord] = []
                 while self._queue and len(batch) < self._batch_size:
                     batch.append(self._queue.popleft())
                 self._write(batch)
