@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import statistics
 import time
 from collections.abc import Sequence
@@ -27,7 +28,7 @@ from ponder.router.evaluate import (
     score_policy,
     template_folds,
 )
-from ponder.router.features import STRUCTURE, Featurizer
+from ponder.router.features import STRUCTURE, Featurizer, clip
 from ponder.router.latency import LatencyTracker
 from ponder.router.learned import Estimate, LearnedRouter, LinearScorer, choose
 from ponder.router.rules import RuleRouter
@@ -333,3 +334,13 @@ def test_configured_ttfa_replaces_the_estimate(scorer: LinearScorer, tmp_path: P
     decision = load_default_router(config).decide(request)
     assert decision.mode == "deep"
     assert decision.estimates is not None and decision.estimates["ttfa_deep_ms"] == 250
+
+
+def test_long_prompts_are_read_as_head_and_tail() -> None:
+    f = Featurizer(max_chars=100)
+    text = "Refactor this. " + "filler words here " * 2000 + " What is 4821 × 37?"
+    assert clip(text, 100).startswith("Refactor") and clip(text, 100).endswith("× 37?")
+    assert len(clip(text, 100)) <= 101
+    cols, vals = f.transform(text)
+    log_chars = vals[len(cols) - len(STRUCTURE)]  # the full length, not the clipped one
+    assert log_chars == pytest.approx(math.log1p(len(text)))

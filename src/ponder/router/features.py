@@ -110,6 +110,14 @@ def explicit_think(text: str) -> str | None:
     return match.group(0) if match else None
 
 
+def clip(text: str, max_chars: int) -> str:
+    """``text``, or its first three quarters and last quarter of ``max_chars`` when longer."""
+    if len(text) <= max_chars:
+        return text
+    head = max_chars * 3 // 4
+    return text[:head] + "\n" + text[len(text) - (max_chars - head) :]
+
+
 def _default_category(text: str) -> str:
     """The rule router's category for a text (:meth:`RuleRouter.categorise`)."""
     from ponder.router.rules import RuleRouter
@@ -125,6 +133,8 @@ class Featurizer:
     char_ngrams: tuple[int, ...] = (3, 4)
     char_window: int = 200
     use_rule_category: bool = True
+    # Longer prompts are read as their head and tail (see :func:`clip`), bounding the cost.
+    max_chars: int = 2000
     category: Callable[[str], str] = field(default=_default_category, compare=False)
 
     @property
@@ -169,6 +179,8 @@ class Featurizer:
         ``category`` is the rule category when the caller has already computed it.
         """
         mask = self.hash_dim - 1
+        full_length = len(text)
+        text = clip(text, self.max_chars)
         words: list[str] = _WORDS.findall(text.lower())
         exprs = expressions(text)
         tokens = set(self.tokens(text, words, exprs, category))
@@ -176,7 +188,9 @@ class Featurizer:
         columns = np.fromiter(
             (*sorted(hashed), *range(self.hash_dim, self.dim)), dtype=np.int64
         )
-        values = np.concatenate([np.ones(len(hashed)), np.asarray(_structure(text, words, exprs))])
+        structure = _structure(text, words, exprs)
+        structure[0] = math.log1p(full_length)
+        values = np.concatenate([np.ones(len(hashed)), np.asarray(structure)])
         return columns, values
 
     def params(self) -> dict[str, Any]:
@@ -185,6 +199,7 @@ class Featurizer:
             "char_ngrams": list(self.char_ngrams),
             "char_window": self.char_window,
             "use_rule_category": self.use_rule_category,
+            "max_chars": self.max_chars,
             "structure": list(STRUCTURE),
         }
 
@@ -197,6 +212,7 @@ class Featurizer:
             char_ngrams=tuple(int(n) for n in params["char_ngrams"]),
             char_window=int(params["char_window"]),
             use_rule_category=bool(params["use_rule_category"]),
+            max_chars=int(params.get("max_chars", 2000)),
         )
 
 

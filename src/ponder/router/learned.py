@@ -26,7 +26,7 @@ import numpy.typing as npt
 from ponder.events import Mode
 from ponder.request import ChatRequest
 from ponder.router.base import Decision
-from ponder.router.features import Featurizer
+from ponder.router.features import Featurizer, clip
 from ponder.router.latency import LatencyTracker
 from ponder.router.rules import CATEGORY_MODE, REASONS, RuleRouter
 
@@ -214,10 +214,12 @@ class LearnedRouter:
         self.d_ms = d_minutes * 60_000.0
         self.latency = latency
         self.configured_ttfa = dict(configured_ttfa or {})
+        featurizer = getattr(scorer, "featurizer", None)
+        self._max_chars = featurizer.max_chars if isinstance(featurizer, Featurizer) else 2000
 
     def decide(self, request: ChatRequest) -> Decision:
         text = request.last_user_text
-        category = RuleRouter.categorise(text)
+        category = RuleRouter.categorise(clip(text, self._max_chars))
         estimate = self._with_live_ttfa(self.scorer.estimate(text, category))
         figures = estimate.as_dict()
         budget = request.max_ttfa_ms
