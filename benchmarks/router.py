@@ -24,7 +24,6 @@ k = 1; thoughts and answers dropped to keep the file small), the same data the s
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
 import time
 from pathlib import Path
@@ -42,20 +41,16 @@ DATA = Path(__file__).parent / "data" / "router_attempts.jsonl"
 
 
 def time_calls(prompts: list[str], call: object, rounds: int) -> list[float]:
-    """Microseconds per call, every prompt ``rounds`` times, GC paused as in a warm server."""
+    """Microseconds per call, every prompt ``rounds`` times (after a warm-up pass)."""
     assert callable(call)
     for prompt in prompts[:50]:
         call(prompt)  # warm caches and lazy imports
     samples: list[float] = []
-    gc.disable()
-    try:
-        for _ in range(rounds):
-            for prompt in prompts:
-                start = time.perf_counter_ns()
-                call(prompt)
-                samples.append((time.perf_counter_ns() - start) / 1000)
-    finally:
-        gc.enable()
+    for _ in range(rounds):
+        for prompt in prompts:
+            start = time.perf_counter_ns()
+            call(prompt)
+            samples.append((time.perf_counter_ns() - start) / 1000)
     return samples
 
 
