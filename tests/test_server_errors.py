@@ -80,6 +80,10 @@ def test_auth_required_when_key_set(served: Served) -> None:
     assert client.chat.completions.create(model="fast", messages=HI).choices[0].message.content
     with pytest.raises(openai.AuthenticationError):
         openai.OpenAI(base_url=served.base_url + "/v1", api_key="bad", max_retries=0).models.list()
+    metrics = httpx.get(
+        served.base_url + "/metrics", headers={"authorization": f"Bearer {API_KEY}"}
+    )
+    assert 'ponder_rejected_requests_total{code="invalid_api_key"}' in metrics.text
 
 
 def test_malformed_json(served: Served) -> None:

@@ -139,6 +139,12 @@ def test_since_spans_and_dates() -> None:
         parse_since("yesterday")
 
 
+def test_reading_a_missing_store_creates_nothing(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere" / "t.db"
+    assert read(missing, TraceQuery()) == []
+    assert not missing.parent.exists()
+
+
 def test_store_is_plain_sqlite(tmp_path: Path) -> None:
     db = tmp_path / "t.db"
     insert(connect(db), [record(1)])

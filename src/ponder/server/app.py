@@ -98,8 +98,12 @@ def create_app(
             log.warning("%d request(s) still running at shutdown", gateway.active)
         await gateway.aclose()
 
+    def rejected(code: str) -> None:
+        gateway.metrics.rejected.inc((code,))
+
     async def ponder_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, PonderError)
+        rejected(exc.code)
         return error_response(exc, gateway.secrets)
 
     async def http_error(request: Request, exc: Exception) -> Response:
@@ -123,7 +127,7 @@ def create_app(
 
     app = Starlette(
         routes=[*api_routes(), *extra_routes, *ui_routes()],
-        middleware=[Middleware(GatewayMiddleware, api_key=settings.api_key)],
+        middleware=[Middleware(GatewayMiddleware, api_key=settings.api_key, on_reject=rejected)],
         exception_handlers={
             PonderError: ponder_error,
             HTTPException: http_error,

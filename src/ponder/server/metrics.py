@@ -9,7 +9,8 @@ Prometheus (dots to underscores, unit suffix):
   ``input``, ``reasoning`` or ``answer``;
 
 plus ponder's own ``ponder_time_to_first_answer_token_seconds``,
-``ponder_route_decisions_total{mode,reason}`` and ``ponder_requests_total{model,mode,status}``.
+``ponder_route_decisions_total{mode,reason}``, ``ponder_requests_total{model,mode,status}``
+and ``ponder_rejected_requests_total{code}``.
 Labels carry model names, modes, statuses and route reasons only — never request text or keys.
 """
 
@@ -136,6 +137,11 @@ class GatewayMetrics:
             "Chat requests by answering model, mode and how they ended.",
             ("model", "mode", "status"),
         )
+        self.rejected = Counter(
+            "ponder_rejected_requests_total",
+            "Requests refused before reaching a model (bad JSON, unknown model, auth, size).",
+            ("code",),
+        )
         self._reasons: set[str] = set()
 
     def _reason_label(self, reason: str) -> str:
@@ -179,6 +185,7 @@ class GatewayMetrics:
             self.tokens,
             self.routes,
             self.requests,
+            self.rejected,
         ):
             lines.extend(metric.render())
         lines.extend(extra)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import uuid
+from collections.abc import Callable
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,9 +26,12 @@ def new_request_id() -> str:
 
 
 class GatewayMiddleware:
-    def __init__(self, app: ASGIApp, api_key: str | None) -> None:
+    def __init__(
+        self, app: ASGIApp, api_key: str | None, on_reject: Callable[[str], None] | None = None
+    ) -> None:
         self.app = app
         self._expected = f"Bearer {api_key}".encode() if api_key else None
+        self._on_reject = on_reject
 
     def _authorised(self, scope: Scope) -> bool:
         if self._expected is None or not scope["path"].startswith(PROTECTED_PREFIXES):
@@ -49,11 +53,12 @@ class GatewayMiddleware:
             await send(message)
 
         if not self._authorised(scope):
-            response = error_response(
-                AuthError(
-                    "Missing or wrong API key: send 'Authorization: Bearer <PONDER_API_KEY>'."
-                )
+            error = AuthError(
+                "Missing or wrong API key: send 'Authorization: Bearer <PONDER_API_KEY>'."
             )
+            if self._on_reject is not None:
+                self._on_reject(error.code)
+            response = error_response(error)
             await response(scope, receive, send_with_id)
             return
         await self.app(scope, receive, send_with_id)

@@ -131,7 +131,9 @@ def query(conn: sqlite3.Connection, q: TraceQuery) -> list[TraceRecord]:
 
 
 def read(path: str | Path, q: TraceQuery) -> list[TraceRecord]:
-    """Open, query and close: the read path for the API and the CLI."""
+    """Open, query and close: the read path for the API and the CLI (no store: no traces)."""
+    if str(path) != ":memory:" and not Path(path).exists():
+        return []
     conn = connect(path)
     try:
         return query(conn, q)
