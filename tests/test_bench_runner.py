@@ -13,6 +13,7 @@ from ponder.bench.correct import CorrectSettings, run_correct
 from ponder.bench.records import ATTEMPTS_FILE, AttemptRecord, read_attempts
 from ponder.bench.registry import available_suites, get_suite, register_suite, unregister_suite
 from ponder.errors import ConfigError
+from ponder.tasks import recognise
 from tests.bench_support import FakeProvider, ToySuite, fake_config
 
 
@@ -166,5 +167,8 @@ def test_embedded_suites_retry_without_leaking_the_answer(tmp_path: Path) -> Non
         wrong = suite.verify(task, "0" if name == "arith" else "nobody")
         assert not wrong.ok
         message = suite.retry_prompt(task, wrong)  # type: ignore[attr-defined]
-        assert task.prompt in message
+        assert message.startswith(task.prompt)
         assert gold not in message.replace(task.prompt, "")
+        # the embedded model still recognises the question (it would refuse otherwise)
+        for t in tasks:
+            assert recognise(suite.retry_prompt(t, wrong)) == name  # type: ignore[attr-defined]

@@ -5,7 +5,7 @@ those phrasings); its verifier judges the answer.
 
 On a retry the follow-up message says what was wrong without the expected answer (the
 verifier's own reason, e.g. "expected 5459, got 123", would hand it over; the record keeps
-it) and restates the question, because a small model may read only the last user message.
+it) after restating the question, because a small model may read only the last user message.
 """
 
 from __future__ import annotations
@@ -68,14 +68,19 @@ class EmbeddedFamilySuite:
         return Verdict(verdict.ok, verdict.reason, verdict.extracted)
 
     def retry_prompt(self, task: Task, verdict: Verdict) -> str:
+        """The question again, then why the last answer was rejected (never the answer).
+
+        The question comes first: the embedded model reads only the last user message and
+        recognises a ledger only when the message starts with it.
+        """
         gold = str(task.data["answer"])
         if verdict.extracted:
             why = f"{verdict.extracted} is not the right answer."
         elif gold and gold in verdict.reason:
-            why = "that is not the right answer."
+            why = "it is not the right answer."
         else:
             why = verdict.reason.rstrip(".") + "."
-        return f"That answer was checked and rejected: {why}\nThe question again: {task.prompt}"
+        return f"{task.prompt}\n(Your previous answer was rejected: {why} Try again.)"
 
 
 def arith_suite() -> EmbeddedFamilySuite:
