@@ -31,6 +31,9 @@ from ponder.server.wire import failure_extra as failure_json
 from ponder.store.record import TraceStatus
 
 REQUEST_ID_HEADER = "x-ponder-request-id"
+# How long the response head (and the started chunk) may wait for the upstream request to
+# go out first; far below anything a person or a UI could notice.
+HEAD_DELAY_S = 0.001
 _SSE_HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-cache"),
@@ -180,10 +183,10 @@ class StreamingChat(_ChatResponse):
         assert started is not None
         events = self.events
         enc = ChunkEncoder(self.completion_id, started.model, int(x.created_at))
-        # Let the provider put its request on the wire before we write our first bytes:
-        # the upstream's time to first token then overlaps with our response head.
+        # Let the provider put its request on the wire before we write our first bytes: our
+        # response head then goes out while the upstream thinks, off the critical path.
         self.first = first = asyncio.ensure_future(events.__anext__())
-        await asyncio.sleep(0)
+        await asyncio.wait((first,), timeout=HEAD_DELAY_S)
         await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
         await send({"type": "http.response.body", "body": enc.started(started), "more_body": True})
         chunk = b""
