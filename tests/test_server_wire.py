@@ -188,3 +188,12 @@ def test_serve_binds_publicly_with_api_key_and_requires_it(tmp_path: Path) -> No
         )
         assert ok.status_code == 200
     assert "bearer token required" in served.log_text()
+
+
+def test_serve_explains_an_unusable_trace_store(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory", encoding="utf-8")
+    command = [sys.executable, "-m", "ponder", "serve", "--db", str(blocker / "traces.db")]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1
+    assert "Cannot open the trace store" in result.stderr and "--no-store" in result.stderr

@@ -12,7 +12,11 @@ import argparse
 import ipaddress
 import os
 import sys
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ponder.store import TraceWriter
 
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
@@ -69,15 +73,29 @@ def run(args: argparse.Namespace) -> int:
     return _serve(args, api_key)
 
 
+def _open_store(path: str | Path) -> TraceWriter:
+    import sqlite3
+
+    from ponder.errors import ConfigError
+    from ponder.store import TraceWriter
+
+    try:
+        return TraceWriter(path)
+    except (OSError, sqlite3.Error) as exc:
+        raise ConfigError(
+            f"Cannot open the trace store {str(path)!r}: {exc}. Pass --db PATH or --no-store."
+        ) from None
+
+
 def _serve(args: argparse.Namespace, api_key: str | None) -> int:
     import uvicorn
 
     from ponder.config import load_config
     from ponder.server import ServerSettings, create_app
-    from ponder.store import TraceWriter, default_db_path
+    from ponder.store import default_db_path
 
     config = load_config(args.config)
-    writer = None if args.no_store else TraceWriter(args.db or default_db_path())
+    writer = None if args.no_store else _open_store(args.db or default_db_path())
     settings = ServerSettings(
         api_key=api_key, body_limit=args.max_body_bytes, drain_timeout_s=args.drain_timeout
     )
