@@ -148,6 +148,30 @@ def test_request_id_header_matches_trace_and_is_on_every_response(served: Served
 def test_models_lists_modes_and_aliases(client: openai.OpenAI) -> None:
     ids = {m.id for m in client.models.list()}
     assert {"fast", "deep", "auto", "slow"} <= ids
+    assert client.models.retrieve("auto").id == "auto"
+    assert client.models.retrieve("slow").id == "slow"
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("gpt-9")
+
+
+def test_traces_api_pages_and_rejects_bad_parameters(served: Served, client: openai.OpenAI) -> None:
+    for _ in range(3):
+        client.chat.completions.create(model="fast", messages=[{"role": "user", "content": "page"}])
+    url = served.base_url + "/api/traces"
+    import time
+
+    deadline = time.monotonic() + 5
+    while len(httpx.get(url, params={"q": "page"}).json()["data"]) < 3:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    first = httpx.get(url, params={"q": "page", "limit": 2}).json()["data"]
+    rest = httpx.get(url, params={"q": "page", "before": first[-1]["created_at"]}).json()["data"]
+    assert len(first) == 2 and len(rest) >= 1
+    assert {t["request_id"] for t in first}.isdisjoint(t["request_id"] for t in rest)
+    for params in ({"limit": "0"}, {"limit": "x"}, {"status": "weird"}, {"since": "yesterday"}):
+        response = httpx.get(url, params=params)
+        assert response.status_code == 400
+        assert response.json()["error"]["param"] == next(iter(params))
 
 
 def test_traces_and_config_apis(served: Served, client: openai.OpenAI) -> None:

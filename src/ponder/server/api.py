@@ -31,6 +31,14 @@ async def list_models(request: Request) -> JSONResponse:
     return JSONResponse({"object": "list", "data": data})
 
 
+async def get_model(request: Request) -> JSONResponse:
+    name = request.path_params["model"]
+    gateway = _gateway(request)
+    if name not in gateway.config.names():
+        gateway.config.model(name)  # raises UnknownModelError listing the known models
+    return JSONResponse({"id": name, "object": "model", "created": _CREATED, "owned_by": "ponder"})
+
+
 async def healthz(request: Request) -> JSONResponse:
     gateway = _gateway(request)
     status = "draining" if gateway.draining else "ok"
@@ -95,22 +103,28 @@ def _int_param(request: Request, name: str, default: int, high: int) -> int:
     return int(raw)
 
 
+def _seconds_param(request: Request, name: str) -> float | None:
+    raw = request.query_params.get(name)
+    if not raw:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise ParamError(name, f"'{name}' must be unix seconds.") from None
+
+
 async def api_traces(request: Request) -> JSONResponse:
     gateway = _gateway(request)
     params = request.query_params
     status = params.get("status") or None
     if status is not None and status not in STATUSES:
         raise ParamError("status", f"'status' must be one of {', '.join(STATUSES)}.")
-    since = params.get("since")
-    try:
-        since_ts = float(since) if since else None
-    except ValueError:
-        raise ParamError("since", "'since' must be unix seconds.") from None
     query = TraceQuery(
         model=params.get("model") or None,
         mode=params.get("mode") or None,
         status=status,
-        since=since_ts,
+        since=_seconds_param(request, "since"),
+        before=_seconds_param(request, "before"),
         text=params.get("q") or None,
         limit=_int_param(request, "limit", 50, MAX_TRACE_LIMIT),
     )

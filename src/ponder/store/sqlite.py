@@ -77,7 +77,8 @@ class TraceQuery:
     model: str | None = None
     mode: str | None = None
     status: str | None = None
-    since: float | None = None  # unix seconds
+    since: float | None = None  # unix seconds, inclusive
+    before: float | None = None  # unix seconds, exclusive (the next page of a listing)
     text: str | None = None  # substring of prompt or answer
     request_id: str | None = None
     limit: int | None = 50
@@ -113,6 +114,9 @@ def query(conn: sqlite3.Connection, q: TraceQuery) -> list[TraceRecord]:
     if q.since is not None:
         where.append("created_at >= ?")
         args.append(q.since)
+    if q.before is not None:
+        where.append("created_at < ?")
+        args.append(q.before)
     if q.text:
         where.append("(instr(lower(prompt), ?) > 0 OR instr(lower(answer), ?) > 0)")
         args.extend([q.text.lower(), q.text.lower()])
