@@ -68,6 +68,10 @@ script = [
   ["thinking", "Thinking. ", 10], ["thinking", "Still thinking. ", 60000], ["finish", "stop"],
 ]
 
+[models.sleepy]
+provider = "scripted"
+script = [["thinking", "Never sent.", 60000], ["finish", "stop"]]
+
 [models.midfail]
 provider = "scripted"
 script = [["answer", "partial", 1], ["fail", "upstream dropped the stream"]]

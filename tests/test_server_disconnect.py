@@ -116,3 +116,22 @@ def test_disconnect_during_non_streaming_request(gateway: tuple[ThreadServer, Pa
     _open_and_drop(server.base_url, "endless", stream=False)
     assert _wait(lambda: ScriptedProvider.closed == closed + 1)
     assert _wait(lambda: any(t.status == "client_disconnected" for t in _trace(db)))  # type: ignore[attr-defined]
+
+
+def test_disconnect_before_the_first_upstream_event(gateway: tuple[ThreadServer, Path]) -> None:
+    server, db = gateway
+    baseline = server.tasks()
+    closed = ScriptedProvider.closed
+    body = {"model": "sleepy", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    with (
+        httpx.Client(timeout=10) as client,
+        client.stream("POST", server.base_url + "/v1/chat/completions", json=body) as response,
+    ):
+        request_id = response.headers["x-ponder-request-id"]
+        first = next(line for line in response.iter_lines() if line.startswith("data: "))
+        assert json.loads(first[6:])["ponder"]["event"] == "started"
+    assert _wait(lambda: ScriptedProvider.closed == closed + 1), "provider cleanup did not run"
+    assert _wait(lambda: server.tasks() <= baseline), "tasks leaked"
+    assert _wait(lambda: bool(_trace(db, request_id)))
+    trace = read(db, TraceQuery(request_id=request_id))[0]
+    assert trace.status == "client_disconnected" and trace.ttft_ms is None
