@@ -344,3 +344,16 @@ def test_long_prompts_are_read_as_head_and_tail() -> None:
     cols, vals = f.transform(text)
     log_chars = vals[len(cols) - len(STRUCTURE)]  # the full length, not the clipped one
     assert log_chars == pytest.approx(math.log1p(len(text)))
+
+
+def test_prompts_unlike_the_training_data_are_routed_by_the_rules(scorer: LinearScorer) -> None:
+    assert set(scorer.meta["domain"]["categories"]) >= {"arithmetic"}
+    router = LearnedRouter(scorer)
+    chat = router.decide(ChatRequest.from_prompt("hello there!"))
+    assert chat.mode == "fast" and "small talk" in chat.reason and "(rules:" in chat.reason
+    code = router.decide(ChatRequest.from_prompt("Refactor this class to use dataclasses"))
+    assert code.mode == "deep" and "(rules:" in code.reason
+    _, coverage = scorer.assess("Multiply 4821 by 37 and give the product.")
+    assert coverage > 0.9
+    maths = router.decide(ChatRequest.from_prompt("Multiply 4821 by 37 and give the product."))
+    assert maths.reason.startswith("P(fast correct)")

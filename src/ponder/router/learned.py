@@ -129,20 +129,39 @@ class LinearScorer:
                 raise ValueError(f"head {name} has columns outside the feature space")
             self._matrix[head.columns, j] = head.weights
         self._intercepts = np.array([self.heads[n].intercept for n in HEADS])
+        # Hashed columns the probability heads learned something about (coverage, below).
+        self._known = np.zeros(featurizer.dim, dtype=bool)
+        for name in ("p_fast", "p_deep"):
+            self._known[self.heads[name].columns] = True
         self._lo = np.array([(self.heads[n].clip or (0.0, math.inf))[0] for n in HEADS[2:]])
         self._hi = np.array([(self.heads[n].clip or (0.0, math.inf))[1] for n in HEADS[2:]])
 
-    def linear(self, text: str, category: str | None = None) -> npt.NDArray[np.float64]:
+    def assess(self, text: str, category: str | None = None) -> tuple[Estimate, float]:
+        """The estimate, and its *coverage*: the share of the prompt's hashed features that
+        the training data had (low coverage = a prompt unlike anything it learned from)."""
         columns, values = self.featurizer.transform(text, category)
-        out: npt.NDArray[np.float64] = values @ self._matrix[columns] + self._intercepts
-        return out
-
-    def estimate(self, text: str, category: str | None = None) -> Estimate:
-        z = self.linear(text, category)
+        z = values @ self._matrix[columns] + self._intercepts
         p = 1.0 / (1.0 + np.exp(-np.clip(z[:2], -30.0, 30.0)))
         ms = np.clip(np.exp(np.clip(z[2:], -20.0, 20.0)), self._lo, self._hi)
-        return Estimate(float(p[0]), float(p[1]), float(ms[0]), float(ms[1]), float(ms[2]),
-                        float(ms[3]))
+        hashed = columns[columns < self.featurizer.hash_dim]
+        coverage = float(self._known[hashed].mean()) if hashed.size else 0.0
+        estimate = Estimate(float(p[0]), float(p[1]), float(ms[0]), float(ms[1]),
+                            float(ms[2]), float(ms[3]))
+        return estimate, coverage
+
+    def estimate(self, text: str, category: str | None = None) -> Estimate:
+        return self.assess(text, category)[0]
+
+    def in_domain(self, category: str, coverage: float) -> bool:
+        """Whether the training data covers a prompt: its rule category was seen and enough
+        of its features were (``meta["domain"]``; no such entry = everything is in domain)."""
+        domain = self.meta.get("domain")
+        if not isinstance(domain, dict):
+            return True
+        categories = domain.get("categories")
+        if isinstance(categories, list) and category not in categories:
+            return False
+        return coverage >= float(domain.get("min_coverage", 0.0))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -195,9 +214,11 @@ def choose(
 class LearnedRouter:
     """A :class:`~ponder.router.base.Router` over a scorer, with the rules' overrides.
 
-    In order: the client's ``thinking.enabled`` wins; an explicit "think hard / step by step"
-    forces deep and "quick answer" forces fast (the rule categories); otherwise the lower
-    expected time-to-correct. A latency budget (``request.max_ttfa_ms``) then rules out
+    A prompt outside the training data's domain (a rule category it never saw, or too few
+    known features — :meth:`LinearScorer.in_domain`) is routed by the rules, which say so.
+    Otherwise, in order: the client's ``thinking.enabled`` wins; an explicit "think hard /
+    step by step" forces deep and "quick answer" forces fast (the rule categories); else the
+    lower expected time-to-correct. A latency budget (``request.max_ttfa_ms``) then rules out
     deep when its TTFA would miss it: the per-prompt estimate, or the recent TTFA of real
     requests when ``latency`` has seen some and it is slower. ``configured_ttfa`` (from
     ``[router] deep_ttfa_ms`` / ``fast_ttfa_ms``) replaces the per-prompt TTFA estimate.
@@ -216,11 +237,20 @@ class LearnedRouter:
         self.configured_ttfa = dict(configured_ttfa or {})
         featurizer = getattr(scorer, "featurizer", None)
         self._max_chars = featurizer.max_chars if isinstance(featurizer, Featurizer) else 2000
+        self.rules = RuleRouter(latency)
 
     def decide(self, request: ChatRequest) -> Decision:
         text = request.last_user_text
         category = RuleRouter.categorise(clip(text, self._max_chars))
-        estimate = self._with_live_ttfa(self.scorer.estimate(text, category))
+        if isinstance(self.scorer, LinearScorer):
+            raw, coverage = self.scorer.assess(text, category)
+            if not self.scorer.in_domain(category, coverage):
+                fallback = self.rules.decide(request)
+                return replace(fallback, reason=f"{fallback.reason} (rules: unlike the learned "
+                               f"router's data, {coverage:.0%} of features known)")
+        else:
+            raw = self.scorer.estimate(text, category)
+        estimate = self._with_live_ttfa(raw)
         figures = estimate.as_dict()
         budget = request.max_ttfa_ms
         forced: tuple[Mode, str] | None = None

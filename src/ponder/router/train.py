@@ -24,10 +24,13 @@ from scipy import sparse  # type: ignore[import-untyped]
 from ponder.router.data import Outcome
 from ponder.router.features import STRUCTURE, Featurizer
 from ponder.router.learned import HEADS, Head, LinearScorer
+from ponder.router.rules import RuleRouter
 
 C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0)
 RIDGE_ALPHA = 1.0
 MAX_FOLDS = 5
+# Below this share of known hashed features, a prompt is routed by the rules instead.
+MIN_COVERAGE = 0.5
 
 Matrix = Any  # scipy.sparse.csr_matrix (untyped)
 
@@ -113,6 +116,10 @@ def _fit(
 ) -> LinearScorer:
     heads: dict[str, Head] = {}
     meta: dict[str, Any] = {"trained_on": _describe(outcomes)}
+    meta["domain"] = {
+        "categories": sorted({RuleRouter.categorise(p) for p in {o.prompt for o in outcomes}}),
+        "min_coverage": MIN_COVERAGE,
+    }
     for mode in ("fast", "deep"):
         rows = [o for o in outcomes if o.mode == mode]
         if not rows:
