@@ -226,8 +226,13 @@ class OpenAIProvider(http.HTTPProvider):
         async with aclosing(source) as events:
             async for sse in events:
                 if sse.data.strip() == "[DONE]":
+                    # Read on to the end of the body instead of breaking: a body read to its
+                    # end returns the connection to the pool; breaking closes it, and the next
+                    # request pays a new TCP connect (about 1 ms of added TTFT).
                     done = True
-                    break
+                    continue
+                if done:
+                    continue
                 chunk = http.parse_json(self.who, sse.data, secrets)
                 if chunk.get("error"):
                     message = http.error_message(sse.data.encode(), "unknown error")
