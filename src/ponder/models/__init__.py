@@ -1,0 +1,1 @@
+"""Models that ship with ponder: the embedded reasoning model and its prompt format."""

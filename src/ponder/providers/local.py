@@ -1,0 +1,369 @@
+"""The ``local`` provider: a model run in-process by ONNX Runtime GenAI.
+
+By default it serves the embedded model that ships inside the package (``fast`` and
+``deep`` both point at it; deep opens a ``<think>`` scratchpad, fast answers at once).
+``path = "..."`` in a model's table points it at any other ONNX Runtime GenAI model folder
+(one with a ``genai_config.json``, e.g. an exported Qwen3), whose own chat template is used.
+
+Generation runs in a worker thread; tokens reach the event loop through a queue, and
+closing or cancelling the stream stops the worker before its next token. Thought tokens
+are capped by the thinking budget: once ``budget`` thought tokens have been generated,
+``</think>`` is appended for the model and it has to answer (budget forcing).
+
+Token counts are exact: ``thinking_tokens`` are the generated tokens up to and including
+the one that closes the thought (a forced close is not counted — the model did not write
+it); ``answer_tokens`` are the rest, without the end-of-sequence token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ponder import tasks
+from ponder.config import ModelConfig
+from ponder.errors import ConfigError, InvalidRequestError
+from ponder.events import Answer, Event, Failed, Finished, FinishReason, Thinking, Usage
+from ponder.models import chat_format
+from ponder.providers.base import Availability, Provider
+from ponder.request import ChatRequest
+from ponder.splitter import Piece, ThinkSplitter
+
+# Qwen3's spelling of an empty thought, appended in fast mode to models with their own template.
+DEFAULT_FAST_SUFFIX = "<think>\n\n</think>\n\n"
+DEFAULT_THINK_CLOSE = "</think>"
+
+OUT_OF_DOMAIN = """\
+I'm ponder's small embedded model, trained offline for two kinds of question only, so I \
+won't guess at this one.
+
+What I can do:
+- arithmetic on whole numbers: addition and subtraction up to 4 digits, multiplication \
+of up to 4 digits by up to 2 digits ("What is 4821 * 37?", "347*28", "compute 347 times 28");
+- ledger questions: "Who are the top 2 spenders, excluding customers who refunded more \
+than half of their orders?" over a small ledger written in the prompt \
+("Orders: ann 30, bob 12, ann 7. Refunds: bob 12. ...").
+
+For anything else, configure a real model in ponder.toml, for example:
+
+    [models.deep]
+    provider = "openai"
+    base_url = "https://api.deepseek.com/v1"
+    model = "deepseek-reasoner"
+    api_key_env = "DEEPSEEK_API_KEY"
+
+or point the local provider at another ONNX Runtime GenAI model folder:
+
+    [models.deep]
+    provider = "local"
+    path = "/path/to/qwen3-onnx-folder"
+"""
+
+
+def embedded_model_path() -> Path:
+    """The folder of the model that ships inside the package."""
+    return Path(str(resources.files("ponder.models") / "embedded"))
+
+
+@dataclass
+class Engine:
+    """A loaded ORT GenAI model and tokenizer; shared by every request for its folder."""
+
+    path: Path
+    model: Any
+    tokenizer: Any
+    context_length: int
+    eos_ids: frozenset[int]
+
+    def encode(self, text: str) -> list[int]:
+        return [int(t) for t in self.tokenizer.encode(text)]
+
+
+_engines: dict[Path, Engine] = {}
+_engines_lock = threading.Lock()
+_active = 0
+_active_lock = threading.Lock()
+
+
+def active_generations() -> int:
+    """How many worker threads are generating right now (all local models together)."""
+    return _active
+
+
+def load_engine(path: Path) -> Engine:
+    """Load the model folder once per process; later calls return the same engine."""
+    path = path.resolve()
+    with _engines_lock:
+        engine = _engines.get(path)
+        if engine is not None:
+            return engine
+        config_file = path / "genai_config.json"
+        if not config_file.is_file():
+            raise ConfigError(
+                f"{str(path)!r} is not an ONNX Runtime GenAI model folder (no genai_config.json)."
+                " Point path = at a folder made by onnxruntime_genai.models.builder."
+            )
+        import onnxruntime_genai as og
+
+        genai_config = json.loads(config_file.read_text(encoding="utf-8"))
+        model_section = genai_config.get("model", {})
+        eos = model_section.get("eos_token_id", [])
+        eos_ids = frozenset(eos if isinstance(eos, list) else [eos])
+        model = og.Model(str(path))
+        engine = Engine(
+            path=path,
+            model=model,
+            tokenizer=og.Tokenizer(model),
+            context_length=int(model_section.get("context_length", 2048)),
+            eos_ids=eos_ids,
+        )
+        _engines[path] = engine
+        return engine
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Everything the worker thread needs for one request."""
+
+    prompt_ids: list[int]
+    starts_in_thoughts: bool
+    budget: int | None
+    max_new: int
+    close_ids: list[int]
+    close_text: str
+    temperature: float | None
+    seed: int | None
+
+
+@dataclass(frozen=True)
+class _Done:
+    reason: FinishReason
+    thinking_tokens: int
+    answer_tokens: int
+    error: str | None = None
+
+
+class LocalProvider(Provider):
+    """Streams a local ORT GenAI model; see the module docstring."""
+
+    kind = "local"
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__(config)
+        raw = config.options.get("path")
+        if raw is not None and not isinstance(raw, str):
+            raise ConfigError(f"[models.{config.name}] path must be a string (a model folder).")
+        self.embedded = raw is None
+        self.path = embedded_model_path() if raw is None else Path(raw).expanduser()
+
+    async def check(self) -> Availability:
+        if not (self.path / "genai_config.json").is_file():
+            return Availability(False, f"no ONNX Runtime GenAI model at {str(self.path)!r}")
+        what = "embedded model" if self.embedded else str(self.path)
+        return Availability(True, f"ready ({what})")
+
+    async def generate(self, request: ChatRequest) -> AsyncIterator[Event]:
+        thinking = self.thinking_for(request)
+        prompt = request.last_user_text
+        if not prompt.strip():
+            raise InvalidRequestError("The request has no user message to answer.")
+        if self.embedded and tasks.recognise(prompt) is None:
+            for event in _out_of_domain():
+                yield event
+            return
+        engine = await asyncio.to_thread(load_engine, self.path)
+        plan = self._plan(engine, request, prompt, thinking.enabled, thinking.budget)
+        async for event in _stream(engine, plan):
+            yield event
+
+    def _plan(
+        self,
+        engine: Engine,
+        request: ChatRequest,
+        prompt: str,
+        deep: bool,
+        budget: int | None,
+    ) -> _Plan:
+        options = self.config.options
+        if self.embedded:
+            text = chat_format.render_prompt(prompt, thinking=deep)
+            starts_in_thoughts = deep
+            close_text = chat_format.THINK_CLOSE
+        else:
+            text = _template_prompt(engine, request, options)
+            starts_in_thoughts = self.config.thinking.opens_in_template and deep
+            if not deep:
+                text += str(options.get("fast_suffix", DEFAULT_FAST_SUFFIX))
+            close_text = str(options.get("think_close", DEFAULT_THINK_CLOSE))
+        prompt_ids = engine.encode(text)
+        close_ids = engine.encode(close_text)
+        room = engine.context_length - len(prompt_ids) - len(close_ids)
+        if room <= 0:
+            raise InvalidRequestError(
+                f"The prompt is {len(prompt_ids)} tokens; the model's context is "
+                f"{engine.context_length}."
+            )
+        max_new = room if request.max_tokens is None else max(1, min(request.max_tokens, room))
+        if budget is not None and budget < 1:
+            raise InvalidRequestError("The thinking budget must be at least 1 token.")
+        seed = options.get("seed")
+        return _Plan(
+            prompt_ids=prompt_ids,
+            starts_in_thoughts=starts_in_thoughts,
+            budget=budget if deep else None,
+            max_new=max_new,
+            close_ids=close_ids,
+            close_text=close_text,
+            temperature=request.temperature,
+            seed=int(seed) if isinstance(seed, int) else None,
+        )
+
+
+def _template_prompt(engine: Engine, request: ChatRequest, options: Any) -> str:
+    """A user-supplied model's prompt: ``template`` from the config, else the folder's own."""
+    template = options.get("template")
+    if isinstance(template, str):
+        return template.replace("{prompt}", request.last_user_text)
+    messages = [{"role": m.role, "content": m.content} for m in request.messages]
+    try:
+        return str(
+            engine.tokenizer.apply_chat_template(json.dumps(messages), add_generation_prompt=True)
+        )
+    except Exception as exc:  # the folder has no usable chat template
+        raise ConfigError(
+            f"The model at {str(engine.path)!r} has no usable chat template ({exc}). "
+            'Set template = "...{prompt}..." in its [models.<name>] table.'
+        ) from exc
+
+
+def _out_of_domain() -> list[Event]:
+    paragraphs = OUT_OF_DOMAIN.split("\n\n")
+    events: list[Event] = [
+        Answer(p + ("\n\n" if i < len(paragraphs) - 1 else "")) for i, p in enumerate(paragraphs)
+    ]
+    events.append(Usage(input_tokens=0, thinking_tokens=0, answer_tokens=0, estimated=False))
+    events.append(Finished("stop"))
+    return events
+
+
+async def _stream(engine: Engine, plan: _Plan) -> AsyncIterator[Event]:
+    """Run the worker thread and turn what it reports into events, in order."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[list[Piece] | _Done] = asyncio.Queue()
+    stop = threading.Event()
+
+    def report(item: list[Piece] | _Done) -> None:
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+        except RuntimeError:  # the loop is gone: nobody is listening any more
+            stop.set()
+
+    worker = threading.Thread(
+        target=_work, args=(engine, plan, stop, report), name="ponder-local", daemon=True
+    )
+    worker.start()
+    try:
+        while True:
+            item = await queue.get()
+            if isinstance(item, _Done):
+                if item.error is not None:
+                    yield Failed(side="ponder", code="local_engine_error", message=item.error)
+                    return
+                yield Usage(
+                    input_tokens=len(plan.prompt_ids),
+                    thinking_tokens=item.thinking_tokens,
+                    answer_tokens=item.answer_tokens,
+                    estimated=False,
+                )
+                yield Finished(item.reason)
+                return
+            for kind, text in item:
+                if text:
+                    yield Thinking(text) if kind == "thinking" else Answer(text)
+    finally:
+        stop.set()
+
+
+def _work(
+    engine: Engine,
+    plan: _Plan,
+    stop: threading.Event,
+    report: Callable[[list[Piece] | _Done], None],
+) -> None:
+    global _active
+    with _active_lock:
+        _active += 1
+    try:
+        report(_generate(engine, plan, stop, report))
+    except Exception as exc:
+        report(_Done("error", 0, 0, error=f"The local model failed: {exc}"))
+    finally:
+        with _active_lock:
+            _active -= 1
+
+
+def _generate(
+    engine: Engine,
+    plan: _Plan,
+    stop: threading.Event,
+    report: Callable[[list[Piece] | _Done], None],
+) -> _Done:
+    import onnxruntime_genai as og
+
+    params = og.GeneratorParams(engine.model)
+    search: dict[str, Any] = {
+        "max_length": len(plan.prompt_ids) + plan.max_new + len(plan.close_ids),
+    }
+    if plan.temperature is not None and plan.temperature > 0:
+        search.update(do_sample=True, temperature=float(plan.temperature), top_k=50, top_p=1.0)
+    else:
+        search.update(do_sample=False)
+    if plan.seed is not None:
+        search["random_seed"] = plan.seed
+    params.set_search_options(**search)
+    generator = og.Generator(engine.model, params)
+    generator.append_tokens(plan.prompt_ids)
+    detok = engine.tokenizer.create_stream()
+    splitter = ThinkSplitter(starts_in_thoughts=plan.starts_in_thoughts)
+    thought = answer = 0
+    reason: FinishReason | None = None
+    while reason is None:
+        if stop.is_set():
+            reason = "cancelled"
+            break
+        generator.generate_next_token()
+        token = int(generator.get_next_tokens()[0])
+        if token in engine.eos_ids:
+            reason = "stop"
+            break
+        in_thoughts = splitter.in_thoughts
+        pieces = splitter.feed(detok.decode(token))
+        if in_thoughts:
+            thought += 1
+        else:
+            answer += 1
+        if (
+            plan.budget is not None
+            and splitter.in_thoughts
+            and thought >= plan.budget
+            and thought + answer < plan.max_new
+        ):
+            # Budget forcing: close the thought for the model and make it answer.
+            generator.append_tokens(plan.close_ids)
+            pieces += splitter.feed(plan.close_text)
+        if pieces:
+            report(pieces)
+        if thought + answer >= plan.max_new or generator.is_done():
+            reason = "thinking_length" if splitter.in_thoughts else "length"
+    tail = splitter.close()
+    if tail:
+        report(tail)
+    if reason in ("length", "thinking_length"):
+        reason = "thinking_length" if splitter.ended_in_thoughts else "length"
+    return _Done(reason, thought, answer)

@@ -1,0 +1,99 @@
+"""Machine-checkable task families: the embedded model's whole world, and the bench's.
+
+Two families, each at several difficulty levels and in several natural phrasings:
+
+* ``arith`` — multi-digit arithmetic (``+``, ``−``, ``×``);
+* ``ledger`` — "who are the top spenders, excluding customers who refunded more than
+  half of their orders", over a small ledger written in the prompt.
+
+Every problem is either *train* or *held-out*, decided by a hash of its content (the
+operands, the ledger rows), never of its phrasing: a held-out problem is never seen in
+training in any phrasing. :func:`generate` returns held-out problems unless asked otherwise.
+
+Each family can also *solve* a prompt it recognises, writing the scratchpad the embedded
+model is trained to produce (digit steps least-significant first, running totals per
+customer) — see :func:`solve`.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from ponder.tasks import arith, ledger
+from ponder.tasks.common import Problem, Solution, Split, Verdict, is_heldout
+
+__all__ = [
+    "Problem",
+    "Solution",
+    "Split",
+    "Verdict",
+    "families",
+    "generate",
+    "is_heldout",
+    "recognise",
+    "solve",
+    "verify",
+]
+
+class _Family(Protocol):
+    """What each family module provides."""
+
+    LEVELS: tuple[int, ...]
+
+    def generate(self, level: int, n: int, seed: int, split: Split) -> list[Problem]: ...
+    def verify(self, problem: Problem, output: str) -> Verdict: ...
+    def parse(self, prompt: str) -> object | None: ...
+    def solve(self, prompt: str) -> Solution | None: ...
+
+
+_FAMILIES: dict[str, _Family] = {"arith": arith, "ledger": ledger}
+
+
+def families() -> dict[str, list[int]]:
+    """Each family and its difficulty levels, easiest first."""
+    return {name: list(module.LEVELS) for name, module in _FAMILIES.items()}
+
+
+def generate(
+    family: str, level: int, n: int, seed: int, *, split: Split = "heldout"
+) -> list[Problem]:
+    """``n`` problems of ``family`` at ``level``; the same arguments give the same problems.
+
+    ``split`` is ``"heldout"`` (default: never trained on), ``"train"`` or ``"any"``.
+    """
+    module = _module(family)
+    if level not in module.LEVELS:
+        raise ValueError(f"{family!r} has levels {list(module.LEVELS)}, not {level}.")
+    return module.generate(level, n, seed, split)
+
+
+def verify(problem: Problem, output: str) -> Verdict:
+    """Whether ``output`` (the answer text, thoughts excluded) gives ``problem``'s answer."""
+    return _module(problem.family).verify(problem, output)
+
+
+def recognise(prompt: str) -> str | None:
+    """The family a free-form prompt belongs to, or None when it is out of the model's domain.
+
+    Arithmetic is recognised only within the sizes the embedded model was trained on.
+    """
+    for name, module in _FAMILIES.items():
+        if module.parse(prompt) is not None:
+            return name
+    return None
+
+
+def solve(prompt: str) -> Solution | None:
+    """The reference scratchpad and answer for a recognised prompt, else None."""
+    for module in _FAMILIES.values():
+        solution = module.solve(prompt)
+        if solution is not None:
+            return solution
+    return None
+
+
+def _module(family: str) -> _Family:
+    try:
+        return _FAMILIES[family]
+    except KeyError:
+        raise ValueError(f"Unknown family {family!r}; known: {', '.join(_FAMILIES)}.") from None

@@ -1,0 +1,219 @@
+"""Multi-digit arithmetic: ``a + b``, ``a − b`` (a ≥ b) and ``a × b`` in natural phrasings.
+
+Scratchpad (what deep mode writes): the sum restated with each digit tagged by its column
+(``4821*37`` -> ``d4c8b2a1*b3a7``, units = ``a``), then one step per column, units first,
+each step labelled with its column and showing its inputs and a two-digit result (carry or
+borrow, then the digit), and finally the result's digits read back most significant first
+(``=f1e7d8c3b7a7``). The tags turn "the k-th digit from the right" into a lookup by
+label, which a tiny model learns far more easily than counting positions. Multiplication by a two-digit ``b`` is two rows: ``a × b0``,
+then ``a × b1`` shifted one column and added to the first row's digits as it goes. The
+answer is the readout without its tags and leading zeros.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+
+from ponder.tasks.common import Problem, Solution, Split, Verdict, in_split, problem_id
+
+FAMILY = "arith"
+LEVELS: tuple[int, ...] = (1, 2, 3, 4)
+LEVEL_NAMES = {
+    1: "2-digit addition",
+    2: "3-4 digit addition and subtraction",
+    3: "2-3 digit × 1 digit",
+    4: "3-4 digit × 2 digit",
+}
+
+_SYMBOLS = {"+": ("+",), "-": ("-", "−"), "*": ("*", "×", "x")}
+_WORDS = {"+": ("plus",), "-": ("minus",), "*": ("times", "multiplied by")}
+# template id -> (format, uses a word rather than a symbol)
+TEMPLATES: dict[str, tuple[str, bool]] = {
+    "what_sym": ("What is {a} {op} {b}?", False),
+    "bare": ("{a}{op}{b}", False),
+    "bare_eq": ("{a} {op} {b} = ?", False),
+    "compute_word": ("compute {a} {op} {b}", True),
+    "calculate_sym": ("Calculate {a} {op} {b}.", False),
+    "whats_word": ("What's {a} {op} {b}?", True),
+    "how_much_word": ("How much is {a} {op} {b}?", True),
+}
+
+_OPERATOR = r"(\+|-|−|–|\*|×|x|X|plus|minus|times|multiplied\s+by)"
+_EXPR = re.compile(r"(?<![\d.])(\d{1,9})\s*" + _OPERATOR + r"\s*(\d{1,9})(?!\d|\.\d)")
+_OP_OF = {
+    "+": "+", "plus": "+",
+    "-": "-", "−": "-", "–": "-", "minus": "-",
+    "*": "*", "×": "*", "x": "*", "X": "*", "times": "*",
+}
+_NUMBER = re.compile(r"-?\d[\d,]*")
+
+
+@dataclass(frozen=True)
+class Sum:
+    a: int
+    op: str  # "+", "-" or "*"
+    b: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.a}{self.op}{self.b}"
+
+    def value(self) -> int:
+        if self.op == "+":
+            return self.a + self.b
+        if self.op == "-":
+            return self.a - self.b
+        return self.a * self.b
+
+
+def _in_domain(s: Sum) -> bool:
+    if s.op == "*":
+        return 1 <= len(str(s.a)) <= 4 and 1 <= len(str(s.b)) <= 2
+    if max(len(str(s.a)), len(str(s.b))) > 4:
+        return False
+    return s.op == "+" or s.a >= s.b
+
+
+def parse(prompt: str) -> Sum | None:
+    """The one arithmetic question in ``prompt`` the embedded model can do, else None."""
+    matches = _EXPR.findall(prompt)
+    if len(matches) != 1:
+        return None
+    a, word, b = matches[0]
+    op = _OP_OF.get(word, "*" if word.startswith("multiplied") else None)
+    if op is None:
+        return None
+    s = Sum(int(a), op, int(b))
+    return s if _in_domain(s) else None
+
+
+def _digits(n: int, count: int) -> list[int]:
+    """The ``count`` lowest digits of ``n``, least significant first (zero-padded)."""
+    return [(n // 10**k) % 10 for k in range(count)]
+
+
+COLUMNS = "abcdefgh"  # column labels, units first: the index hints steps look digits up by
+
+
+def labelled(n: int) -> str:
+    """``n`` with each digit tagged by its column, most significant first: 4821 -> d4c8b2a1."""
+    text = str(n)
+    return "".join(COLUMNS[len(text) - 1 - i] + d for i, d in enumerate(text))
+
+
+def scratchpad(s: Sum) -> str:
+    lines = [f"{labelled(s.a)}{s.op}{labelled(s.b)}"]
+    if s.op in "+-":
+        width = max(len(str(s.a)), len(str(s.b))) + 1
+        da, db = _digits(s.a, width), _digits(s.b, width)
+        carry, steps = 0, []
+        for k, (x, y) in enumerate(zip(da, db, strict=True)):
+            if s.op == "+":
+                v = x + y + carry
+                steps.append(f"{COLUMNS[k]}:{x}+{y}+{carry}={v:02d}")
+                carry = v // 10
+            else:
+                v = x - y - carry
+                borrow = int(v < 0)
+                steps.append(f"{COLUMNS[k]}:{x}-{y}-{carry}={borrow}{v % 10}")
+                carry = borrow
+        lines.append(" ".join(steps))
+        return "\n".join([*lines, _readout(steps)])
+    bdigits = _digits(s.b, len(str(s.b)))
+    width = len(str(s.a)) + len(str(s.b))
+    da = _digits(s.a, width)
+    row_digits = [0] * width
+    for row, m in enumerate(bdigits):
+        carry, steps, new_digits = 0, [], []
+        for k in range(width):
+            x = da[k - row] if k - row >= 0 else 0
+            add = row_digits[k] if row else 0
+            v = x * m + add + carry
+            steps.append(f"{COLUMNS[k]}:{x}*{m}+{add}+{carry}={v:02d}")
+            carry = v // 10
+            new_digits.append(v % 10)
+        row_digits = new_digits
+        lines.append(" ".join(steps))
+    return "\n".join([*lines, _readout(steps)])
+
+
+def _readout(steps: list[str]) -> str:
+    """The last row's digits, most significant column first, still tagged: ``=f1e7d8c3b7a7``."""
+    return "=" + "".join(step[0] + step[-1] for step in reversed(steps))
+
+
+def solve(prompt: str) -> Solution | None:
+    s = parse(prompt)
+    if s is None:
+        return None
+    return Solution(FAMILY, scratchpad(s), str(s.value()))
+
+
+def _operands(level: int, rng: random.Random) -> Sum:
+    if level == 1:
+        return Sum(rng.randint(10, 99), "+", rng.randint(10, 99))
+    if level == 2:
+        da, db = rng.choice((3, 4)), rng.choice((3, 4))
+        a = rng.randint(10 ** (da - 1), 10**da - 1)
+        b = rng.randint(10 ** (db - 1), 10**db - 1)
+        if rng.random() < 0.5:
+            return Sum(a, "+", b)
+        return Sum(max(a, b), "-", min(a, b))
+    if level == 3:
+        return Sum(rng.randint(10, 999), "*", rng.randint(2, 9))
+    return Sum(rng.randint(100, 9999), "*", rng.randint(10, 99))
+
+
+def phrase(s: Sum, template: str, rng: random.Random) -> str:
+    fmt, wordy = TEMPLATES[template]
+    op = rng.choice(_WORDS[s.op] if wordy else _SYMBOLS[s.op])
+    if fmt == "{a}{op}{b}" and op == "x":
+        op = "*"  # "347x28" reads as a word, not a product
+    return fmt.format(a=s.a, op=op, b=s.b)
+
+
+def generate(level: int, n: int, seed: int, split: Split) -> list[Problem]:
+    rng = random.Random(f"{FAMILY}:{level}:{seed}:{split}")
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    attempts = 0
+    while len(problems) < n:
+        attempts += 1
+        s = _operands(level, rng)
+        if not in_split(s.key, split):
+            continue
+        if s.key in seen and attempts < 50 * n:
+            continue
+        seen.add(s.key)
+        template = rng.choice(sorted(TEMPLATES))
+        problems.append(
+            Problem(
+                id=problem_id(FAMILY, level, s.key + "/" + str(len(problems))),
+                family=FAMILY,
+                level=level,
+                template=template,
+                prompt=phrase(s, template, rng),
+                answer=str(s.value()),
+            )
+        )
+    return problems
+
+
+def extract(output: str) -> str | None:
+    """The last integer in ``output`` (thousands separators allowed), as digits."""
+    numbers = _NUMBER.findall(output)
+    if not numbers:
+        return None
+    last: str = numbers[-1]
+    return last.replace(",", "")
+
+
+def verify(problem: Problem, output: str) -> Verdict:
+    got = extract(output)
+    if got is None:
+        return Verdict(False, "no number in the answer", None)
+    if got.lstrip("-").isdigit() and int(got) == int(problem.answer):
+        return Verdict(True, "exact", got)
+    return Verdict(False, f"expected {problem.answer}, got {got}", got)

@@ -1,0 +1,249 @@
+"""Top spenders over a small ledger, excluding customers who refunded more than half of
+their orders — the analyst's classic, small enough to write in the prompt.
+
+A customer's spend is the total of their orders. A customer is excluded when
+``2 × refunds > orders`` (counts). The answer names the top ``k`` remaining customers,
+highest spend first.
+
+Scratchpad: one line per ledger row, in the ledger's order, carrying that customer's
+running total and ``refunds/orders``; then each customer's final line with ``ok``/``out``;
+then the top ``k``.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+
+from ponder.tasks.common import Problem, Solution, Split, Verdict, in_split, problem_id
+
+FAMILY = "ledger"
+LEVELS: tuple[int, ...] = (1, 2, 3)
+# level -> (customers, orders, refunds, top k)
+SHAPES = {1: (3, 4, 1, 1), 2: (4, 5, 2, 2), 3: (5, 6, 3, 2)}
+LEVEL_NAMES = {
+    1: "3 customers, 4 orders, 1 refund, top 1",
+    2: "4 customers, 5 orders, 2 refunds, top 2",
+    3: "5 customers, 6 orders, 3 refunds, top 2",
+}
+NAMES = (
+    "ann", "bob", "cy", "dee", "eve", "fay", "gus", "hal", "ivy", "jo",
+    "kai", "lu", "max", "ned", "ola", "pat", "ray", "sue", "tom", "val",
+)  # fmt: skip
+
+TEMPLATES = ("lists", "semicolons", "lines")
+QUESTIONS = ("who", "name", "which")
+
+Row = tuple[str, str, int]  # (kind "order"/"refund", customer, amount)
+
+
+@dataclass(frozen=True)
+class Ledger:
+    rows: tuple[Row, ...]
+    k: int
+
+    @property
+    def key(self) -> str:
+        orders = ",".join(f"{c}{a}" for kind, c, a in self.rows if kind == "order")
+        refunds = ",".join(f"{c}{a}" for kind, c, a in self.rows if kind == "refund")
+        return f"{orders}|{refunds}|{self.k}"
+
+
+@dataclass
+class _State:
+    total: int = 0
+    orders: int = 0
+    refunds: int = 0
+
+    @property
+    def kept(self) -> bool:
+        return 2 * self.refunds <= self.orders
+
+
+def _states(ledger: Ledger) -> dict[str, _State]:
+    states: dict[str, _State] = {}
+    for kind, customer, amount in ledger.rows:
+        st = states.setdefault(customer, _State())
+        if kind == "order":
+            st.total += amount
+            st.orders += 1
+        else:
+            st.refunds += 1
+    return states
+
+
+def top(ledger: Ledger) -> list[str]:
+    states = _states(ledger)
+    kept = [c for c, st in states.items() if st.kept]
+    kept.sort(key=lambda c: -states[c].total)
+    return kept[: ledger.k]
+
+
+def scratchpad(ledger: Ledger) -> str:
+    states: dict[str, _State] = {}
+    lines = []
+    for kind, customer, amount in ledger.rows:
+        st = states.setdefault(customer, _State())
+        if kind == "order":
+            lines.append(f"{customer} {st.total}+{amount}={st.total + amount} "
+                         f"{st.refunds}/{st.orders + 1}")
+            st.total += amount
+            st.orders += 1
+        else:
+            st.refunds += 1
+            lines.append(f"{customer} refund {st.total} {st.refunds}/{st.orders}")
+    for customer, st in states.items():
+        verdict = "ok" if st.kept else "out"
+        lines.append(f"{customer} {st.total} {st.refunds}/{st.orders} {verdict}")
+    best = top(ledger)
+    lines.append("top " + ", ".join(f"{c} {states[c].total}" for c in best))
+    return "\n".join(lines)
+
+
+def answer(ledger: Ledger) -> str:
+    return ", ".join(top(ledger))
+
+
+def _question(k: int, style: str) -> str:
+    rule = "customers who refunded more than half of their orders"
+    if style == "who":
+        subject = "Who is the top spender" if k == 1 else f"Who are the top {k} spenders"
+        return f"{subject}, excluding {rule}?"
+    if style == "name":
+        subject = "Name the top spender" if k == 1 else f"Name the top {k} spenders"
+        return f"{subject} by total orders, ignoring {rule}."
+    subject = "Which customer spent the most" if k == 1 else f"Which {k} customers spent the most"
+    return f"{subject}, not counting {rule}?"
+
+
+def phrase(ledger: Ledger, template: str, question: str) -> str:
+    q = _question(ledger.k, question)
+    if template == "lines":
+        verbs = {"order": "ordered", "refund": "refunded"}
+        body = "\n".join(f"{c} {verbs[kind]} {a}" for kind, c, a in ledger.rows)
+        return f"Ledger:\n{body}\n{q}"
+    sep = ", " if template == "lists" else "; "
+    orders = sep.join(f"{c} {a}" for kind, c, a in ledger.rows if kind == "order")
+    refunds = sep.join(f"{c} {a}" for kind, c, a in ledger.rows if kind == "refund")
+    head = "Orders: " if template == "lists" else "Orders (customer amount): "
+    return f"{head}{orders}. Refunds: {refunds}. {q}"
+
+
+_PAIR = re.compile(r"\b([a-z]{2,3}) (\d{1,3})\b")
+_LINE = re.compile(r"^([a-z]{2,3}) (ordered|refunded) (\d{1,3})$", re.MULTILINE)
+_K = re.compile(r"\btop (\d) spenders\b|\bWhich (\d) customers\b")
+
+
+def parse(prompt: str) -> Ledger | None:
+    """The ledger question in ``prompt``, in one of the trained shapes, else None."""
+    if "refund" not in prompt.lower() or "half" not in prompt:
+        return None
+    if "top spender" in prompt or "Which customer spent" in prompt:
+        k = 1
+    else:
+        m = _K.search(prompt)
+        if m is None:
+            return None
+        k = int(m.group(1) or m.group(2))
+    rows: list[Row] = []
+    if prompt.startswith("Ledger:"):
+        for customer, verb, amount in _LINE.findall(prompt):
+            rows.append(("order" if verb == "ordered" else "refund", customer, int(amount)))
+    else:
+        m = re.search(r"Orders[^:]*:(.*?)\.\s*Refunds:(.*?)\.", prompt, re.DOTALL)
+        if m is None:
+            return None
+        rows += [("order", c, int(a)) for c, a in _PAIR.findall(m.group(1))]
+        rows += [("refund", c, int(a)) for c, a in _PAIR.findall(m.group(2))]
+    customers = {c for _, c, _ in rows}
+    if not rows or len(customers) > 6 or len(rows) > 14 or k > len(customers):
+        return None
+    return Ledger(tuple(rows), k)
+
+
+def solve(prompt: str) -> Solution | None:
+    ledger = parse(prompt)
+    if ledger is None:
+        return None
+    return Solution(FAMILY, scratchpad(ledger), answer(ledger))
+
+
+def _ledger(level: int, rng: random.Random) -> Ledger | None:
+    n_customers, n_orders, n_refunds, k = SHAPES[level]
+    customers = rng.sample(NAMES, n_customers)
+    owners = customers + [rng.choice(customers) for _ in range(n_orders - n_customers)]
+    rng.shuffle(owners)
+    orders = [(c, rng.randint(5, 99)) for c in owners]
+    refunded = sorted(rng.sample(range(n_orders), n_refunds))
+    refund_rows = [("refund", orders[i][0], orders[i][1]) for i in refunded]
+    interleave = rng.random() < 0.5
+    rows: list[Row] = []
+    for i, (c, a) in enumerate(orders):
+        rows.append(("order", c, a))
+        if interleave and i in refunded:
+            rows.append(("refund", c, a))
+    if not interleave:
+        rows += refund_rows
+    ledger = Ledger(tuple(rows), k)
+    states = _states(ledger)
+    totals = [st.total for st in states.values()]
+    kept = [c for c, st in states.items() if st.kept]
+    if len(set(totals)) != len(totals) or len(kept) < k:
+        return None
+    # Most problems are ones where ignoring the refund rule gives a wrong answer.
+    naive = sorted(states, key=lambda c: -states[c].total)[:k]
+    if naive == top(ledger) and rng.random() < 0.7:
+        return None
+    return ledger
+
+
+def generate(level: int, n: int, seed: int, split: Split) -> list[Problem]:
+    rng = random.Random(f"{FAMILY}:{level}:{seed}:{split}")
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    while len(problems) < n:
+        ledger = _ledger(level, rng)
+        if ledger is None or ledger.key in seen or not in_split(ledger.key, split):
+            continue
+        seen.add(ledger.key)
+        interleaved = any(
+            kind == "refund" and i + 1 < len(ledger.rows) and ledger.rows[i + 1][0] == "order"
+            for i, (kind, _, _) in enumerate(ledger.rows)
+        )
+        template = "lines" if interleaved else rng.choice(TEMPLATES)
+        question = rng.choice(QUESTIONS)
+        problems.append(
+            Problem(
+                id=problem_id(FAMILY, level, ledger.key),
+                family=FAMILY,
+                level=level,
+                template=f"{template}/{question}",
+                prompt=phrase(ledger, template, question),
+                answer=answer(ledger),
+            )
+        )
+    return problems
+
+
+def extract(problem: Problem, output: str) -> list[str]:
+    """The customer names of ``problem``'s ledger mentioned in ``output``, in order."""
+    ledger = parse(problem.prompt)
+    known = {c for _, c, _ in ledger.rows} if ledger else set(NAMES)
+    found: list[str] = []
+    for word in re.findall(r"[A-Za-z]+", output):
+        name = word.lower()
+        if name in known and name not in found:
+            found.append(name)
+    return found
+
+
+def verify(problem: Problem, output: str) -> Verdict:
+    names = extract(problem, output)
+    extracted = ", ".join(names) if names else None
+    expected = [c.strip() for c in problem.answer.split(",")]
+    if not names:
+        return Verdict(False, "no customer named in the answer", None)
+    if set(names) == set(expected):
+        return Verdict(True, "exact", extracted)
+    return Verdict(False, f"expected {problem.answer}, got {extracted}", extracted)

@@ -1,0 +1,3 @@
+from ponder.train.run import main
+
+raise SystemExit(main())

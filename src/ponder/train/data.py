@@ -1,0 +1,124 @@
+"""Training examples: task problems rendered in the chat format, tokenized, with a loss mask."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
+from tokenizers.pre_tokenizers import ByteLevel
+
+from ponder import tasks
+from ponder.models.chat_format import (
+    END,
+    PAD,
+    SPECIAL_TOKENS,
+    THINK_CLOSE,
+    THINK_OPEN,
+    render_completion,
+    render_prompt,
+)
+
+IGNORE = -100
+
+# (family, level, deep?) -> share of training examples. Harder levels get more deep
+# examples; fast examples are short, and the easy levels get more of them so that fast mode
+# is good where a direct answer is within a small model's reach.
+MIXTURE: dict[tuple[str, int, bool], float] = {
+    ("arith", 1, True): 0.05,
+    ("arith", 2, True): 0.10,
+    ("arith", 3, True): 0.09,
+    ("arith", 4, True): 0.17,
+    ("ledger", 1, True): 0.09,
+    ("ledger", 2, True): 0.12,
+    ("ledger", 3, True): 0.14,
+    ("arith", 1, False): 0.06,
+    ("arith", 2, False): 0.03,
+    ("arith", 3, False): 0.02,
+    ("arith", 4, False): 0.03,
+    ("ledger", 1, False): 0.04,
+    ("ledger", 2, False): 0.03,
+    ("ledger", 3, False): 0.03,
+}
+# Share of deep examples whose thought is cut short and closed, as budget forcing does:
+# the model learns to answer (a guess) right after a forced </think>.
+FORCED_SHARE = 0.05
+
+
+def build_tokenizer() -> Tokenizer:
+    """Byte-level, one token per byte (no merges), plus the chat format's special tokens."""
+    vocab: dict[str, int] = {}
+    for token in SPECIAL_TOKENS:
+        vocab[token] = len(vocab)
+    for char in sorted(ByteLevel.alphabet()):
+        vocab[char] = len(vocab)
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    tok.decoder = decoders.ByteLevel()
+    specials = [t for t in SPECIAL_TOKENS if t not in (THINK_OPEN, THINK_CLOSE)]
+    tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in specials])
+    # The thought tags decode as text, so a stream can be split on them (like Qwen3's).
+    tok.add_tokens([AddedToken(t, special=False, normalized=False)
+                    for t in (THINK_OPEN, THINK_CLOSE)])
+    assert tok.token_to_id(PAD) == 0 and tok.token_to_id(END) == 1
+    return tok
+
+
+@dataclass(frozen=True)
+class Example:
+    ids: list[int]
+    labels: list[int]
+    family: str
+    level: int
+    deep: bool
+
+
+def encode(tok: Tokenizer, prompt_text: str, completion: str, family: str, level: int,
+           deep: bool) -> Example:
+    p = tok.encode(prompt_text).ids
+    c = tok.encode(completion).ids
+    return Example(p + c, [IGNORE] * len(p) + c, family, level, deep)
+
+
+def example(tok: Tokenizer, problem: tasks.Problem, deep: bool, rng: random.Random,
+            forced: bool = False) -> Example:
+    solution = tasks.solve(problem.prompt)
+    assert solution is not None and solution.answer == problem.answer, problem
+    if forced:
+        cut = rng.randint(0, max(0, len(solution.thoughts) - 1))
+        prompt_text = render_prompt(problem.prompt, thinking=True) + solution.thoughts[:cut]
+        return encode(tok, prompt_text + THINK_CLOSE, solution.answer + END,
+                      problem.family, problem.level, True)
+    return encode(tok, render_prompt(problem.prompt, thinking=deep),
+                  render_completion(solution.thoughts, solution.answer, thinking=deep),
+                  problem.family, problem.level, deep)
+
+
+class Stream:
+    """An endless, seeded stream of training examples drawn from the train split."""
+
+    def __init__(self, tok: Tokenizer, seed: int) -> None:
+        self.tok = tok
+        self.rng = random.Random(seed)
+        self.keys = list(MIXTURE)
+        self.weights = [MIXTURE[k] for k in self.keys]
+        self.count = 0
+
+    def next(self) -> Example:
+        family, level, deep = self.rng.choices(self.keys, self.weights)[0]
+        self.count += 1
+        problem = tasks.generate(family, level, 1, seed=self.rng.getrandbits(48), split="train")[0]
+        forced = deep and self.rng.random() < FORCED_SHARE
+        return example(self.tok, problem, deep, self.rng, forced)
+
+
+def eval_set(tok: Tokenizer, n: int, seed: int) -> list[Example]:
+    """Held-out examples in both modes, ``n`` per family, level and mode."""
+    rng = random.Random(seed)
+    out = []
+    for family, levels in tasks.families().items():
+        for level in levels:
+            for problem in tasks.generate(family, level, n, seed=seed, split="heldout"):
+                for deep in (True, False):
+                    out.append(example(tok, problem, deep, rng))
+    return out

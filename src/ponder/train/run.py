@@ -1,0 +1,220 @@
+"""Train the embedded model, export it with onnxruntime-genai's builder, write the folder.
+
+    python -m ponder.train --out src/ponder/models/embedded
+
+Seeded and sized for 2 CPU cores: the learning-rate schedule follows
+``max(step / steps, elapsed / minutes)``, so a slower machine finishes on time with a
+shorter (and slightly weaker) run, and a fast one runs exactly ``--steps`` steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+from ponder.models.chat_format import ASSISTANT, END, PAD, THINK_CLOSE, THINK_OPEN, USER
+from ponder.train.data import IGNORE, Example, Stream, build_tokenizer, eval_set
+
+SHIPPED_FILES = (
+    "genai_config.json",
+    "model.onnx",
+    "model.onnx.data",
+    "tokenizer.json",
+    "tokenizer_config.json",
+)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m ponder.train", description=__doc__)
+    p.add_argument("--out", type=Path, required=True, help="model folder to write")
+    p.add_argument("--checkpoint", type=Path, default=None,
+                   help="where to keep the HF checkpoint (default: a temporary folder)")
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--steps", type=int, default=4000)
+    p.add_argument("--minutes", type=float, default=40.0, help="wall-clock budget for training")
+    p.add_argument("--batch-tokens", type=int, default=4096)
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--hidden", type=int, default=128)
+    p.add_argument("--layers", type=int, default=5)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--ffn", type=int, default=384)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--eval-every", type=int, default=250)
+    p.add_argument("--no-bf16", dest="bf16", action="store_false",
+                   help="train in float32 (bfloat16 autocast: ~2x faster on CPUs with AVX512-BF16)")
+    return p.parse_args(argv)
+
+
+def batches(stream: Stream, batch_tokens: int, pool: int = 512):  # type: ignore[no-untyped-def]
+    """Length-bucketed batches of at most ``batch_tokens`` (padded) tokens, shuffled."""
+    rng = random.Random(stream.rng.random())
+    while True:
+        examples = sorted((stream.next() for _ in range(pool)), key=lambda e: len(e.ids))
+        group: list[list[Example]] = []
+        current: list[Example] = []
+        for ex in examples:
+            if current and len(ex.ids) * (len(current) + 1) > batch_tokens:
+                group.append(current)
+                current = []
+            current.append(ex)
+        if current:
+            group.append(current)
+        rng.shuffle(group)
+        yield from group
+
+
+def collate(examples: list[Example]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    width = max(len(e.ids) for e in examples)
+    ids = torch.zeros((len(examples), width), dtype=torch.long)
+    labels = torch.full((len(examples), width), IGNORE, dtype=torch.long)
+    mask = torch.zeros((len(examples), width), dtype=torch.long)
+    for i, e in enumerate(examples):
+        ids[i, : len(e.ids)] = torch.tensor(e.ids)
+        labels[i, : len(e.labels)] = torch.tensor(e.labels)
+        mask[i, : len(e.ids)] = 1
+    return ids, labels, mask
+
+
+@torch.no_grad()
+def evaluate(model: LlamaForCausalLM, examples: list[Example]) -> dict[str, float]:
+    """Teacher-forced exact match of the whole completion (what greedy decoding reproduces)."""
+    model.eval()
+    hits: dict[str, list[int]] = defaultdict(list)
+    for start in range(0, len(examples), 32):
+        chunk = examples[start : start + 32]
+        ids, labels, _ = collate(chunk)
+        logits = model(input_ids=ids).logits
+        pred = logits[:, :-1].argmax(-1)
+        target = labels[:, 1:]
+        ok = ((pred == target) | (target == IGNORE)).all(-1)
+        for e, good in zip(chunk, ok.tolist(), strict=True):
+            hits[f"{e.family}{e.level}-{'deep' if e.deep else 'fast'}"].append(int(good))
+    model.train()
+    return {k: sum(v) / len(v) for k, v in sorted(hits.items())}
+
+
+def export(checkpoint: Path, out: Path) -> None:
+    """onnxruntime-genai's model builder: HF checkpoint -> ORT GenAI folder (fp32, CPU)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        built = Path(tmp) / "built"
+        cmd = [sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", str(checkpoint),
+               "-o", str(built), "-p", "fp32", "-e", "cpu", "-c", str(Path(tmp) / "cache")]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        out.mkdir(parents=True, exist_ok=True)
+        for name in SHIPPED_FILES:
+            shutil.copyfile(built / name, out / name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    random.seed(args.seed)
+    tok = build_tokenizer()
+    config = LlamaConfig(
+        vocab_size=tok.get_vocab_size(),
+        hidden_size=args.hidden,
+        intermediate_size=args.ffn,
+        num_hidden_layers=args.layers,
+        num_attention_heads=args.heads,
+        num_key_value_heads=args.heads,
+        max_position_embeddings=1024,
+        tie_word_embeddings=False,
+        pad_token_id=tok.token_to_id(PAD),
+        bos_token_id=tok.token_to_id(USER),
+        eos_token_id=tok.token_to_id(END),
+    )
+    model = LlamaForCausalLM(config)
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"model: {n_params / 1e6:.2f}M parameters, vocab {config.vocab_size}", flush=True)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": 0.05}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=args.lr, betas=(0.9, 0.98), eps=1e-8,
+    )
+    stream = Stream(tok, args.seed)
+    held_out = eval_set(tok, 12, seed=args.seed + 1)
+    budget_s = args.minutes * 60
+    warmup = 0.03
+    start = time.time()
+    tokens = 0
+    step = 0
+    loss_avg = 0.0
+    progress = 0.0
+    model.train()
+    for batch in batches(stream, args.batch_tokens):
+        progress = max(step / args.steps, (time.time() - start) / budget_s)
+        if progress >= 1.0:
+            break
+        if progress < warmup:
+            lr = args.lr * max(progress / warmup, 0.02)
+        else:
+            cosine = 0.5 * (1 + math.cos(math.pi * (progress - warmup) / (1 - warmup)))
+            lr = args.lr * (0.05 + 0.95 * cosine)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        ids, labels, mask = collate(batch)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+            loss = model(input_ids=ids, labels=labels).loss  # right padding: no mask needed
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        tokens += int(mask.sum())
+        step += 1
+        loss_avg = 0.98 * loss_avg + 0.02 * loss.item() if step > 1 else loss.item()
+        if step % 50 == 0:
+            elapsed = time.time() - start
+            print(f"step {step} progress {progress:.3f} loss {loss_avg:.4f} lr {lr:.2e} "
+                  f"{tokens / elapsed:.0f} tok/s examples {stream.count} "
+                  f"elapsed {elapsed / 60:.1f} min", flush=True)
+        if step % args.eval_every == 0:
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+                print("eval", json.dumps(evaluate(model, held_out)), flush=True)
+    elapsed = time.time() - start
+    final = evaluate(model, held_out)
+    print(f"done: {step} steps, {tokens} tokens, {stream.count} examples, "
+          f"{elapsed / 60:.1f} min", flush=True)
+    print("eval", json.dumps(final), flush=True)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoint = args.checkpoint or Path(tmp) / "checkpoint"
+        checkpoint.mkdir(parents=True, exist_ok=True)
+        model.save_pretrained(checkpoint)
+        hf_tok = PreTrainedTokenizerFast(
+            tokenizer_object=tok, eos_token=END, pad_token=PAD, bos_token=USER,
+            additional_special_tokens=[ASSISTANT],
+        )
+        hf_tok.save_pretrained(checkpoint)
+        export(checkpoint, args.out)
+    card = {
+        "name": "ponder-embedded",
+        "architecture": "llama",
+        "parameters": n_params,
+        "hidden": args.hidden,
+        "layers": args.layers,
+        "heads": args.heads,
+        "seed": args.seed,
+        "steps": step,
+        "tokens": tokens,
+        "examples": stream.count,
+        "train_minutes": round(elapsed / 60, 1),
+        "teacher_forced_exact": final,
+        "think_tags": [THINK_OPEN, THINK_CLOSE],
+    }
+    (args.out / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
+    print(f"wrote {args.out}", flush=True)
+    return 0

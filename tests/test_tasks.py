@@ -1,0 +1,128 @@
+"""Task families: deterministic generation, a clean held-out split, solvers, verifiers."""
+
+from __future__ import annotations
+
+import pytest
+
+from ponder import tasks
+from ponder.tasks import arith, ledger
+
+
+def test_families_and_levels() -> None:
+    assert tasks.families() == {"arith": [1, 2, 3, 4], "ledger": [1, 2, 3]}
+
+
+@pytest.mark.parametrize(("family", "level"), [(f, lv) for f, lvs in tasks.families().items()
+                                               for lv in lvs])
+def test_generate_is_deterministic_and_solvable(family: str, level: int) -> None:
+    first = tasks.generate(family, level, 40, seed=3)
+    assert first == tasks.generate(family, level, 40, seed=3)
+    assert first != tasks.generate(family, level, 40, seed=4)
+    for problem in first:
+        assert problem.family == family and problem.level == level
+        assert tasks.recognise(problem.prompt) == family
+        solution = tasks.solve(problem.prompt)
+        assert solution is not None and solution.answer == problem.answer
+        assert tasks.verify(problem, problem.answer).ok
+
+
+def test_heldout_never_overlaps_train() -> None:
+    for family, levels in tasks.families().items():
+        for level in levels:
+            train = tasks.generate(family, level, 200, seed=1, split="train")
+            held = tasks.generate(family, level, 200, seed=1, split="heldout")
+            # the same content in another phrasing is still the same problem
+            train_keys = {_key(p) for p in train}
+            assert not train_keys & {_key(p) for p in held}
+            assert all(tasks.is_heldout(_key(p)) for p in held)
+
+
+def _key(problem: tasks.Problem) -> str:
+    if problem.family == "arith":
+        parsed = arith.parse(problem.prompt)
+        assert parsed is not None
+        return parsed.key
+    parsed_ledger = ledger.parse(problem.prompt)
+    assert parsed_ledger is not None
+    return parsed_ledger.key
+
+
+@pytest.mark.parametrize(
+    ("prompt", "answer"),
+    [
+        ("What is 347 × 28?", "9716"),
+        ("347*28", "9716"),
+        ("compute 347 times 28", "9716"),
+        ("What is 4821 * 37?", "178377"),
+        ("How much is 6142 minus 683?", "5459"),
+        ("Calculate 6155 − 1670.", "4485"),
+        ("What's 12 plus 85?", "97"),
+        ("707 multiplied by 6", "4242"),
+    ],
+)
+def test_arith_phrasings(prompt: str, answer: str) -> None:
+    assert tasks.recognise(prompt) == "arith"
+    solution = tasks.solve(prompt)
+    assert solution is not None and solution.answer == answer
+
+
+def test_arith_scratchpad_is_least_significant_first() -> None:
+    solution = tasks.solve("4821*37")
+    assert solution is not None
+    lines = solution.thoughts.splitlines()
+    assert lines[0] == "d4c8b2a1*b3a7"
+    # row 1: 4821 x 7, column by column from the units; row 2 adds 4821 x 3 shifted
+    assert lines[1].split()[:2] == ["a:1*7+0+0=07", "b:2*7+0+0=14"]
+    assert lines[2].split()[1] == "b:1*3+4+0=07"
+    assert lines[3] == "=f1e7d8c3b7a7"
+
+
+def test_ledger_rule() -> None:
+    prompt = (
+        "Orders: ann 30, bob 50, ann 7, cy 45, bob 20. Refunds: bob 50, bob 20. "
+        "Who are the top 2 spenders, excluding customers who refunded more than half "
+        "of their orders?"
+    )
+    solution = tasks.solve(prompt)
+    assert solution is not None
+    # bob spent most (70) but refunded 2 of 2 orders: excluded
+    assert solution.answer == "cy, ann"
+    assert "bob 70 2/2 out" in solution.thoughts
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "Tell me a joke",
+        "What is the capital of France?",
+        "What is 123456 * 789?",  # beyond the sizes the embedded model was trained on
+        "What is 12 - 345?",  # negative results are not trained
+        "1+2 and 3+4",  # two questions at once
+        "",
+    ],
+)
+def test_out_of_domain(prompt: str) -> None:
+    assert tasks.recognise(prompt) is None
+    assert tasks.solve(prompt) is None
+
+
+def test_verify_is_lenient_about_form_not_value() -> None:
+    problem = tasks.generate("arith", 4, 1, seed=0)[0]
+    value = int(problem.answer)
+    assert tasks.verify(problem, f"The answer is {value:,}.").ok
+    assert tasks.verify(problem, f"{value}").ok
+    wrong = tasks.verify(problem, f"{value + 1}")
+    assert not wrong.ok and wrong.extracted == str(value + 1)
+    assert tasks.verify(problem, "no idea").extracted is None
+
+    lp = tasks.generate("ledger", 2, 1, seed=0)[0]
+    names = lp.answer.split(", ")
+    assert tasks.verify(lp, f"The top spenders are {names[0].title()} and {names[1]}.").ok
+    assert not tasks.verify(lp, names[0]).ok
+
+
+def test_unknown_family_and_level() -> None:
+    with pytest.raises(ValueError):
+        tasks.generate("poetry", 1, 1, seed=0)
+    with pytest.raises(ValueError):
+        tasks.generate("arith", 9, 1, seed=0)
