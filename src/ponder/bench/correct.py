@@ -76,7 +76,8 @@ def run_correct(
     show_progress: bool = True,
 ) -> CorrectResult:
     for model in settings.models:
-        config.model(model)  # fail early, naming the known models
+        if model not in config.names():  # ``auto`` (the router) included
+            config.model(model)  # raises, naming the known models
     suites = [get_suite(name) for name in settings.suites]
     out = settings.out
     out.mkdir(parents=True, exist_ok=True)

@@ -93,31 +93,28 @@ def write_csv(
 def table_rows(rows: Sequence[Summary], d_s: float) -> tuple[list[str], list[list[str]]]:
     """Header and cells of the headline table (shared by stdout and the HTML report)."""
     k = max((r.k for r in rows), default=1)
-    header = [
-        "model",
-        "mode",
-        "tasks",
-        "pass@1",
-        f"pass@{k}",
-        "TTFA p50",
-        "TTFA p90",
-        "TTC p50",
-        f"E[TTC] @ D={fmt_seconds(d_s)}",
-    ]
-    cells = [
-        [
+    header = ["model", "mode", "tasks", "pass@1"]
+    if k > 1:
+        header.append(f"pass@{k}")
+    header += ["TTFA p50", "TTFA p90", "TTC p50", f"E[TTC] @ D={fmt_seconds(d_s)}"]
+    cells = []
+    for r in rows:
+        never = f"> {r.k} tries" if r.k > 1 else "never"
+        row = [
             r.model if r.suite == "all" else f"{r.model} {r.suite} L{r.level}",
             r.mode,
             str(r.tasks),
             f"{r.pass_at_1:.2f}",
-            f"{r.pass_at_k:.2f}",
+        ]
+        if k > 1:
+            row.append(f"{r.pass_at_k:.2f}")
+        row += [
             fmt_seconds(_ms(r.ttfa_p50_ms)),
             fmt_seconds(_ms(r.ttfa_p90_ms)),
-            fmt_seconds(_ms(r.ttc_p50_ms), censored=f"> {r.k} tries"),
+            fmt_seconds(_ms(r.ttc_p50_ms), censored=never),
             fmt_seconds(r.expected_ttc_s(d_s)),
         ]
-        for r in rows
-    ]
+        cells.append(row)
     return header, cells
 
 
