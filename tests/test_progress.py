@@ -198,19 +198,34 @@ def positions(thoughts: str) -> list[tuple[int, str]]:
 def test_embedded_multiplication_scratchpad_names_each_row_when_it_starts() -> None:
     solution = solve("What is 347 × 28?")
     assert solution is not None
-    thoughts = solution.thoughts  # "347*28\n7*8+0+0=56 ...\n0*2+6+0=06 ...\n"
+    thoughts = solution.thoughts  # "c3b4a7*b2a8\na:7*8+0+0=56 …\na:0*2+6+0=06 …\n=e0d9…"
     got = positions(thoughts)
     assert [label for _, label in got] == [
         FIRST_LABEL,
         "Setting up 347 × 28",
         "Multiplying 347 × 8",
         "Multiplying 347 × 20, adding row 1",
+        "Reading off the answer",
     ]
-    second_row = thoughts.index("\n", thoughts.index("\n") + 1) + 1
-    at = dict((label, i) for i, label in got)
+    lines = thoughts.split("\n")
+    second_row = len(lines[0]) + len(lines[1]) + 2
+    read_off = thoughts.rindex("\n") + 1
+    at = {label: i for i, label in got}
     # Named once the row's first step shows its digit, never before the row begins.
-    assert second_row < at["Multiplying 347 × 20, adding row 1"] <= second_row + 4
-    assert at["Multiplying 347 × 8"] <= thoughts.index("\n") + 5
+    assert len(lines[0]) + 1 < at["Multiplying 347 × 8"] <= len(lines[0]) + 8
+    assert second_row < at["Multiplying 347 × 20, adding row 1"] <= second_row + 6
+    # The read-off line has no newline before the answer: named as it starts.
+    assert read_off < at["Reading off the answer"] <= read_off + 3
+
+
+def test_plain_scratchpad_without_place_letters() -> None:
+    thoughts = "347*28\n7*8+0+0=56 4*8+0+5=37\n0*2+6+0=06 7*2+7+0=21\n"
+    assert [label for _, label in positions(thoughts)] == [
+        FIRST_LABEL,
+        "Setting up 347 × 28",
+        "Multiplying 347 × 8",
+        "Multiplying 347 × 20, adding row 1",
+    ]
 
 
 def test_embedded_addition_and_subtraction_scratchpads() -> None:
@@ -220,7 +235,7 @@ def test_embedded_addition_and_subtraction_scratchpads() -> None:
         labels = [label for _, label in positions(solution.thoughts)]
         assert labels[0] == FIRST_LABEL
         assert labels[1].startswith("Setting up ")
-        assert labels[2] == f"{verb} column by column"
+        assert labels[2:] == [f"{verb} column by column", "Reading off the answer"]
 
 
 def test_embedded_ledger_scratchpad_walks_customers_ratios_and_ranking() -> None:

@@ -246,19 +246,26 @@ _RULES: tuple[tuple[re.Pattern[str], Maker], ...] = tuple(
 )
 
 _OP_SIGN = {"*": "×", "+": "+", "-": "−"}
-_PROBLEM_LINE = re.compile(r"^\s*(\d{1,12})\s*([*+\-])\s*(\d{1,12})\s*$")
-_MUL_ROW_START = re.compile(r"^\s*\d\*(\d)\+")
-_ADD_ROW = re.compile(r"^\s*\d[+\-]\d[+\-]\d=\d\d")
+# Digits may carry their place letter (``c3b4a7*b2a8`` is 347 × 28; ``a:`` marks the units).
+_PROBLEM_LINE = re.compile(r"^\s*((?:[a-z]?\d){1,12})\s*([*+\-])\s*((?:[a-z]?\d){1,12})\s*$")
+_MUL_ROW_START = re.compile(r"^\s*(?:[a-z]:)?\d\*(\d)\+")
+_ADD_ROW = re.compile(r"^\s*(?:[a-z]:)?\d[+\-]\d[+\-]\d=\d\d")
+_READ_OFF = re.compile(r"^\s*=\s*[a-z]?\d")
 _LEDGER_ROW = re.compile(r"^\s*([a-z][\w-]*) (\d+)\+(\d+)=(\d+) (\d+)/(\d+)\s*$")
 _LEDGER_REFUND = re.compile(r"^\s*([a-z][\w-]*) refund (\d+) (\d+)/(\d+)\s*$")
 _LEDGER_FINAL = re.compile(r"^\s*([a-z][\w-]*) (\d+) (\d+)/(\d+) (ok|out)\s*$")
 _LEDGER_TOP = re.compile(r"^\s*top\s+([a-z][\w-]*)")
 
 
+def _digits(placed: str) -> int:
+    return int(re.sub(r"[a-z]", "", placed))
+
+
 class _Scratchpad:
     """The embedded model's scratchpads (see :mod:`ponder.tasks`): an arithmetic problem
-    restated as ``347*28`` then one line of digit steps per row, or a ledger walked one row
-    per line (``ann 0+120=120 0/1``, ``ann refund 140 1/2``, ``ann 140 1/2 ok``, ``top ...``).
+    restated (``c3b4a7*b2a8``, or plain ``347*28``), one line of digit steps per row
+    (``a:7*8+0+0=56 b:…``), then the digits read off (``=e0d9c7b1a6``); or a ledger walked one
+    row per line (``ann 0+120=120 0/1``, ``ann refund 140 1/2``, ``ann 140 1/2 ok``, ``top …``).
 
     A multiplication row is named as soon as its first step shows which digit it multiplies
     by, not when its (long) line ends; every other line is named when it ends.
@@ -279,6 +286,9 @@ class _Scratchpad:
             return "Ranking the customers"
         if self.problem is None:
             return None
+        if self.rows_started and _READ_OFF.match(partial):
+            self.row_open = True  # the last line before the answer: name it as it starts
+            return "Reading off the answer"
         a, op, b = self.problem
         if op == "*":
             match = _MUL_ROW_START.match(partial)
@@ -304,7 +314,7 @@ class _Scratchpad:
         was_open, self.row_open = self.row_open, False
         problem = _PROBLEM_LINE.match(line)
         if problem is not None and self.problem is None:
-            a, op, b = int(problem.group(1)), problem.group(2), int(problem.group(3))
+            a, op, b = _digits(problem.group(1)), problem.group(2), _digits(problem.group(3))
             self.problem = (a, op, b)
             labels_for.append(f"Setting up {a} {_OP_SIGN[op]} {b}")
             return True
