@@ -10,10 +10,10 @@ from ponder.bench.stats import (
     ChainResult,
     Summary,
     break_even_s,
-    kaplan_meier,
-    km_quantile,
     pass_at_k,
     summarize,
+    ttc_cdf,
+    ttc_quantile,
 )
 
 
@@ -41,23 +41,21 @@ def test_pass_at_k_rejects_impossible_inputs() -> None:
         pass_at_k(3, 1, 4)
 
 
-def test_kaplan_meier_without_censoring_is_the_empirical_cdf() -> None:
-    points = kaplan_meier([(1.0, True), (2.0, True), (3.0, True), (4.0, True)])
+def test_ttc_cdf_without_censoring_is_the_empirical_cdf() -> None:
+    points = ttc_cdf([(1.0, True), (2.0, True), (3.0, True), (4.0, True)])
     assert points == [(1.0, 0.25), (2.0, 0.5), (3.0, 0.75), (4.0, 1.0)]
 
 
-def test_kaplan_meier_with_censoring_never_reaches_one() -> None:
-    # two solved, one censored at 1.5 (left the risk set), one censored at 10
-    points = kaplan_meier([(1.0, True), (1.5, False), (2.0, True), (10.0, False)])
-    assert points[0] == (1.0, 0.25)
-    # at t=2: 2 at risk, one event -> S = 0.75 * 0.5
-    assert points[1] == (2.0, pytest.approx(1 - 0.375))
-    assert points[-1][1] < 1.0
+def test_censored_tasks_stay_in_the_denominator_and_never_count() -> None:
+    # a task that failed k times quickly (0.5 s) must not inflate the solved share
+    points = ttc_cdf([(0.5, False), (1.0, True), (2.0, True), (10.0, False)])
+    assert points == [(1.0, 0.25), (2.0, 0.5)]
 
 
 def test_median_time_to_correct_is_censored_when_most_never_pass() -> None:
-    assert km_quantile([(1.0, True), (5.0, False), (6.0, False)], 0.5) is None
-    assert km_quantile([(1.0, True), (3.0, True), (6.0, False)], 0.5) == 3.0
+    assert ttc_quantile([(1.0, True), (0.2, False), (6.0, False)], 0.5) is None
+    assert ttc_quantile([(1.0, True), (3.0, True), (0.1, False)], 0.5) == 3.0
+    assert ttc_quantile([(1.0, True), (1.0, True), (5.0, False), (9.0, False)], 0.5) == 1.0
 
 
 def chain(
@@ -91,7 +89,7 @@ def test_summary_pass_rates_and_expected_time_to_correct() -> None:
     s = summarize(chains, "fast", "all", "all")
     assert s.pass_at_1 == 0.25
     assert s.pass_at_k == 0.5
-    assert s.ttc_p50_ms == 3000  # KM: half solved by t = 3 s
+    assert s.ttc_p50_ms == 3000  # half the tasks were correct by t = 3 s
     assert s.spent_mean_ms == 2500
     d = 600.0
     assert s.expected_ttc_s(d) == pytest.approx(2.5 + 0.5 * d)

@@ -42,7 +42,7 @@ class CorrectSettings:
     models: tuple[str, ...]
     out: Path
     k: int = 3
-    n_per_level: int = 5
+    n_per_level: int = 10
     seed: int = 0
     d_minutes: float = 15.0
     concurrency: int = 1

@@ -1,7 +1,7 @@
 """The self-contained HTML report: tables plus three inline-SVG plots, no external assets.
 
 1. TTFA vs pass rate per model (one dot per model and per model x level);
-2. time-to-correct CDFs (Kaplan-Meier, censored tasks never reach 1);
+2. time-to-correct CDFs (tasks never correct are censored: a curve plateaus at the solved share);
 3. expected time-to-correct as the human fix-up cost D grows, break-even marked.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 
 from ponder.bench.outputs import break_even_lines, fmt_seconds, table_rows
 from ponder.bench.records import AttemptRecord
-from ponder.bench.stats import MS_PER_S, ChainResult, Summary, kaplan_meier
+from ponder.bench.stats import MS_PER_S, ChainResult, Summary, ttc_cdf
 from ponder.bench.svg import Chart, color
 
 _CSS = """
@@ -62,11 +62,11 @@ def ttfa_vs_pass(headline: Sequence[Summary], levels: Sequence[Summary]) -> str:
     return chart.render()
 
 
-def ttc_cdf(headline: Sequence[Summary], chains: Sequence[ChainResult]) -> str:
+def ttc_cdf_chart(headline: Sequence[Summary], chains: Sequence[ChainResult]) -> str:
     curves: dict[str, list[tuple[float, float]]] = {}
     for r in headline:
         observations = [(c.spent_ms / MS_PER_S, c.solved) for c in chains if c.model == r.model]
-        curves[r.model] = kaplan_meier(observations)
+        curves[r.model] = ttc_cdf(observations)
     times = [t for points in curves.values() for t, _ in points if t > 0]
     low = min(times, default=0.01)
     high = max(times, default=1.0)
@@ -156,7 +156,7 @@ def render_report(
 {notes}
 <div class="plots">
 {ttfa_vs_pass(headline, levels)}
-{ttc_cdf(headline, chains)}
+{ttc_cdf_chart(headline, chains)}
 {expected_vs_d(headline, d_s, break_even)}
 </div>
 <h2>By suite and level</h2>
@@ -169,7 +169,7 @@ def render_report(
 tasks whose first attempt a verifier accepted; <b>pass@k</b>: accepted within k attempts (with
 the <code>independent</code> retry policy, the unbiased estimator of Chen et al. 2021).
 <b>TTC</b> (time-to-correct): E2E plus verification time of every attempt until one is
-accepted; tasks never accepted are censored (Kaplan-Meier), so a median shows “&gt; k tries”
+accepted; tasks never accepted are censored at the attempt budget, so a median shows “&gt; k tries”
 when fewer than half were solved. <b>E[TTC]</b> = mean machine time per task + (1 − share
 solved) · D, where D is what a person spends fixing a wrong answer; the break-even D is where
 a slower, more accurate model starts to win.</p>

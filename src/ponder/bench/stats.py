@@ -8,9 +8,9 @@ Definitions (DESIGN.md's metric table, applied to k attempts per task):
   directly). ``independent`` policy: the unbiased estimator of Chen et al. (2021),
   ``1 - C(n-c, k) / C(n, k)`` per task, averaged.
 - **time-to-correct** of a task: the sum of its attempts' E2E and verification times up to and
-  including the first accepted one. A task never accepted is *censored* at the time it spent;
-  medians and CDFs use the Kaplan-Meier estimator, so a median is ``None`` (shown as "> k
-  tries") when fewer than half the tasks were ever accepted.
+  including the first accepted one. A task never accepted is *censored* at the attempt budget
+  (its time-to-correct is beyond every observed one), so CDFs plateau at the solved share and
+  a median is ``None`` (shown as "> k tries") when fewer than half the tasks were accepted.
 - **expected time-to-correct** at a human fix-up cost D: ``T + (1 - p) * D``, with T the mean
   machine time spent per task (until accepted or out of attempts) and p the share accepted.
   With k = 1 this is exactly DESIGN.md's ``E2E + (1 - p) * D``.
@@ -105,27 +105,29 @@ def reduce_chains(records: Iterable[AttemptRecord]) -> list[ChainResult]:
     return results
 
 
-def kaplan_meier(observations: Sequence[tuple[float, bool]]) -> list[tuple[float, float]]:
-    """CDF steps ``(t, P(T <= t))`` from ``(time, event)`` pairs; event False = censored."""
+def ttc_cdf(observations: Sequence[tuple[float, bool]]) -> list[tuple[float, float]]:
+    """CDF steps ``(t, share of all tasks correct by t)`` from ``(time, solved)`` pairs.
+
+    A task never solved is censored *at the attempt budget*, i.e. after every solve: it stays
+    in the denominator and never counts as correct, so the curve plateaus at the solved share.
+    (Kaplan-Meier on wall time would drop a task that failed k times quickly from the risk set
+    early and overstate the solved share; failing within budget is not "lost to follow-up".)
+    """
+    total = len(observations)
+    solved = sorted(t for t, ok in observations if ok)
     points: list[tuple[float, float]] = []
-    survival = 1.0
-    at_risk = len(observations)
-    by_time: dict[float, list[bool]] = defaultdict(list)
-    for time_, event in observations:
-        by_time[time_].append(event)
-    for time_ in sorted(by_time):
-        events = by_time[time_]
-        deaths = sum(events)
-        if deaths and at_risk:
-            survival *= 1.0 - deaths / at_risk
-            points.append((time_, 1.0 - survival))
-        at_risk -= len(events)
+    for i, time_ in enumerate(solved, 1):
+        if points and points[-1][0] == time_:
+            points[-1] = (time_, i / total)
+        else:
+            points.append((time_, i / total))
     return points
 
 
-def km_quantile(observations: Sequence[tuple[float, bool]], q: float) -> float | None:
-    """The smallest t with P(T <= t) >= q (0 < q < 1); None when censoring hides it."""
-    for time_, cdf in kaplan_meier(observations):
+def ttc_quantile(observations: Sequence[tuple[float, bool]], q: float) -> float | None:
+    """The smallest t with at least a share ``q`` of tasks correct by t; None when fewer were
+    ever correct (the quantile lies beyond the attempt budget: "> k tries")."""
+    for time_, cdf in ttc_cdf(observations):
         if cdf >= q - 1e-12:
             return time_
     return None
@@ -191,8 +193,8 @@ def summarize(chains: Sequence[ChainResult], model: str, suite: str, level: str)
         ttfa_p90_ms=percentile(ttfa, 90),
         first_e2e_mean_ms=_mean([c.first_e2e_ms for c in chains]),
         spent_mean_ms=_mean([c.spent_ms for c in chains]),
-        ttc_p50_ms=km_quantile(observations, 0.5),
-        ttc_p90_ms=km_quantile(observations, 0.9),
+        ttc_p50_ms=ttc_quantile(observations, 0.5),
+        ttc_p90_ms=ttc_quantile(observations, 0.9),
     )
 
 

@@ -50,7 +50,7 @@ def register(subparsers: Any) -> None:
     )
     correct.add_argument("-k", type=_positive, default=3, help="attempts per task (default 3)")
     correct.add_argument(
-        "--n-per-level", type=_positive, default=4, help="tasks per difficulty level (default 4)"
+        "--n-per-level", type=_positive, default=10, help="tasks per difficulty level (default 10)"
     )
     correct.add_argument("--seed", type=int, default=0, help="task generation seed (default 0)")
     correct.add_argument(
