@@ -173,7 +173,7 @@ export class RaceView {
   drawTimeline() {
     if (!this.rows) return;
     const times = this.rows.map((r) => this.laneTimes(r.lane));
-    const maxMs = Math.max(1000, ...times.map((t) => t.end || 0));
+    const maxMs = Math.max(100, ...times.map((t) => t.end || 0));
     const step = niceStep(maxMs);
     const domain = Math.ceil((maxMs * 1.04) / step) * step;
     const pct = (ms) => `${Math.max(0, Math.min(100, (100 * ms) / domain))}%`;
