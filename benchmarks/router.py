@@ -15,7 +15,7 @@ Prints:
 * the issue's floors: APGR >= 0.8, E[TTC] below always-fast and always-deep, decision
   p50 < 1 ms and p99 < 5 ms.
 
-The default data is ``benchmarks/data/router_attempts.jsonl``: the embedded model's first
+The default data is ``benchmarks/data/router_attempts.jsonl.gz``: the embedded model's first
 attempts on held-out arith and ledger problems in both modes (``ponder bench correct``,
 k = 1; thoughts and answers dropped to keep the file small), the same data the shipped
 ``default_router.json`` was fitted on.
@@ -37,7 +37,7 @@ from ponder.router.evaluate import evaluate, format_report
 from ponder.router.features import Featurizer
 from ponder.router.learned import LearnedRouter, LinearScorer
 
-DATA = Path(__file__).parent / "data" / "router_attempts.jsonl"
+DATA = Path(__file__).parent / "data" / "router_attempts.jsonl.gz"
 
 
 def time_calls(prompts: list[str], call: object, rounds: int) -> list[float]:

@@ -1,13 +1,13 @@
 """Rebuild the shipped router: bench the embedded model, keep the data, fit, save.
 
-    python scripts/make_router_data.py                 # ~10 min on 2 CPU cores
+    python scripts/make_router_data.py                 # ~5 min on 2 CPU cores
     python scripts/make_router_data.py --n-per-level 20 --no-fit   # a smoke run
 
 1. ``ponder bench correct --suite arith,ledger --models fast,deep -k 1`` over held-out
    problems (every level, every phrasing template the task families have), resumable in
    ``--work`` (default ``runs/router-data``);
 2. its attempts JSONL, thoughts and answers dropped (the router reads prompts, verdicts
-   and timings only), to ``benchmarks/data/router_attempts.jsonl``;
+   and timings only), gzipped, to ``benchmarks/data/router_attempts.jsonl.gz``;
 3. ``ponder router fit`` on that file to ``src/ponder/router/default_router.json``.
 
 Run from the repository root.
@@ -16,12 +16,13 @@ Run from the repository root.
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import subprocess
 import sys
 from pathlib import Path
 
-DATA = Path("benchmarks/data/router_attempts.jsonl")
+DATA = Path("benchmarks/data/router_attempts.jsonl.gz")
 MODEL = Path("src/ponder/router/default_router.json")
 DROP = ("thinking", "answer")
 
@@ -30,7 +31,7 @@ def compact(source: Path, target: Path) -> int:
     """Copy the attempts without the model's text; returns the number of rows."""
     target.parent.mkdir(parents=True, exist_ok=True)
     rows = 0
-    with source.open(encoding="utf-8") as src, target.open("w", encoding="utf-8") as dst:
+    with source.open(encoding="utf-8") as src, gzip.open(target, "wt", encoding="utf-8") as dst:
         for line in src:
             try:
                 row = json.loads(line)
@@ -45,7 +46,7 @@ def compact(source: Path, target: Path) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n-per-level", type=int, default=150)
+    parser.add_argument("--n-per-level", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--work", type=Path, default=Path("runs/router-data"))

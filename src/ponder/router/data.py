@@ -11,6 +11,7 @@ deep outcomes, which evaluation needs (the oracle and every policy are scored pe
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -95,8 +96,9 @@ def outcome_from_row(row: Mapping[str, Any]) -> Outcome | None:
 
 
 def iter_rows(path: Path) -> Iterator[dict[str, Any]]:
-    """JSON objects of a JSONL file; a torn or blank line is skipped."""
-    with path.open(encoding="utf-8") as handle:
+    """JSON objects of a JSONL file (gzipped when it ends in .gz); torn or blank lines skipped."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
         for line in handle:
             line = line.strip()
             if not line:

@@ -63,8 +63,30 @@ def expressions(text: str) -> list[tuple[int, str, int]]:
     return [(len(a), _OPS[op.lower()], len(b)) for a, op, b in _EXPR.findall(text)]
 
 
-def _structure(text: str, words: list[str], exprs: list[tuple[int, str, int]]) -> list[float]:
-    """Structure figures; ``words`` is the lower-cased word list of ``text``."""
+def carries(a: str, op: str, b: str) -> int:
+    """Column work in ``a op b``: carries of a sum, borrows of a difference, and for a
+    product the digit pairs whose product carries (a classic difficulty measure)."""
+    x, y = a[::-1], b[::-1]
+    if op == "*":
+        return sum(1 for p in x for q in y if int(p) * int(q) >= 10)
+    if op not in "+-":
+        return 0
+    count, carry = 0, 0
+    for i in range(max(len(x), len(y))):
+        p = int(x[i]) if i < len(x) else 0
+        q = int(y[i]) if i < len(y) else 0
+        column = p + q + carry if op == "+" else p - q - carry
+        carry = int(column >= 10) if op == "+" else int(column < 0)
+        count += carry
+    return count
+
+
+def _structure(
+    text: str, words: list[str], raw: list[tuple[str, str, str]]
+) -> list[float]:
+    """Structure figures; ``words`` is the lower-cased word list of ``text``, ``raw`` its
+    ``a op b`` matches."""
+    exprs = [(len(a), _OPS[op.lower()], len(b)) for a, op, b in raw]
     digits = sorted((len(m) for m in _INTEGER_RUN.findall(text)), reverse=True)
     joined = " " + " ".join(words) + " "
     top = digits[:2] + [0] * (2 - len(digits[:2]))
@@ -84,6 +106,7 @@ def _structure(text: str, words: list[str], exprs: list[tuple[int, str, int]]) -
         float(ops.count("*") + ops.count("/")),
         float(max((a + b for a, op, b in exprs if op in "*/"), default=0)),
         float(max((max(a, b) for a, op, b in exprs if op in "+-"), default=0)),
+        float(sum(carries(a, _OPS[op.lower()], b) for a, op, b in raw if len(a) + len(b) < 30)),
         float(text.count("(")),
         math.log1p(len(_ROW.findall(text))),
         math.log1p(len({m.lower() for m in _LABELLED.findall(text)})),
@@ -98,7 +121,7 @@ def _structure(text: str, words: list[str], exprs: list[tuple[int, str, int]]) -
 STRUCTURE: tuple[str, ...] = (
     "log_chars", "log_words", "log_lines", "code_fences", "log_digits", "log_numbers",
     "max_operand_digits", "top2_operand_digits", "mean_operand_digits", "expressions",
-    "add_sub_ops", "mul_div_ops", "mul_div_digits", "add_sub_digits", "parens",
+    "add_sub_ops", "mul_div_ops", "mul_div_digits", "add_sub_digits", "carries", "parens",
     "log_number_lines", "log_labels", "refunds", "constraint_words", "question_marks",
     "explicit_think",
 )
@@ -182,13 +205,14 @@ class Featurizer:
         full_length = len(text)
         text = clip(text, self.max_chars)
         words: list[str] = _WORDS.findall(text.lower())
-        exprs = expressions(text)
+        raw: list[tuple[str, str, str]] = _EXPR.findall(text)
+        exprs = [(len(a), _OPS[op.lower()], len(b)) for a, op, b in raw]
         tokens = set(self.tokens(text, words, exprs, category))
         hashed = {zlib.crc32(t.encode()) & mask for t in tokens}
         columns = np.fromiter(
             (*sorted(hashed), *range(self.hash_dim, self.dim)), dtype=np.int64
         )
-        structure = _structure(text, words, exprs)
+        structure = _structure(text, words, raw)
         structure[0] = math.log1p(full_length)
         values = np.concatenate([np.ones(len(hashed)), np.asarray(structure)])
         return columns, values

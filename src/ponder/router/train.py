@@ -26,11 +26,11 @@ from ponder.router.features import STRUCTURE, Featurizer
 from ponder.router.learned import HEADS, Head, LinearScorer
 from ponder.router.rules import RuleRouter
 
-C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0)
+C_GRID = (0.3, 1.0, 3.0)
 RIDGE_ALPHA = 1.0
 MAX_FOLDS = 5
 # Below this share of known hashed features, a prompt is routed by the rules instead.
-MIN_COVERAGE = 0.5
+MIN_COVERAGE = 0.7
 
 Matrix = Any  # scipy.sparse.csr_matrix (untyped)
 
