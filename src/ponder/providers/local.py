@@ -5,8 +5,9 @@ By default it serves the embedded model that ships inside the package (``fast`` 
 ``path = "..."`` in a model's table points it at any other ONNX Runtime GenAI model folder
 (one with a ``genai_config.json``, e.g. an exported Qwen3), whose own chat template is used.
 
-Generation runs in a worker thread; tokens reach the event loop through a queue, and
-closing or cancelling the stream stops the worker before its next token. Thought tokens
+Generation runs in a worker thread; tokens reach the event loop through a queue (the
+worker runs at most ``AHEAD`` chunks ahead of the reader), and closing or cancelling the
+stream stops the worker before its next token. Thought tokens
 are capped by the thinking budget: once ``budget`` thought tokens have been generated,
 ``</think>`` is appended for the model and it has to answer (budget forcing).
 
@@ -252,13 +253,23 @@ def _out_of_domain() -> list[Event]:
     return events
 
 
+# How many token chunks the worker may run ahead of the consumer: a slow reader (or one
+# that stopped reading) holds generation back instead of letting it run on unread.
+AHEAD = 32
+
+
 async def _stream(engine: Engine, plan: _Plan) -> AsyncIterator[Event]:
     """Run the worker thread and turn what it reports into events, in order."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[list[Piece] | _Done] = asyncio.Queue()
     stop = threading.Event()
+    credits = threading.Semaphore(AHEAD)
 
     def report(item: list[Piece] | _Done) -> None:
+        if not isinstance(item, _Done):
+            while not credits.acquire(timeout=0.02):
+                if stop.is_set():
+                    return
         try:
             loop.call_soon_threadsafe(queue.put_nowait, item)
         except RuntimeError:  # the loop is gone: nobody is listening any more
@@ -271,6 +282,8 @@ async def _stream(engine: Engine, plan: _Plan) -> AsyncIterator[Event]:
     try:
         while True:
             item = await queue.get()
+            if not isinstance(item, _Done):
+                credits.release()
             if isinstance(item, _Done):
                 if item.error is not None:
                     yield Failed(side="ponder", code="local_engine_error", message=item.error)

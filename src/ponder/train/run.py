@@ -2,9 +2,11 @@
 
     python -m ponder.train --out src/ponder/models/embedded
 
-Seeded and sized for 2 CPU cores: the learning-rate schedule follows
-``max(step / steps, elapsed / minutes)``, so a slower machine finishes on time with a
-shorter (and slightly weaker) run, and a fast one runs exactly ``--steps`` steps.
+Seeded and sized for 2 CPU cores (bfloat16 autocast). The learning-rate schedule follows
+``max(step / steps, elapsed / minutes)``: by default the run is time-boxed to 45 minutes,
+so a busier machine finishes on time with fewer steps (and a weaker model); ``--steps N``
+with a generous ``--minutes`` gives a step-exact run instead. ``--init`` continues from an
+earlier checkpoint.
 """
 
 from __future__ import annotations
@@ -42,8 +44,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--checkpoint", type=Path, default=None,
                    help="where to keep the HF checkpoint (default: a temporary folder)")
     p.add_argument("--seed", type=int, default=1234)
-    p.add_argument("--steps", type=int, default=4000)
-    p.add_argument("--minutes", type=float, default=40.0, help="wall-clock budget for training")
+    p.add_argument("--init", type=Path, default=None,
+                   help="start from this HF checkpoint instead of random weights (continue a run)")
+    p.add_argument("--steps", type=int, default=100000)
+    p.add_argument("--warmup", type=float, default=0.03, help="share of the run warming up")
+    p.add_argument("--minutes", type=float, default=45.0, help="wall-clock budget for training")
     p.add_argument("--batch-tokens", type=int, default=4096)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--hidden", type=int, default=128)
@@ -51,7 +56,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--ffn", type=int, default=384)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--eval-every", type=int, default=250)
+    p.add_argument("--eval-every", type=int, default=200)
     p.add_argument("--no-bf16", dest="bf16", action="store_false",
                    help="train in float32 (bfloat16 autocast: ~2x faster on CPUs with AVX512-BF16)")
     return p.parse_args(argv)
@@ -136,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
         bos_token_id=tok.token_to_id(USER),
         eos_token_id=tok.token_to_id(END),
     )
-    model = LlamaForCausalLM(config)
+    model = LlamaForCausalLM(config) if args.init is None else (
+        LlamaForCausalLM.from_pretrained(args.init, dtype=torch.float32)
+    )
     n_params = sum(p.numel() for p in model.parameters())
     print(f"model: {n_params / 1e6:.2f}M parameters, vocab {config.vocab_size}", flush=True)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
@@ -148,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     stream = Stream(tok, args.seed)
     held_out = eval_set(tok, 12, seed=args.seed + 1)
     budget_s = args.minutes * 60
-    warmup = 0.03
+    warmup = args.warmup
     start = time.time()
     tokens = 0
     step = 0
