@@ -5,9 +5,10 @@ Scratchpad (what deep mode writes): the sum restated with each digit tagged by i
 each step labelled with its column and showing its inputs and a two-digit result (carry or
 borrow, then the digit), and finally the result's digits read back most significant first
 (``=f1e7d8c3b7a7``). The tags turn "the k-th digit from the right" into a lookup by
-label, which a tiny model learns far more easily than counting positions. Multiplication by a two-digit ``b`` is two rows: ``a × b0``,
-then ``a × b1`` shifted one column and added to the first row's digits as it goes. The
-answer is the readout without its tags and leading zeros.
+label, which a tiny model learns far more easily than counting positions.
+Multiplication by a two-digit ``b`` is two rows: ``a × b0``, then ``a × b1`` shifted one
+column and added to the first row's digits as it goes. The answer is the readout without
+its tags and leading zeros.
 """
 
 from __future__ import annotations
