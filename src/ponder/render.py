@@ -74,7 +74,8 @@ class ChatRenderer:
     def _draw_status(self) -> None:
         if not (self.ansi and self._thinking):
             return
-        status = f"Thinking… {self._elapsed_ms() / 1000:.1f} s · {self._thought_tokens()} tokens"
+        # Live counts are estimates from the text; the metrics line has the provider's figures.
+        status = f"Thinking… {self._elapsed_ms() / 1000:.1f} s · ~{self._thought_tokens()} tokens"
         tail = "" if self.hide_thoughts else self._partial[-60:].replace("\t", " ")
         line = self._style(status, BOLD + GRAY) + (self._style("  " + tail, DIM) if tail else "")
         self.out.write(CLEAR_LINE + line)
@@ -133,7 +134,7 @@ class ChatRenderer:
         self._flush_partial()
         self._thinking = False
         summary = (
-            f"Thought for {self._elapsed_ms(at_ns) / 1000:.1f} s · {self._thought_tokens()} tokens"
+            f"Thought for {self._elapsed_ms(at_ns) / 1000:.1f} s · ~{self._thought_tokens()} tokens"
         )
         self._print_line(summary, GRAY)
 
