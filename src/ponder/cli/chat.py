@@ -26,7 +26,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--hide-thoughts",
         action="store_true",
-        help='collapse the thoughts to one line: "Thought for 7.2 s · ~512 tokens" (a live estimate; the metrics line has the exact counts)',
+        help='collapse the thoughts to one line: "Thought for 7.2 s · ~512 tokens"'
+        " (a live estimate; the metrics line has the exact counts)",
     )
     parser.add_argument("--json", action="store_true", help="print the event stream as JSON lines")
     parser.add_argument("--budget", type=int, help="cap thought tokens (thinking budget)")
