@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Iterator
@@ -14,16 +13,6 @@ import pytest
 
 from ponder.store import TraceQuery, read
 from tests.gateway_harness import Served, serve_subprocess
-
-
-def _model_accuracy() -> float:
-    try:
-        card = resources.files("ponder.models").joinpath("embedded/model_card.json").read_text()
-    except (FileNotFoundError, ModuleNotFoundError):
-        return 0.0
-    scores = json.loads(card).get("teacher_forced_exact", {})
-    return float(scores.get("arith4-deep", 0.0))
-
 
 pytestmark = pytest.mark.skipif(
     not resources.files("ponder").joinpath("providers/local.py").is_file(),
@@ -100,11 +89,15 @@ def test_small_talk_routes_fast_and_gets_an_answer(client: openai.OpenAI) -> Non
     assert response.choices[0].message.content
 
 
-@pytest.mark.skipif(_model_accuracy() < 0.5, reason="the shipped embedded model is not trained yet")
-def test_deep_gets_the_arithmetic_right(client: openai.OpenAI) -> None:
+@pytest.mark.parametrize(
+    "prompt, expected", [("What is 4821 * 37?", "178377"), ("What is 564 times 3?", "1692")]
+)
+def test_deep_gets_the_arithmetic_right(client: openai.OpenAI, prompt: str, expected: str) -> None:
+    # Greedy decoding of the shipped model: deterministic. A retrained model that gets these
+    # wrong should fail here, not be skipped.
     response = client.chat.completions.create(
-        model="deep", messages=[{"role": "user", "content": "What is 4821 * 37?"}]
+        model="deep", messages=[{"role": "user", "content": prompt}]
     )
     answer = response.choices[0].message.content or ""
-    assert re.sub(r"[^\d]", "", answer).endswith("178377")
+    assert re.sub(r"[^\d]", "", answer).endswith(expected)
     assert _extra(response.choices[0].message)["reasoning_content"]
