@@ -134,3 +134,19 @@ def test_mode_follows_thinking_switch() -> None:
         ModelConfig("m", "scripted", thinking=ThinkingConfig(enabled=False))
     )
     assert provider.mode_for(ChatRequest.from_prompt("q")) == "fast"
+
+
+async def test_last_thought_step_is_named_before_the_answer() -> None:
+    # The final sentence has no terminator, so only closing the narrator can name it; that
+    # must happen when the answer starts, not at the end of the stream.
+    events = await run(engine_with([
+        ["thinking", "The question asks for a sum. Then check the result"],
+        ["answer", "42"],
+        ["answer", " done"],
+        ["finish", "stop"],
+    ]))
+    first_answer = next(i for i, e in enumerate(events) if isinstance(e, Answer))
+    labels_before = [e for e in events[:first_answer] if isinstance(e, Progress)]
+    labels_after = [e for e in events[first_answer:] if isinstance(e, Progress)]
+    assert len(labels_before) >= 2 and labels_after == []
+    assert [p.index for p in labels_before] == list(range(len(labels_before)))

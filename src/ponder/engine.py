@@ -19,7 +19,7 @@ import httpx
 
 from ponder.config import AUTO, Config, ModelConfig
 from ponder.errors import PonderError, StreamBrokenError, UpstreamUnreachableError
-from ponder.events import Event, Failed, Finished, Progress, Started, Thinking, Usage
+from ponder.events import Answer, Event, Failed, Finished, Progress, Started, Thinking, Usage
 from ponder.meter import Meter
 from ponder.progress import KeywordNarrator, Narrator
 from ponder.providers.base import Provider
@@ -75,6 +75,7 @@ class Engine:
         narrator = self._narrator_factory()
         steps = 0
         saw_usage = False
+        answering = False
 
         def finish(event: Finished | Failed) -> Event:
             nonlocal saw_usage
@@ -99,6 +100,12 @@ class Engine:
                 meter.feed(event)
                 if isinstance(event, Usage):
                     saw_usage = True
+                elif isinstance(event, Answer) and event.text and not answering:
+                    # The thoughts are over: name their last step before the answer shows.
+                    answering = True
+                    for label in narrator.close():
+                        yield Progress(label, steps)
+                        steps += 1
                 yield event
                 if isinstance(event, Thinking) and event.text:
                     for label in narrator.feed(event.text):
