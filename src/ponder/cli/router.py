@@ -71,7 +71,18 @@ def _outcomes(args: argparse.Namespace) -> list[Any]:
     return outcomes
 
 
+def _require_sklearn(command: str) -> None:
+    """Fitting and evaluating need scikit-learn, which serving does not: it is an extra."""
+    try:
+        import sklearn  # noqa: F401
+    except ModuleNotFoundError:
+        raise ConfigError(
+            f"`ponder router {command}` needs scikit-learn: pip install 'ponder[router]'."
+        ) from None
+
+
 def _fit(args: argparse.Namespace) -> int:
+    _require_sklearn("fit")
     from ponder.router.train import fit_scorer
 
     outcomes = _outcomes(args)
@@ -91,6 +102,7 @@ def _fit(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    _require_sklearn("eval")
     from ponder.router.evaluate import evaluate, format_report
     from ponder.router.learned import LinearScorer
 
