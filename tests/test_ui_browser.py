@@ -316,7 +316,10 @@ def test_mode_streams_thoughts_steps_and_meters(
 
     if chosen == "deep":
         # Gray, collapsed, before the answer; it ticked "Thinking… 1.2 s · 34 tokens" live.
-        assert seen["thinking"] < seen["answer"]
+        # Never after the answer. The embedded model thinks for ~40 ms, so one network read can
+        # carry the last thoughts and the first answer token, and the page then shows both in
+        # the same frame (equal timestamps); the stream order itself is asserted server-side.
+        assert seen["thinking"] <= seen["answer"]
         assert seen["openAtFirst"] is False and seen["openAtAnswer"] is False
         r, g, b = rgb(seen["background"])
         assert max(r, g, b) - min(r, g, b) <= 12, seen["background"]  # a neutral gray
@@ -330,7 +333,7 @@ def test_mode_streams_thoughts_steps_and_meters(
         assert re.fullmatch(r"Thought for [\d.]+ s · [\d,]+ tokens?", summary.strip()), summary
         assert message.locator("details.thinking").evaluate("el => el.open") is False
         # A progress step arrived before the first answer token.
-        assert seen["step"] < seen["answer"] and seen["stepsAtAnswer"] >= 1
+        assert seen["step"] <= seen["answer"] and seen["stepsAtAnswer"] >= 1
         # Expanding shows the thoughts as text.
         message.locator("details.thinking summary").click()
         assert message.locator(".thoughts").inner_text().strip()
