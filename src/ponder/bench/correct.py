@@ -7,6 +7,8 @@ Output folder layout (``--out``)::
     report.html      self-contained report with inline-SVG plots
     run.json         the settings of the latest run over this folder
     sql-<seed>.sqlite  (sql suite) the generated database the questions run against
+                       (sql-<seed>.duckdb with ``dsn="duckdb://"``; a DSN with a path puts
+                       it there instead)
 
 Running again over the same folder resumes: finished (task, model) chains are skipped.
 """
@@ -27,9 +29,10 @@ from ponder.bench.registry import get_suite
 from ponder.bench.report import render_report
 from ponder.bench.runner import BenchRunner, RetryPolicy, RunSettings, chain_key
 from ponder.bench.stats import Summary, break_evens, by_level, headline, reduce_chains
-from ponder.bench.suite import Suite, Task
+from ponder.bench.suite import DatabaseSuite, Suite, Task
 from ponder.config import Config
 from ponder.engine import Engine
+from ponder.errors import ConfigError
 
 SUMMARY_FILE = "summary.csv"
 REPORT_FILE = "report.html"
@@ -49,6 +52,9 @@ class CorrectSettings:
     models_in_parallel: bool = False
     retry_policy: RetryPolicy = "feedback"
     run_models: bool = True  # False: only rebuild the summary and report from the JSONL
+    # Where database suites (sql) keep their database: sqlite:///PATH or duckdb:///PATH;
+    # None: SQLite in ``out``.
+    dsn: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +84,7 @@ def run_correct(
     for model in settings.models:
         if model not in config.names():  # ``auto`` (the router) included
             config.model(model)  # raises, naming the known models
-    suites = [get_suite(name) for name in settings.suites]
+    suites = load_suites(settings)
     out = settings.out
     out.mkdir(parents=True, exist_ok=True)
     tasks = build_tasks(suites, settings.n_per_level, settings.seed, out)
@@ -86,6 +92,7 @@ def run_correct(
     previous = read_attempts(log_path)
     new: list[AttemptRecord] = []
     if settings.run_models:
+        _check_same_database(out, settings, suites, previous)
         _write_manifest(out, settings, len(tasks))
         progress = ProgressBar(
             len(tasks) * len(settings.models), stream=progress_stream, enabled=show_progress
@@ -113,6 +120,42 @@ def run_correct(
     wanted = {chain_key(t, m) for t in tasks for m in settings.models}
     records = [r for r in [*previous, *new] if r.key in wanted]
     return summarize_run(records, settings, len(new))
+
+
+def load_suites(settings: CorrectSettings) -> list[Suite]:
+    """The selected suites, the database ones pointed at ``settings.dsn`` when given."""
+    suites = [get_suite(name) for name in settings.suites]
+    if settings.dsn is not None:
+        takers = [s for s in suites if isinstance(s, DatabaseSuite)]
+        if not takers:
+            raise ConfigError(
+                "--dsn applies to suites that run on a database (sql); none is selected."
+            )
+        for suite in takers:
+            suite.use_dsn(settings.dsn)
+    return suites
+
+
+def _dsn_engine(dsn: str | None) -> str:
+    return (dsn or "sqlite://").partition("://")[0].lower()
+
+
+def _check_same_database(
+    out: Path, settings: CorrectSettings, suites: Sequence[Suite], previous: list[AttemptRecord]
+) -> None:
+    """Refuse to resume a folder whose database suites ran on another engine (mixed results)."""
+    names = {s.name for s in suites if isinstance(s, DatabaseSuite)}
+    if not names or not any(r.suite in names for r in previous):
+        return
+    try:
+        before = json.loads((out / MANIFEST_FILE).read_text(encoding="utf-8")).get("dsn")
+    except (OSError, ValueError, AttributeError):
+        return
+    if _dsn_engine(before) != _dsn_engine(settings.dsn):
+        raise ConfigError(
+            f"{out} holds {', '.join(sorted(names))} attempts run on {_dsn_engine(before)};"
+            f" this run asks for {_dsn_engine(settings.dsn)}. Use a fresh --out."
+        )
 
 
 async def _run(
@@ -159,6 +202,8 @@ def summarize_run(
         "concurrency per model": settings.concurrency,
         "attempts recorded": len(records),
     }
+    if settings.dsn is not None:
+        manifest["database"] = settings.dsn
     html = render_report(top, levels, chains, d_s, be, manifest, records)
     (out / REPORT_FILE).write_text(html, encoding="utf-8")
     return CorrectResult(
@@ -181,6 +226,7 @@ def _write_manifest(out: Path, settings: CorrectSettings, tasks: int) -> None:
         "d_minutes": settings.d_minutes,
         "retry_policy": settings.retry_policy,
         "concurrency": settings.concurrency,
+        "dsn": settings.dsn,
         "tasks": tasks,
     }
     (out / MANIFEST_FILE).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

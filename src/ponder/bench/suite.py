@@ -67,6 +67,17 @@ class Suite(Protocol):
         ...
 
 
+@runtime_checkable
+class DatabaseSuite(Protocol):
+    """Optional: a suite whose tasks run on a database the user can choose with ``--dsn``."""
+
+    name: str
+
+    def use_dsn(self, dsn: str) -> None:
+        """Use the database ``dsn`` names; raise :class:`ponder.errors.ConfigError` if unusable."""
+        ...
+
+
 def retry_prompt(verdict: Verdict) -> str:
     """The follow-up user message after a rejected answer: the verifier's reason, verbatim."""
     return (

@@ -23,6 +23,16 @@ def _positive(value: str) -> int:
     return number
 
 
+def _dsn(value: str) -> str:
+    from ponder.bench.suites.sql.dsn import DsnError, parse_dsn
+
+    try:
+        parse_dsn(value)
+    except DsnError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from exc
+    return value
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "bench",
@@ -53,6 +63,16 @@ def register(subparsers: Any) -> None:
         "--n-per-level", type=_positive, default=10, help="tasks per difficulty level (default 10)"
     )
     correct.add_argument("--seed", type=int, default=0, help="task generation seed (default 0)")
+    correct.add_argument(
+        "--dsn",
+        type=_dsn,
+        default=None,
+        metavar="DSN",
+        help="where the sql suite builds and queries its database: sqlite:///PATH or"
+        " duckdb:///PATH (four slashes for an absolute path; `duckdb://` alone: in --out;"
+        " DuckDB needs `pip install 'ponder[duckdb]'`). Default: SQLite,"
+        " --out/sql-<seed>.sqlite",
+    )
     correct.add_argument(
         "--out", type=Path, default=None, help="output folder (default runs/bench-<timestamp>)"
     )
@@ -134,6 +154,7 @@ def run_correct_command(args: argparse.Namespace) -> int:
         models_in_parallel=args.models_in_parallel,
         retry_policy=args.retry_policy,
         run_models=not args.report_only,
+        dsn=args.dsn,
     )
     result = run_correct(load_config(args.config), settings, show_progress=not args.no_progress)
     if not result.headline:

@@ -1,0 +1,54 @@
+"""The sql suite's engines behind one interface: build the database, run a query, describe it.
+
+SQLite needs nothing beyond the standard library; DuckDB is imported only when used, and its
+absence is a :class:`ConfigError` saying what to install.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ponder.bench.suites.sql.data import SCHEMA, build_database, duckdb_schema
+from ponder.bench.suites.sql.dsn import Dsn, Engine
+from ponder.bench.suites.sql.execute import QueryResult, run_query
+from ponder.errors import ConfigError
+
+DIALECT: dict[Engine, str] = {"sqlite": "SQLite", "duckdb": "DuckDB"}
+INSTALL_DUCKDB = "DuckDB support needs the duckdb package: pip install 'ponder[duckdb]'."
+
+
+def require_engine(engine: Engine) -> None:
+    """Raise :class:`ConfigError` when ``engine``'s driver is not installed."""
+    if engine == "duckdb":
+        try:
+            import duckdb  # noqa: F401
+        except ImportError as exc:
+            raise ConfigError(INSTALL_DUCKDB) from exc
+
+
+def build(dsn: Dsn, workdir: Path, seed: int) -> Path:
+    """The database file for ``seed`` where ``dsn`` says, built when missing or stale."""
+    path = dsn.database_file(workdir, seed)
+    if dsn.engine == "sqlite":
+        return build_database(path, seed)
+    require_engine("duckdb")
+    from ponder.bench.suites.sql.duckdb_data import build_duckdb_database
+
+    return build_duckdb_database(path, seed)
+
+
+def run(
+    engine: Engine, path: Path, sql: str, timeout_s: float = 5.0, max_rows: int = 10_000
+) -> QueryResult:
+    """Rows of ``sql``, read-only and bounded; :class:`QueryError` when it cannot run."""
+    if engine == "sqlite":
+        return run_query(path, sql, timeout_s=timeout_s, max_rows=max_rows)
+    require_engine("duckdb")
+    from ponder.bench.suites.sql.duckdb_execute import run_duckdb_query
+
+    return run_duckdb_query(path, sql, timeout_s=timeout_s, max_rows=max_rows)
+
+
+def schema(engine: Engine) -> str:
+    """The DDL the model is shown, in the engine's types."""
+    return SCHEMA if engine == "sqlite" else duckdb_schema()
