@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ponder.progress import FIRST_LABEL, KeywordNarrator, Narrator
-from ponder.tasks import solve
+from ponder.tasks import families, generate, solve
 
 
 def narrate(thoughts: str, chunk: int = 3) -> list[str]:
@@ -198,33 +198,48 @@ def positions(thoughts: str) -> list[tuple[int, str]]:
 def test_embedded_multiplication_scratchpad_names_each_row_when_it_starts() -> None:
     solution = solve("What is 347 × 28?")
     assert solution is not None
-    thoughts = solution.thoughts  # "c3b4a7*b2a8\na:7*8+0+0=56 …\na:0*2+6+0=06 …\n=e0d9…"
+    thoughts = solution.thoughts  # "c3b4a7*b2a8\na:7*8+0=56 …\nb:7*2+0=14 …\na:6+0+0=06 …\n=e0d9…"
     got = positions(thoughts)
     assert [label for _, label in got] == [
         FIRST_LABEL,
         "Setting up 347 × 28",
         "Multiplying 347 × 8",
-        "Multiplying 347 × 20, adding row 1",
+        "Multiplying 347 × 20",
+        "Adding the rows",
         "Reading off the answer",
     ]
     lines = thoughts.split("\n")
-    second_row = len(lines[0]) + len(lines[1]) + 2
-    read_off = thoughts.rindex("\n") + 1
+    assert len(lines) == 5
+    starts = [sum(len(line) + 1 for line in lines[:i]) for i in range(len(lines))]
     at = {label: i for i, label in got}
     # Named once the row's first step shows its digit, never before the row begins.
-    assert len(lines[0]) + 1 < at["Multiplying 347 × 8"] <= len(lines[0]) + 8
-    assert second_row < at["Multiplying 347 × 20, adding row 1"] <= second_row + 6
+    assert starts[1] < at["Multiplying 347 × 8"] <= starts[1] + len("a:7*8+0=")
+    assert starts[2] < at["Multiplying 347 × 20"] <= starts[2] + len("b:7*2+0=")
+    assert starts[3] < at["Adding the rows"] <= starts[3] + len("a:6+0+0=06")
     # The read-off line has no newline before the answer: named as it starts.
-    assert read_off < at["Reading off the answer"] <= read_off + 3
+    assert starts[4] < at["Reading off the answer"] <= starts[4] + 3
+
+
+def test_one_digit_multiplier_is_one_row_digit_by_digit() -> None:
+    solution = solve("What is 564 × 3?")
+    assert solution is not None
+    assert [label for _, label in positions(solution.thoughts)] == [
+        FIRST_LABEL,
+        "Setting up 564 × 3",
+        "Multiplying 564 × 3, digit by digit",
+        "Reading off the answer",
+    ]
 
 
 def test_plain_scratchpad_without_place_letters() -> None:
-    thoughts = "347*28\n7*8+0+0=56 4*8+0+5=37\n0*2+6+0=06 7*2+7+0=21\n"
+    thoughts = "347*28\n7*8+0=56 4*8+5=37\n7*2+0=14 4*2+1=09\n6+0+0=06 5+4+0=09\n=9716"
     assert [label for _, label in positions(thoughts)] == [
         FIRST_LABEL,
         "Setting up 347 × 28",
         "Multiplying 347 × 8",
-        "Multiplying 347 × 20, adding row 1",
+        "Multiplying 347 × 20",
+        "Adding the rows",
+        "Reading off the answer",
     ]
 
 
@@ -246,20 +261,58 @@ def test_embedded_ledger_scratchpad_walks_customers_ratios_and_ranking() -> None
     )
     solution = solve(prompt)
     assert solution is not None
-    got = positions(solution.thoughts)
+    thoughts = solution.thoughts  # "ann 120+20: 0+0+0=00 … =140 orders 2 refunds 1 ok\n…"
+    got = positions(thoughts)
     assert [label for _, label in got] == [
         FIRST_LABEL,
         "Totalling ann's orders",
-        "Totalling bob's orders",
-        "Totalling cy's orders",
-        "Counting ann's refunds",
-        "Counting cy's refunds",
         "Checking refund ratios",
+        "Totalling cy's orders",
         "Excluding cy: 2 of 2 refunded",
         "Ranking the customers",
     ]
-    # The ranking line is the scratchpad's last and has no newline before the answer:
-    # it is named as soon as it starts, not when the stream closes.
-    ranking_at = dict((label, i) for i, label in got)["Ranking the customers"]
-    assert ranking_at < len(solution.thoughts)
-    assert solution.thoughts[ranking_at - 4 : ranking_at] == "top "
+    at = {label: i for i, label in got}
+    # A worked total is named once its first column step shows, long before its line ends.
+    assert at["Totalling ann's orders"] == len("ann 120+20: 0+0+0=00")
+    assert at["Checking refund ratios"] == thoughts.index("\n") + 1
+    cy = thoughts.index("\ncy ") + 1
+    assert at["Totalling cy's orders"] == cy + len("cy 30+5: 0+5+0=05")
+    # The first ranking line is named as it starts, once its colon shows it is one.
+    ranking = thoughts.index("\nann 140:") + 1
+    assert at["Ranking the customers"] == ranking + len("ann 140:")
+
+
+def test_ledger_scratchpad_chained_totals_and_an_empty_ranking() -> None:
+    thoughts = (
+        "ann 120+20: 0+0+0=00 2+2+0=04 1+0+0=01 =140 then 140+7: 0+7+0=07 4+0+0=04 1+0+0=01"
+        " =147 orders 3 refunds 2 out\n"
+        "bob 58 =058 orders 1 refunds 1 out\n"
+        "cy 9 =009 orders 1 refunds 0 ok\n"
+        "ann out: none\n"
+        "bob out: none\n"
+        "cy 009: cy 009"
+    )
+    # An out line names the counts it read; "none" is a ranking, not an edge case.
+    assert [label for _, label in positions(thoughts)] == [
+        FIRST_LABEL,
+        "Totalling ann's orders",
+        "Excluding ann: 2 of 3 refunded",
+        "Excluding bob: 1 of 1 refunded",
+        "Checking refund ratios",
+        "Ranking the customers",
+    ]
+
+
+def test_embedded_scratchpads_label_the_same_however_they_arrive() -> None:
+    for family, levels in families().items():
+        for level in levels:
+            for problem in generate(family, level, 3, seed=7):
+                solution = solve(problem.prompt)
+                assert solution is not None
+                thoughts = solution.thoughts
+                one_by_one = [label for _, label in positions(thoughts)]
+                assert one_by_one == narrate(thoughts, chunk=len(thoughts))
+                assert one_by_one == narrate(thoughts, chunk=5)
+                assert one_by_one[0] == FIRST_LABEL
+                assert len(set(one_by_one)) == len(one_by_one)
+                assert not {"Handling edge cases", "Checking the result"} & set(one_by_one)

@@ -71,10 +71,16 @@ def test_arith_scratchpad_is_least_significant_first() -> None:
     assert solution is not None
     lines = solution.thoughts.splitlines()
     assert lines[0] == "d4c8b2a1*b3a7"
-    # row 1: 4821 x 7, column by column from the units; row 2 adds 4821 x 3 shifted
-    assert lines[1].split()[:2] == ["a:1*7+0+0=07", "b:2*7+0+0=14"]
-    assert lines[2].split()[1] == "b:1*3+4+0=07"
-    assert lines[3] == "=f1e7d8c3b7a7"
+    # row 1: 4821 x 7, column by column from the units; row 2: 4821 x 3 one column left
+    assert lines[1].split()[:3] == ["a:1*7+0=07", "b:2*7+0=14", "c:8*7+1=57"]
+    assert lines[2].split()[0] == "b:1*3+0=03"
+    # then the rows added column by column, and the digits read off
+    assert lines[3].split()[:3] == ["a:7+0+0=07", "b:4+3+0=07", "c:7+6+0=13"]
+    assert lines[4] == "=f1e7d8c3b7a7"
+    # every step is a two-term sum or product: no step adds a product to a row
+    for line in lines[1:4]:
+        for step in line.split():
+            assert step.count("+") <= 2 and not ("*" in step and step.count("+") == 2)
 
 
 def test_ledger_rule() -> None:
@@ -87,7 +93,17 @@ def test_ledger_rule() -> None:
     assert solution is not None
     # bob spent most (70) but refunded 2 of 2 orders: excluded
     assert solution.answer == "cy, ann"
-    assert "bob 70 2/2 out" in solution.thoughts
+    lines = solution.thoughts.splitlines()
+    # one line per customer, alphabetically, with the sum worked units first
+    assert lines[0] == "ann 30+7: 0+7+0=07 3+0+0=03 =037 orders 2 refunds 0 ok"
+    assert lines[1] == "bob 50+20: 0+0+0=00 5+2+0=07 =070 orders 2 refunds 2 out"
+    assert lines[2] == "cy 45 =045 orders 1 refunds 0 ok"
+    # then the ranking, one customer at a time
+    assert lines[3:] == [
+        "ann 037: ann 037",
+        "bob out: ann 037",
+        "cy 045 >037: cy 045, ann 037",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -246,15 +246,25 @@ _RULES: tuple[tuple[re.Pattern[str], Maker], ...] = tuple(
 )
 
 _OP_SIGN = {"*": "×", "+": "+", "-": "−"}
-# Digits may carry their place letter (``c3b4a7*b2a8`` is 347 × 28; ``a:`` marks the units).
+# Digits may carry their place letter (``d4c8b2a1*b3a7`` is 4821 × 37; ``a:`` marks the units).
 _PROBLEM_LINE = re.compile(r"^\s*((?:[a-z]?\d){1,12})\s*([*+\-])\s*((?:[a-z]?\d){1,12})\s*$")
-_MUL_ROW_START = re.compile(r"^\s*(?:[a-z]:)?\d\*(\d)\+")
+# A multiplication row's first step, ``b:1*3+0=`` (x × digit + carry): its column and digit.
+_MUL_ROW_START = re.compile(r"^\s*(?:([a-z]):)?\d\*(\d)\+\d=")
+# A column step of a sum or difference, ``a:7+5+0=12`` or ``a:0-7-0=13`` (also the rows of a
+# long multiplication added up).
 _ADD_ROW = re.compile(r"^\s*(?:[a-z]:)?\d[+\-]\d[+\-]\d=\d\d")
 _READ_OFF = re.compile(r"^\s*=\s*[a-z]?\d")
-_LEDGER_ROW = re.compile(r"^\s*([a-z][\w-]*) (\d+)\+(\d+)=(\d+) (\d+)/(\d+)\s*$")
-_LEDGER_REFUND = re.compile(r"^\s*([a-z][\w-]*) refund (\d+) (\d+)/(\d+)\s*$")
-_LEDGER_FINAL = re.compile(r"^\s*([a-z][\w-]*) (\d+) (\d+)/(\d+) (ok|out)\s*$")
-_LEDGER_TOP = re.compile(r"^\s*top\s+([a-z][\w-]*)")
+# A customer's summary: ``ivy 64+49: 4+9+0=13 6+4+1=11 =113 orders 2 refunds 0 ok``.
+_LEDGER_SUM_START = re.compile(r"^\s*([a-z][\w-]*) \d+\+\d+: \d\+\d\+\d=\d\d")
+_LEDGER_SUMMARY = re.compile(
+    r"^\s*([a-z][\w-]*) (.*?)\s*=\d+ orders (\d+) refunds (\d+) (ok|out)\s*$"
+)
+# A ranking step: ``ned 071 <113: ivy 113, ned 071``, ``ray out: ivy 113``, ``fay out: none``.
+_LEDGER_RANK_START = re.compile(r"^\s*([a-z][\w-]*) (?:out|\d+(?: [<>]\d+)*):")
+_LEDGER_RANK = re.compile(
+    r"^\s*([a-z][\w-]*) (?:out|\d+(?: [<>]\d+)*):"
+    r" (?:none|[a-z][\w-]* \d+(?:, [a-z][\w-]* \d+)*)\s*$"
+)
 
 
 def _digits(placed: str) -> int:
@@ -262,49 +272,70 @@ def _digits(placed: str) -> int:
 
 
 class _Scratchpad:
-    """The embedded model's scratchpads (see :mod:`ponder.tasks`): an arithmetic problem
-    restated (``c3b4a7*b2a8``, or plain ``347*28``), one line of digit steps per row
-    (``a:7*8+0+0=56 b:…``), then the digits read off (``=e0d9c7b1a6``); or a ledger walked one
-    row per line (``ann 0+120=120 0/1``, ``ann refund 140 1/2``, ``ann 140 1/2 ok``, ``top …``).
+    """The embedded model's scratchpads (see :mod:`ponder.tasks`).
 
-    A multiplication row is named as soon as its first step shows which digit it multiplies
-    by, not when its (long) line ends; every other line is named when it ends.
+    Arithmetic: the problem restated with place letters (``d4c8b2a1*b3a7``, or plain
+    ``4821*37``); for a sum or difference one line of column steps (``a:1+7+0=08 b:…``); for a
+    product one row of ``x*digit+carry`` steps per digit of the multiplier (``a:1*7+0=07 b:…``,
+    the next row one column left, ``b:1*3+0=03 c:…``), then, for a multi-digit multiplier, the
+    rows added column by column (``a:7+0+0=07 b:…``); then the digits read off
+    (``=f1e7d8c3b7a7``).
+
+    Ledger: one summary line per customer (``ivy 64+49: 4+9+0=13 6+4+1=11 =113 orders 2
+    refunds 0 ok``, ``ray 58 =058 orders 1 refunds 1 out``), then one ranking line per customer
+    (``ned 071 <113: ivy 113, ned 071``, ``ray out: ivy 113, ned 071``).
+
+    A line of steps (a multiplication row, a column walk, a customer's worked total, the first
+    ranking line) is named as soon as its first step shows what it is, not when its (long) line
+    ends; the read-off, the scratchpad's last line, as it starts; everything else when its line
+    ends.
     """
 
     def __init__(self) -> None:
         self.problem: tuple[int, str, int] | None = None
         self.rows_started = 0
         self.row_open = False
-        self.finals = 0
+        self.summaries = 0
+        self.ratios_checked = False
+        self.ranking = False
 
     def line_start(self, partial: str) -> str | None:
         """A label for a line still being written, once its start says what it is."""
         if self.row_open:
             return None
-        if self.finals and re.match(r"^\s*top\s", partial):
-            self.row_open = True  # the ranking line is the scratchpad's last: name it now
-            return "Ranking the customers"
         if self.problem is None:
-            return None
-        if self.rows_started and _READ_OFF.match(partial):
-            self.row_open = True  # the last line before the answer: name it as it starts
-            return "Reading off the answer"
-        a, op, b = self.problem
-        if op == "*":
-            match = _MUL_ROW_START.match(partial)
-            if match is None:
-                return None
+            label = self._ledger_start(partial)
+        else:
+            label = self._arith_start(partial, *self.problem)
+        if label is not None:
             self.row_open = True
-            row = self.rows_started
+        return label
+
+    def _ledger_start(self, partial: str) -> str | None:
+        if self.summaries and not self.ranking and _LEDGER_RANK_START.match(partial):
+            self.ranking = True
+            return "Ranking the customers"
+        total = _LEDGER_SUM_START.match(partial)
+        if total is not None and total.group(1) not in _NOT_NAMES:
+            return f"Totalling {_possessive(total.group(1))} orders"
+        return None
+
+    def _arith_start(self, partial: str, a: int, op: str, b: int) -> str | None:
+        if self.rows_started and _READ_OFF.match(partial):
+            return "Reading off the answer"
+        if op == "*" and (row_start := _MUL_ROW_START.match(partial)) is not None:
+            column, digit = row_start.group(1), int(row_start.group(2))
+            row = ord(column) - ord("a") if column else self.rows_started
             self.rows_started += 1
-            digit = int(match.group(1))
             if len(str(b)) == 1:
                 return f"Multiplying {a} × {digit}, digit by digit"
-            if row == 0:
-                return f"Multiplying {a} × {digit}"
-            return f"Multiplying {a} × {digit * 10**row}, adding row {row}"
+            return f"Multiplying {a} × {digit * 10**row}"
         if _ADD_ROW.match(partial):
-            self.row_open = True
+            if op == "*":
+                if not self.rows_started:
+                    return None
+                self.rows_started += 1
+                return "Adding the rows"
             self.rows_started += 1
             return "Adding column by column" if op == "+" else "Subtracting column by column"
         return None
@@ -313,37 +344,34 @@ class _Scratchpad:
         """Name a finished line; True when the line was a scratchpad line (claimed)."""
         was_open, self.row_open = self.row_open, False
         problem = _PROBLEM_LINE.match(line)
-        if problem is not None and self.problem is None:
+        if problem is not None and self.problem is None and not self.summaries:
             a, op, b = _digits(problem.group(1)), problem.group(2), _digits(problem.group(3))
             self.problem = (a, op, b)
             labels_for.append(f"Setting up {a} {_OP_SIGN[op]} {b}")
             return True
+        if self.problem is None and (summary := _LEDGER_SUMMARY.match(line)) is not None:
+            self.summaries += 1
+            name, amounts, orders, refunds, verdict = summary.groups()
+            if not was_open and "+" in amounts and name not in _NOT_NAMES:
+                labels_for.append(f"Totalling {_possessive(name)} orders")
+            if verdict == "out":
+                labels_for.append(f"Excluding {name}: {refunds} of {orders} refunded")
+            elif not self.ratios_checked:
+                self.ratios_checked = True
+                labels_for.append("Checking refund ratios")
+            return True
         if was_open:
             return True
-        if self.problem is not None and (
-            _MUL_ROW_START.match(line) or _ADD_ROW.match(line)
-        ):
+        if self.summaries and _LEDGER_RANK.match(line):
+            if not self.ranking:
+                self.ranking = True
+                labels_for.append("Ranking the customers")
+            return True
+        if self.problem is not None and (_MUL_ROW_START.match(line) or _ADD_ROW.match(line)):
             label = self.line_start(line)
             self.row_open = False
             if label:
                 labels_for.append(label)
-            return True
-        if (row := _LEDGER_ROW.match(line)) is not None:
-            labels_for.append(f"Totalling {_possessive(row.group(1))} orders")
-            return True
-        if (refund := _LEDGER_REFUND.match(line)) is not None:
-            labels_for.append(f"Counting {_possessive(refund.group(1))} refunds")
-            return True
-        if (final := _LEDGER_FINAL.match(line)) is not None:
-            self.finals += 1
-            if self.finals == 1:
-                labels_for.append("Checking refund ratios")
-            if final.group(5) == "out":
-                name, refunds, orders = final.group(1), final.group(3), final.group(4)
-                labels_for.append(f"Excluding {name}: {refunds} of {orders} refunded")
-            return True
-        if _LEDGER_TOP.match(line) is not None:
-            labels_for.append("Ranking the customers")
             return True
         return False
 

@@ -104,40 +104,63 @@ def labelled(n: int) -> str:
     return "".join(COLUMNS[len(text) - 1 - i] + d for i, d in enumerate(text))
 
 
+def _column_steps(op: str, xs: list[int], ys: list[int], first: int = 0) -> list[str]:
+    """One step per column, units first: ``c:x+y+carry=vv`` (or ``-`` with a borrow)."""
+    carry, steps = 0, []
+    for k, (x, y) in enumerate(zip(xs, ys, strict=True)):
+        label = COLUMNS[first + k]
+        if op == "+":
+            v = x + y + carry
+            steps.append(f"{label}:{x}+{y}+{carry}={v:02d}")
+            carry = v // 10
+        else:
+            v = x - y - carry
+            borrow = int(v < 0)
+            steps.append(f"{label}:{x}-{y}-{carry}={borrow}{v % 10}")
+            carry = borrow
+    return steps
+
+
+def _row(da: list[int], m: int, first: int) -> list[str]:
+    """``a × m`` one column at a time, the row starting at column ``first``: ``b:7*8+5=61``."""
+    carry, steps = 0, []
+    for k, x in enumerate(da):
+        v = x * m + carry
+        steps.append(f"{COLUMNS[first + k]}:{x}*{m}+{carry}={v:02d}")
+        carry = v // 10
+    return steps
+
+
+def _row_digits(steps: list[str], width: int, first: int) -> list[int]:
+    """A row's digits by column (zero where the row has none), units first."""
+    digits = [0] * width
+    for k, step in enumerate(steps):
+        digits[first + k] = int(step[-1])
+    return digits
+
+
 def scratchpad(s: Sum) -> str:
     lines = [f"{labelled(s.a)}{s.op}{labelled(s.b)}"]
     if s.op in "+-":
         width = max(len(str(s.a)), len(str(s.b))) + 1
-        da, db = _digits(s.a, width), _digits(s.b, width)
-        carry, steps = 0, []
-        for k, (x, y) in enumerate(zip(da, db, strict=True)):
-            if s.op == "+":
-                v = x + y + carry
-                steps.append(f"{COLUMNS[k]}:{x}+{y}+{carry}={v:02d}")
-                carry = v // 10
-            else:
-                v = x - y - carry
-                borrow = int(v < 0)
-                steps.append(f"{COLUMNS[k]}:{x}-{y}-{carry}={borrow}{v % 10}")
-                carry = borrow
-        lines.append(" ".join(steps))
-        return "\n".join([*lines, _readout(steps)])
-    bdigits = _digits(s.b, len(str(s.b)))
-    width = len(str(s.a)) + len(str(s.b))
-    da = _digits(s.a, width)
-    row_digits = [0] * width
-    for row, m in enumerate(bdigits):
-        carry, steps, new_digits = 0, [], []
-        for k in range(width):
-            x = da[k - row] if k - row >= 0 else 0
-            add = row_digits[k] if row else 0
-            v = x * m + add + carry
-            steps.append(f"{COLUMNS[k]}:{x}*{m}+{add}+{carry}={v:02d}")
-            carry = v // 10
-            new_digits.append(v % 10)
-        row_digits = new_digits
-        lines.append(" ".join(steps))
-    return "\n".join([*lines, _readout(steps)])
+        steps = _column_steps(s.op, _digits(s.a, width), _digits(s.b, width))
+        return "\n".join([*lines, " ".join(steps), _readout(steps)])
+    # Long multiplication: one row per digit of b (each row a plain x*m+carry walk, shifted
+    # one column per row), then the rows added column by column. Two-term steps only: a
+    # step that multiplies and adds two numbers at once is where a small model slips.
+    n = len(str(s.a))
+    da = _digits(s.a, n + 1)
+    rows = [_row(da, m, first=row) for row, m in enumerate(_digits(s.b, len(str(s.b))))]
+    lines += [" ".join(steps) for steps in rows]
+    if len(rows) == 1:
+        return "\n".join([*lines, _readout(rows[0])])
+    width = n + len(rows)
+    total = _row_digits(rows[0], width, 0)
+    for row, steps in enumerate(rows[1:], start=1):
+        added = _column_steps("+", total, _row_digits(steps, width, row))
+        total = [int(step[-1]) for step in added]
+    lines.append(" ".join(added))
+    return "\n".join([*lines, _readout(added)])
 
 
 def _readout(steps: list[str]) -> str:

@@ -5,9 +5,22 @@ A customer's spend is the total of their orders. A customer is excluded when
 ``2 × refunds > orders`` (counts). The answer names the top ``k`` remaining customers,
 highest spend first.
 
-Scratchpad: one line per ledger row, in the ledger's order, carrying that customer's
-running total and ``refunds/orders``; then each customer's final line with ``ok``/``out``;
-then the top ``k``.
+Scratchpad, every step a lookup or a two-digit sum a small model can make:
+
+* one line per customer, alphabetically: their order amounts, the total (a sum of two
+  amounts worked column by column, units first), the counts and ``ok``/``out``::
+
+      ivy 64+49: 4+9+0=13 6+4+1=11 =113 orders 2 refunds 0 ok
+      ray 58 =058 orders 1 refunds 1 out
+
+* then a ranking built one customer at a time, in the same order: each kept customer's
+  total compared with every entry of the ranking so far, then the new ranking (top ``k``)::
+
+      ivy 113: ivy 113
+      ned 071 <113: ivy 113, ned 071
+      ray out: ivy 113, ned 071
+
+Totals are written with three digits so that comparing two of them is digit by digit.
 """
 
 from __future__ import annotations
@@ -21,9 +34,9 @@ from ponder.tasks.common import Problem, Solution, Split, Verdict, in_split, pro
 FAMILY = "ledger"
 LEVELS: tuple[int, ...] = (1, 2, 3)
 # level -> (customers, orders, refunds, top k)
-SHAPES = {1: (3, 4, 1, 1), 2: (4, 5, 2, 2), 3: (5, 6, 3, 2)}
+SHAPES = {1: (3, 3, 1, 1), 2: (4, 5, 2, 2), 3: (5, 6, 3, 2)}
 LEVEL_NAMES = {
-    1: "3 customers, 4 orders, 1 refund, top 1",
+    1: "3 customers, 3 orders, 1 refund, top 1",
     2: "4 customers, 5 orders, 2 refunds, top 2",
     3: "5 customers, 6 orders, 3 refunds, top 2",
 }
@@ -80,24 +93,53 @@ def top(ledger: Ledger) -> list[str]:
     return kept[: ledger.k]
 
 
+def _sum_steps(x: int, y: int) -> str:
+    """``x + y`` column by column, units first: ``64+49: 4+9+0=13 6+4+1=11 =113``."""
+    width = max(len(str(x)), len(str(y)))
+    carry, steps = 0, []
+    for k in range(width):
+        v = (x // 10**k) % 10 + (y // 10**k) % 10 + carry
+        steps.append(f"{(x // 10**k) % 10}+{(y // 10**k) % 10}+{carry}={v:02d}")
+        carry = v // 10
+    return f"{x}+{y}: {' '.join(steps)} ={x + y:03d}"
+
+
+def _total_steps(amounts: list[int]) -> str:
+    """A customer's order amounts and their total: ``71 =071`` or a worked sum."""
+    if not amounts:  # only refunds (a prompt the generator never writes, but a user may)
+        return "=000"
+    if len(amounts) == 1:
+        return f"{amounts[0]} ={amounts[0]:03d}"
+    parts, total = [], amounts[0]
+    for amount in amounts[1:]:
+        parts.append(_sum_steps(total, amount))
+        total += amount
+    return " then ".join(parts)
+
+
+def _ranking(entries: list[tuple[str, int]]) -> str:
+    return ", ".join(f"{c} {t:03d}" for c, t in entries) if entries else "none"
+
+
 def scratchpad(ledger: Ledger) -> str:
-    states: dict[str, _State] = {}
+    states = _states(ledger)
+    customers = sorted(states)
     lines = []
-    for kind, customer, amount in ledger.rows:
-        st = states.setdefault(customer, _State())
-        if kind == "order":
-            lines.append(f"{customer} {st.total}+{amount}={st.total + amount} "
-                         f"{st.refunds}/{st.orders + 1}")
-            st.total += amount
-            st.orders += 1
-        else:
-            st.refunds += 1
-            lines.append(f"{customer} refund {st.total} {st.refunds}/{st.orders}")
-    for customer, st in states.items():
+    for customer in customers:
+        st = states[customer]
+        amounts = [a for kind, c, a in ledger.rows if kind == "order" and c == customer]
         verdict = "ok" if st.kept else "out"
-        lines.append(f"{customer} {st.total} {st.refunds}/{st.orders} {verdict}")
-    best = top(ledger)
-    lines.append("top " + ", ".join(f"{c} {states[c].total}" for c in best))
+        lines.append(f"{customer} {_total_steps(amounts)} orders {st.orders} "
+                     f"refunds {st.refunds} {verdict}")
+    ranking: list[tuple[str, int]] = []
+    for customer in customers:
+        st = states[customer]
+        if not st.kept:
+            lines.append(f"{customer} out: {_ranking(ranking)}")
+            continue
+        comparisons = "".join(f" {'>' if st.total > t else '<'}{t:03d}" for _, t in ranking)
+        ranking = sorted([*ranking, (customer, st.total)], key=lambda e: -e[1])[: ledger.k]
+        lines.append(f"{customer} {st.total:03d}{comparisons}: {_ranking(ranking)}")
     return "\n".join(lines)
 
 

@@ -5,19 +5,13 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
-from tokenizers.pre_tokenizers import ByteLevel
+from tokenizers import Tokenizer
 
 from ponder import tasks
-from ponder.models.chat_format import (
-    END,
-    PAD,
-    SPECIAL_TOKENS,
-    THINK_CLOSE,
-    THINK_OPEN,
-    render_completion,
-    render_prompt,
-)
+from ponder.models.chat_format import END, THINK_CLOSE, render_completion, render_prompt
+from ponder.train.tokenizer import build_tokenizer
+
+__all__ = ["IGNORE", "MIXTURE", "Example", "Stream", "build_tokenizer", "eval_set", "example"]
 
 IGNORE = -100
 
@@ -25,43 +19,24 @@ IGNORE = -100
 # examples; fast examples are short, and the easy levels get more of them so that fast mode
 # is good where a direct answer is within a small model's reach.
 MIXTURE: dict[tuple[str, int, bool], float] = {
-    ("arith", 1, True): 0.05,
-    ("arith", 2, True): 0.10,
-    ("arith", 3, True): 0.09,
-    ("arith", 4, True): 0.17,
-    ("ledger", 1, True): 0.09,
-    ("ledger", 2, True): 0.12,
+    ("arith", 1, True): 0.04,
+    ("arith", 2, True): 0.09,
+    ("arith", 3, True): 0.07,
+    ("arith", 4, True): 0.16,
+    ("ledger", 1, True): 0.04,
+    ("ledger", 2, True): 0.10,
     ("ledger", 3, True): 0.14,
-    ("arith", 1, False): 0.06,
+    ("arith", 1, False): 0.14,
     ("arith", 2, False): 0.03,
-    ("arith", 3, False): 0.02,
-    ("arith", 4, False): 0.03,
-    ("ledger", 1, False): 0.04,
+    ("arith", 3, False): 0.03,
+    ("arith", 4, False): 0.02,
+    ("ledger", 1, False): 0.08,
     ("ledger", 2, False): 0.03,
     ("ledger", 3, False): 0.03,
 }
 # Share of deep examples whose thought is cut short and closed, as budget forcing does:
 # the model learns to answer (a guess) right after a forced </think>.
 FORCED_SHARE = 0.05
-
-
-def build_tokenizer() -> Tokenizer:
-    """Byte-level, one token per byte (no merges), plus the chat format's special tokens."""
-    vocab: dict[str, int] = {}
-    for token in SPECIAL_TOKENS:
-        vocab[token] = len(vocab)
-    for char in sorted(ByteLevel.alphabet()):
-        vocab[char] = len(vocab)
-    tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
-    tok.decoder = decoders.ByteLevel()
-    specials = [t for t in SPECIAL_TOKENS if t not in (THINK_OPEN, THINK_CLOSE)]
-    tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in specials])
-    # The thought tags decode as text, so a stream can be split on them (like Qwen3's).
-    tok.add_tokens([AddedToken(t, special=False, normalized=False)
-                    for t in (THINK_OPEN, THINK_CLOSE)])
-    assert tok.token_to_id(PAD) == 0 and tok.token_to_id(END) == 1
-    return tok
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ Seeded and sized for 2 CPU cores (bfloat16 autocast). The learning-rate schedule
 ``max(step / steps, elapsed / minutes)``: by default the run is time-boxed to 45 minutes,
 so a busier machine finishes on time with fewer steps (and a weaker model); ``--steps N``
 with a generous ``--minutes`` gives a step-exact run instead. ``--init`` continues from an
-earlier checkpoint.
+earlier checkpoint as a further *stage*: the model card lists every stage (command, seed,
+minutes, steps) and their total, which the issue's budget caps at 60 minutes.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from ponder.models.chat_format import ASSISTANT, END, PAD, THINK_CLOSE, THINK_OPEN, USER
-from ponder.train.data import IGNORE, Example, Stream, build_tokenizer, eval_set
+from ponder.train.data import IGNORE, Example, Stream, eval_set
+from ponder.train.tokenizer import build_tokenizer
 
 SHIPPED_FILES = (
     "genai_config.json",
@@ -36,6 +38,17 @@ SHIPPED_FILES = (
     "tokenizer.json",
     "tokenizer_config.json",
 )
+
+
+STAGES_FILE = "ponder_stages.json"
+
+
+def _earlier_stages(init: Path | None) -> list[dict[str, object]]:
+    """The stages recorded in the checkpoint a run continues from (none for a fresh run)."""
+    if init is None or not (init / STAGES_FILE).is_file():
+        return []
+    stages: list[dict[str, object]] = json.loads((init / STAGES_FILE).read_text())
+    return stages
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -50,11 +63,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--warmup", type=float, default=0.03, help="share of the run warming up")
     p.add_argument("--minutes", type=float, default=45.0, help="wall-clock budget for training")
     p.add_argument("--batch-tokens", type=int, default=4096)
-    p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--hidden", type=int, default=128)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--hidden", type=int, default=192)
     p.add_argument("--layers", type=int, default=5)
-    p.add_argument("--heads", type=int, default=4)
-    p.add_argument("--ffn", type=int, default=384)
+    p.add_argument("--heads", type=int, default=6)
+    p.add_argument("--ffn", type=int, default=576)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--eval-every", type=int, default=200)
     p.add_argument("--no-bf16", dest="bf16", action="store_false",
@@ -197,10 +210,23 @@ def main(argv: list[str] | None = None) -> int:
           f"{elapsed / 60:.1f} min", flush=True)
     print("eval", json.dumps(final), flush=True)
 
+    # A run continued with --init is one more stage of the same model: the card lists every
+    # stage (its command line, seed, minutes, steps), so the total training time is on record.
+    stage: dict[str, object] = {
+        "command": "python -m ponder.train " + " ".join(sys.argv[1:] if argv is None else argv),
+        "seed": args.seed,
+        "lr": args.lr,
+        "minutes": round(elapsed / 60, 1),
+        "steps": step,
+        "tokens": tokens,
+        "examples": stream.count,
+    }
+    stages = [*_earlier_stages(args.init), stage]
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint = args.checkpoint or Path(tmp) / "checkpoint"
         checkpoint.mkdir(parents=True, exist_ok=True)
         model.save_pretrained(checkpoint)
+        (checkpoint / STAGES_FILE).write_text(json.dumps(stages, indent=2) + "\n")
         hf_tok = PreTrainedTokenizerFast(
             tokenizer_object=tok, eos_token=END, pad_token=PAD, bos_token=USER,
             additional_special_tokens=[ASSISTANT],
@@ -221,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
         "train_minutes": round(elapsed / 60, 1),
         "teacher_forced_exact": final,
         "think_tags": [THINK_OPEN, THINK_CLOSE],
+        "stages": stages,
+        "train_minutes_total": round(sum(float(str(st["minutes"])) for st in stages), 1),
     }
     (args.out / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
     print(f"wrote {args.out}", flush=True)
