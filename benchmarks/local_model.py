@@ -18,6 +18,7 @@ import math
 import statistics
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 from ponder import tasks
@@ -32,6 +33,8 @@ class Cell:
     right: int = 0
     total: int = 0
     thought_tokens: list[int] = field(default_factory=list)
+    # deep only: where each wrong answer's scratchpad first left the reference
+    slips: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def accuracy(self) -> float:
@@ -44,11 +47,36 @@ def provider(mode: str, path: str | None) -> LocalProvider:
     return LocalProvider(ModelConfig(mode, "local", thinking=thinking, options=options))
 
 
-async def run_one(p: LocalProvider, problem: tasks.Problem) -> tuple[Metrics, str]:
+async def run_one(p: LocalProvider, problem: tasks.Problem) -> tuple[Metrics, str, str]:
     meter = Meter()
     async for event in p.stream(ChatRequest.from_prompt(problem.prompt, model=p.name)):
         meter.feed(event)
-    return meter.metrics(), meter.answer_text
+    return meter.metrics(), meter.answer_text, meter.thinking_text
+
+
+def line_kind(family: str, line: str) -> str:
+    """What a reference scratchpad line does, for grouping where deep goes wrong."""
+    if family == "arith":
+        if line.startswith("="):
+            return "reading off the digits"
+        if ":" not in line:
+            return "restating the operands"
+        return "multiplication row" if "*" in line else "column sums"
+    if " orders " in line:
+        return "customer total and counts"
+    return "ranking"
+
+
+def first_slip(problem: tasks.Problem, thoughts: str, answer: str) -> tuple[str, str, str]:
+    """Where a wrong deep answer first leaves the reference scratchpad: (kind, want, got)."""
+    reference = tasks.solve(problem.prompt)
+    assert reference is not None
+    want_lines, got_lines = reference.thoughts.splitlines(), thoughts.splitlines()
+    for i, want in enumerate(want_lines):
+        got = got_lines[i] if i < len(got_lines) else ""
+        if got != want:
+            return line_kind(problem.family, want), want, got
+    return "answer after a right scratchpad", reference.answer, answer
 
 
 def fmt(value: float | None, digits: int = 1) -> str:
@@ -72,10 +100,13 @@ async def bench(args: argparse.Namespace) -> dict[str, object]:
         for key, batch in problems.items():
             cell = cells.setdefault(key, Cell())
             for problem in batch:
-                metrics, answer = await run_one(p, problem)
+                metrics, answer, thoughts = await run_one(p, problem)
                 runs.append(metrics)
                 cell.total += 1
-                cell.right += tasks.verify(problem, answer).ok
+                ok = tasks.verify(problem, answer).ok
+                cell.right += ok
+                if mode == "deep" and not ok:
+                    cell.slips.append(first_slip(problem, thoughts, answer))
                 cell.thought_tokens.append(metrics.thinking_tokens)
         wall = time.perf_counter() - started
         report[mode] = summarise(mode, cells, runs, wall)
@@ -104,6 +135,8 @@ def summarise(mode: str, cells: dict[tuple[str, int], Cell], runs: list[Metrics]
                 "n": cell.total,
                 "accuracy": cell.accuracy,
                 "thought_tokens_mean": statistics.fmean(cell.thought_tokens),
+                "slips": dict(Counter(kind for kind, _, _ in cell.slips).most_common()),
+                "slip_example": list(cell.slips[0][1:]) if cell.slips else None,
             }
             for (family, level), cell in cells.items()
         },
@@ -142,6 +175,17 @@ def print_report(report: dict[str, object]) -> None:
             cell = data["accuracy"][key]
             row.append(f"{100 * cell['accuracy']:>8.1f}%  {cell['thought_tokens_mean']:>12.1f}")
         print(" " .join(row))
+    deep = report.get("deep")
+    if isinstance(deep, dict) and any(c["slips"] for c in deep["accuracy"].values()):
+        print()
+        print("where wrong deep answers first leave the reference scratchpad:")
+        for key, cell in deep["accuracy"].items():
+            if cell["slips"]:
+                kinds = ", ".join(f"{kind} {n}" for kind, n in cell["slips"].items())
+                want, got = cell["slip_example"]
+                print(f"  {key:<9} {kinds}")
+                print(f"            e.g. want {want[:70]!r}")
+                print(f"                 got  {got[:70]!r}")
 
 
 def main(argv: list[str] | None = None) -> int:
