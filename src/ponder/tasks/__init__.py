@@ -11,8 +11,8 @@ operands, the ledger rows), never of its phrasing: a held-out problem is never s
 training in any phrasing. :func:`generate` returns held-out problems unless asked otherwise.
 
 Each family can also *solve* a prompt it recognises, writing the scratchpad the embedded
-model is trained to produce (digit steps least-significant first, running totals per
-customer) — see :func:`solve`.
+model is trained to produce (digit steps least-significant first, a worked total per
+customer, a ranking built one customer at a time) — see :func:`solve`.
 """
 
 from __future__ import annotations
