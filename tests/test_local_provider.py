@@ -86,9 +86,9 @@ async def test_deep_thinks_then_answers_correctly() -> None:
         )
         assert u.input_tokens == len(prompt_ids)  # counted by the engine, not estimated
         right += tasks.verify(problem, text(events, Answer)).ok
-    # The shipped model's measured held-out accuracy (benchmarks/local_model.py) is far from
-    # perfect on the harder levels; this guards against a broken export or prompt format.
-    assert right >= 0.4 * len(problems), f"deep: {right}/{len(problems)} right"
+    # The shipped model's measured held-out accuracy (benchmarks/local_model.py) is 76-100% by
+    # level; this guards against a broken export, tokenizer or prompt format.
+    assert right >= 0.75 * len(problems), f"deep: {right}/{len(problems)} right"
 
 
 async def test_fast_answers_at_once_without_thoughts() -> None:

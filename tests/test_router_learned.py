@@ -311,12 +311,14 @@ def test_shipped_default_loads_fast_and_routes_by_the_data() -> None:
     assert isinstance(router, LearnedRouter)
     hard = router.decide(ChatRequest.from_prompt("What is 4821 × 37?"))
     assert hard.mode == "deep" and hard.reason.startswith("P(fast correct)")
-    # The embedded model's fast mode is rarely right even on 2-digit sums (its bench data:
-    # ~5%), while deep's scratchpad mostly is: the data sends easy arithmetic deep too.
+    # The embedded model's fast mode gets about 2 in 3 two-digit sums right (its bench data)
+    # and almost no products, while deep's scratchpad is nearly always right: the estimates
+    # say so, and with D = 15 min even easy arithmetic is worth 25 ms of thinking.
     easy = router.decide(ChatRequest.from_prompt("What is 23 + 45?"))
     assert easy.mode == "deep" and easy.estimates is not None and hard.estimates is not None
-    assert easy.estimates["p_deep"] > 0.8 > hard.estimates["p_deep"]
-    # Ledger questions: fast is about as good as deep, so P(fast correct) is far from 0.
+    assert easy.estimates["p_fast"] > 0.3 > 0.05 > hard.estimates["p_fast"]
+    assert min(easy.estimates["p_deep"], hard.estimates["p_deep"]) > 0.9
+    # Easy ledger questions: fast is right about half the time, so P(fast correct) is far from 0.
     ledger = router.decide(ChatRequest.from_prompt(
         "Orders: ann 30, bob 12, ann 7. Refunds: bob 12. Who is the top spender, excluding "
         "customers who refunded more than half of their orders?"))

@@ -90,7 +90,7 @@ def test_small_talk_routes_fast_and_gets_an_answer(client: openai.OpenAI) -> Non
 
 
 @pytest.mark.parametrize(
-    "prompt, expected", [("What is 4821 * 37?", "178377"), ("What is 564 times 3?", "1692")]
+    "prompt, expected", [("What is 4821 * 37?", "178377"), ("What's 564 times 3?", "1692")]
 )
 def test_deep_gets_the_arithmetic_right(client: openai.OpenAI, prompt: str, expected: str) -> None:
     # Greedy decoding of the shipped model: deterministic. A retrained model that gets these
