@@ -22,7 +22,7 @@ from ponder.tasks.common import Problem, Solution, Split, Verdict, in_split, pro
 FAMILY = "arith"
 LEVELS: tuple[int, ...] = (1, 2, 3, 4)
 LEVEL_NAMES = {
-    1: "2-digit addition",
+    1: "2-digit + 1-digit addition",
     2: "3-4 digit addition and subtraction",
     3: "2-3 digit × 1 digit",
     4: "3-4 digit × 2 digit",
@@ -33,12 +33,15 @@ _WORDS = {"+": ("plus",), "-": ("minus",), "*": ("times", "multiplied by")}
 # template id -> (format, uses a word rather than a symbol)
 TEMPLATES: dict[str, tuple[str, bool]] = {
     "what_sym": ("What is {a} {op} {b}?", False),
+    "what_word": ("What is {a} {op} {b}?", True),
     "bare": ("{a}{op}{b}", False),
     "bare_eq": ("{a} {op} {b} = ?", False),
     "compute_word": ("compute {a} {op} {b}", True),
+    "compute_sym": ("compute {a} {op} {b}", False),
     "calculate_sym": ("Calculate {a} {op} {b}.", False),
     "whats_word": ("What's {a} {op} {b}?", True),
     "how_much_word": ("How much is {a} {op} {b}?", True),
+    "how_much_sym": ("How much is {a} {op} {b}?", False),
 }
 
 _OPERATOR = r"(\+|-|−|–|\*|×|x|X|plus|minus|times|multiplied\s+by)"
@@ -177,7 +180,8 @@ def solve(prompt: str) -> Solution | None:
 
 def _operands(level: int, rng: random.Random) -> Sum:
     if level == 1:
-        return Sum(rng.randint(10, 99), "+", rng.randint(10, 99))
+        a, b = rng.randint(10, 99), rng.randint(1, 9)
+        return Sum(a, "+", b) if rng.random() < 0.7 else Sum(b, "+", a)
     if level == 2:
         da, db = rng.choice((3, 4)), rng.choice((3, 4))
         a = rng.randint(10 ** (da - 1), 10**da - 1)

@@ -34,9 +34,9 @@ from ponder.tasks.common import Problem, Solution, Split, Verdict, in_split, pro
 FAMILY = "ledger"
 LEVELS: tuple[int, ...] = (1, 2, 3)
 # level -> (customers, orders, refunds, top k)
-SHAPES = {1: (3, 3, 1, 1), 2: (4, 5, 2, 2), 3: (5, 6, 3, 2)}
+SHAPES = {1: (3, 3, 2, 1), 2: (4, 5, 2, 2), 3: (5, 6, 3, 2)}
 LEVEL_NAMES = {
-    1: "3 customers, 3 orders, 1 refund, top 1",
+    1: "3 customers, 3 orders, 2 refunds, top 1",
     2: "4 customers, 5 orders, 2 refunds, top 2",
     3: "5 customers, 6 orders, 3 refunds, top 2",
 }
