@@ -93,6 +93,7 @@ async def test_deep_thinks_then_answers_correctly() -> None:
 
 async def test_fast_answers_at_once_without_thoughts() -> None:
     p = provider("fast")
+    right = 0
     for problem in tasks.generate("arith", 1, 6, seed=5) + tasks.generate("ledger", 1, 6, seed=5):
         events = await collect(p, ChatRequest.from_prompt(problem.prompt, model="fast"))
         assert not any(isinstance(e, Thinking) for e in events)
@@ -100,7 +101,12 @@ async def test_fast_answers_at_once_without_thoughts() -> None:
         assert u.thinking_tokens == 0 and 0 < u.answer_tokens <= 12
         assert isinstance(events[-1], Finished) and events[-1].finish_reason == "stop"
         # an answer of the right shape (a number, or customer names), right or wrong
-        assert tasks.verify(problem, text(events, Answer)).extracted is not None
+        verdict = tasks.verify(problem, text(events, Answer))
+        assert verdict.extracted is not None
+        right += verdict.ok
+    # Level 1 is where a direct answer is within the model's reach (held-out: 96% arith,
+    # 93% ledger in benchmarks/local_model.py): fast must be a real option there.
+    assert right >= 10, f"fast on level 1: {right}/12 right"
 
 
 async def test_deep_beats_fast_where_thinking_pays() -> None:
@@ -220,10 +226,12 @@ async def test_path_option_serves_any_genai_folder_with_its_template(tmp_path: P
     # the same weights behind the same prompt format: the same greedy thoughts and answer
     assert text(events, Thinking) and text(events, Thinking) == text(same, Thinking)
     assert text(events, Answer) == text(same, Answer)
-    # a user-supplied model is never second-guessed as out of domain
+    # a user-supplied model is never second-guessed as out of domain: the engine runs the
+    # prompt (the canned out-of-domain reply counts no input tokens), whatever it then writes
     haiku = ChatRequest.from_prompt("Write a haiku about autumn.", model="mine", max_tokens=30)
     events = await collect(p, haiku)
-    assert "ponder.toml" not in text(events, Answer) and usage(events).output_tokens > 0
+    assert "ponder.toml" not in text(events, Answer) + text(events, Thinking)
+    assert usage(events).input_tokens > 0
 
     missing = LocalProvider(ModelConfig("x", "local", options={"path": str(tmp_path)}))
     assert not (await missing.check()).usable
