@@ -261,7 +261,7 @@ def test_embedded_ledger_scratchpad_walks_customers_ratios_and_ranking() -> None
     )
     solution = solve(prompt)
     assert solution is not None
-    thoughts = solution.thoughts  # "ann 120+20: 0+0+0=00 … =140 orders 2 refunds 1 ok\n…"
+    thoughts = solution.thoughts  # "ann 120+20: 0+0+0=00 … =140 orders 2 refunds 120 =1 ok\n…"
     got = positions(thoughts)
     assert [label for _, label in got] == [
         FIRST_LABEL,
@@ -285,8 +285,8 @@ def test_embedded_ledger_scratchpad_walks_customers_ratios_and_ranking() -> None
 def test_ledger_scratchpad_chained_totals_and_an_empty_ranking() -> None:
     thoughts = (
         "ann 120+20: 0+0+0=00 2+2+0=04 1+0+0=01 =140 then 140+7: 0+7+0=07 4+0+0=04 1+0+0=01"
-        " =147 orders 3 refunds 2 out\n"
-        "bob 58 =058 orders 1 refunds 1 out\n"
+        " =147 orders 3 refunds 2 out\n"  # an earlier model's form: the count alone
+        "bob 58 =058 orders 1 refunds 58 =1 out\n"
         "cy 9 =009 orders 1 refunds 0 ok\n"
         "ann out: none\n"
         "bob out: none\n"

@@ -95,14 +95,15 @@ def test_ledger_rule() -> None:
     assert solution.answer == "cy, ann"
     lines = solution.thoughts.splitlines()
     # one line per customer, alphabetically, with the sum worked units first
-    assert lines[0] == "ann 30+7: 0+7+0=07 3+0+0=03 =037 orders 2 refunds 0 ok"
-    assert lines[1] == "bob 50+20: 0+0+0=00 5+2+0=07 =070 orders 2 refunds 2 out"
-    assert lines[2] == "cy 45 =045 orders 1 refunds 0 ok"
-    # then the ranking, one customer at a time
+    # and the refunded amounts listed before they are counted
+    assert lines[0] == "ann 30+7: 0+7+0=07 3+0+0=03 =037 orders 2 refunds =0 ok"
+    assert lines[1] == "bob 50+20: 0+0+0=00 5+2+0=07 =070 orders 2 refunds 50 20 =2 out"
+    assert lines[2] == "cy 45 =045 orders 1 refunds =0 ok"
+    # then the ranking, one customer at a time, each sign written after both numbers
     assert lines[3:] == [
         "ann 037: ann 037",
         "bob out: ann 037",
-        "cy 045 >037: cy 045, ann 037",
+        "cy 045 vs 037 >: cy 045, ann 037",
     ]
 
 

@@ -48,15 +48,18 @@ _MUL_ROW_START = re.compile(r"^\s*(?:([a-z]):)?\d\*(\d)\+\d=")
 # long multiplication added up).
 _ADD_ROW = re.compile(r"^\s*(?:[a-z]:)?\d[+\-]\d[+\-]\d=\d\d")
 _READ_OFF = re.compile(r"^\s*=\s*[a-z]?\d")
-# A customer's summary: ``ivy 64+49: 4+9+0=13 6+4+1=11 =113 orders 2 refunds 0 ok``.
+# A customer's summary: ``ivy 64+49: 4+9+0=13 6+4+1=11 =113 orders 2 refunds 49 =1 ok`` (the
+# refunded amounts, then their count; earlier models wrote the count alone, ``refunds 1``).
 _LEDGER_SUM_START = re.compile(r"^\s*([a-z][\w-]*) \d+\+\d+: \d\+\d\+\d=\d\d")
 _LEDGER_SUMMARY = re.compile(
-    r"^\s*([a-z][\w-]*) (.*?)\s*=\d+ orders (\d+) refunds (\d+) (ok|out)\s*$"
+    r"^\s*([a-z][\w-]*) (.*?)\s*=\d+ orders (\d+) refunds (?:(?:\d+ )*=)?(\d+) (ok|out)\s*$"
 )
-# A ranking step: ``ned 071 <113: ivy 113, ned 071``, ``ray out: ivy 113``, ``fay out: none``.
-_LEDGER_RANK_START = re.compile(r"^\s*([a-z][\w-]*) (?:out|\d+(?: [<>]\d+)*):")
+# A ranking step: ``ned 071 vs 113 <: ivy 113, ned 071``, ``ray out: ivy 113``, ``fay out:
+# none`` (earlier models put the sign first, ``ned 071 <113:``).
+_COMPARISONS = r"(?: (?:vs \d+ [<>]|[<>]\d+))*"
+_LEDGER_RANK_START = re.compile(r"^\s*([a-z][\w-]*) (?:out|\d+" + _COMPARISONS + r"):")
 _LEDGER_RANK = re.compile(
-    r"^\s*([a-z][\w-]*) (?:out|\d+(?: [<>]\d+)*):"
+    r"^\s*([a-z][\w-]*) (?:out|\d+" + _COMPARISONS + r"):"
     r" (?:none|[a-z][\w-]* \d+(?:, [a-z][\w-]* \d+)*)\s*$"
 )
 
@@ -76,8 +79,8 @@ class Scratchpad:
     (``=f1e7d8c3b7a7``).
 
     Ledger: one summary line per customer (``ivy 64+49: 4+9+0=13 6+4+1=11 =113 orders 2
-    refunds 0 ok``, ``ray 58 =058 orders 1 refunds 1 out``), then one ranking line per customer
-    (``ned 071 <113: ivy 113, ned 071``, ``ray out: ivy 113, ned 071``).
+    refunds =0 ok``, ``ray 58 =058 orders 1 refunds 58 =1 out``), then one ranking line per
+    customer (``ned 071 vs 113 <: ivy 113, ned 071``, ``ray out: ivy 113, ned 071``).
 
     A line of steps (a multiplication row, a column walk, a customer's worked total, the first
     ranking line) is named as soon as its first step shows what it is, not when its (long) line

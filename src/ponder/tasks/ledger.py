@@ -8,19 +8,23 @@ highest spend first.
 Scratchpad, every step a lookup or a two-digit sum a small model can make:
 
 * one line per customer, alphabetically: their order amounts, the total (a sum of two
-  amounts worked column by column, units first), the counts and ``ok``/``out``::
+  amounts worked column by column, units first), the order count, the refunded amounts and
+  their count, and ``ok``/``out``::
 
-      ivy 64+49: 4+9+0=13 6+4+1=11 =113 orders 2 refunds 0 ok
-      ray 58 =058 orders 1 refunds 1 out
+      ivy 64+49: 4+9+0=13 6+4+1=11 =113 orders 2 refunds =0 ok
+      ray 58 =058 orders 1 refunds 58 =1 out
 
 * then a ranking built one customer at a time, in the same order: each kept customer's
   total compared with every entry of the ranking so far, then the new ranking (top ``k``)::
 
       ivy 113: ivy 113
-      ned 071 <113: ivy 113, ned 071
+      ned 071 vs 113 <: ivy 113, ned 071
       ray out: ivy 113, ned 071
 
-Totals are written with three digits so that comparing two of them is digit by digit.
+Why this shape: a count is read off the items just written (a small model's attention
+averages over matches, so it cannot count a name's rows in one glance, but it can copy them
+one by one), and a comparison's sign comes after both numbers are on the line. Totals are
+written with three digits so that comparing two of them is digit by digit.
 """
 
 from __future__ import annotations
@@ -128,16 +132,18 @@ def scratchpad(ledger: Ledger) -> str:
     for customer in customers:
         st = states[customer]
         amounts = [a for kind, c, a in ledger.rows if kind == "order" and c == customer]
+        refunds = "".join(f"{a} " for kind, c, a in ledger.rows
+                          if kind == "refund" and c == customer)
         verdict = "ok" if st.kept else "out"
         lines.append(f"{customer} {_total_steps(amounts)} orders {st.orders} "
-                     f"refunds {st.refunds} {verdict}")
+                     f"refunds {refunds}={st.refunds} {verdict}")
     ranking: list[tuple[str, int]] = []
     for customer in customers:
         st = states[customer]
         if not st.kept:
             lines.append(f"{customer} out: {_ranking(ranking)}")
             continue
-        comparisons = "".join(f" {'>' if st.total > t else '<'}{t:03d}" for _, t in ranking)
+        comparisons = "".join(f" vs {t:03d} {'>' if st.total > t else '<'}" for _, t in ranking)
         ranking = sorted([*ranking, (customer, st.total)], key=lambda e: -e[1])[: ledger.k]
         lines.append(f"{customer} {st.total:03d}{comparisons}: {_ranking(ranking)}")
     return "\n".join(lines)

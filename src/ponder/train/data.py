@@ -21,18 +21,18 @@ IGNORE = -100
 # answer is within a small model's reach: that is where routing to fast can pay.
 MIXTURE: dict[tuple[str, int, bool], float] = {
     ("arith", 1, True): 0.015,
-    ("arith", 2, True): 0.10,
-    ("arith", 3, True): 0.035,
+    ("arith", 2, True): 0.12,
+    ("arith", 3, True): 0.03,
     ("arith", 4, True): 0.11,
     ("ledger", 1, True): 0.02,
-    ("ledger", 2, True): 0.16,
-    ("ledger", 3, True): 0.23,
+    ("ledger", 2, True): 0.165,
+    ("ledger", 3, True): 0.255,
     ("arith", 1, False): 0.10,
-    ("arith", 2, False): 0.05,
-    ("arith", 3, False): 0.05,
+    ("arith", 2, False): 0.03,
+    ("arith", 3, False): 0.03,
     ("arith", 4, False): 0.01,
     ("ledger", 1, False): 0.085,
-    ("ledger", 2, False): 0.025,
+    ("ledger", 2, False): 0.02,
     ("ledger", 3, False): 0.01,
 }
 # Share of deep examples whose thought is cut short and closed, as budget forcing does:

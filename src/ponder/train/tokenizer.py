@@ -29,7 +29,7 @@ PHRASES: tuple[str, ...] = (
     "Which ", " customers spent the most", ", excluding ", " by total orders, ignoring ",
     ", not counting ", "customers who refunded more than half of their orders",
     # ledger scratchpad
-    " orders ", " refunds ", " ok\n", " out\n", " out:",
+    " orders ", " refunds ", " ok\n", " out\n", " out:", " vs ",
 )  # fmt: skip
 
 
