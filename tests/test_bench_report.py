@@ -7,11 +7,15 @@ import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 
 from ponder.bench.correct import CorrectSettings, run_correct
+from ponder.bench.outputs import break_even_lines
 from ponder.bench.registry import register_suite, unregister_suite
+from ponder.bench.stats import Summary
 from ponder.cli import main
 from tests.bench_support import ToySuite, fake_config
 
@@ -100,3 +104,16 @@ def test_cli_lists_the_suites(capsys: pytest.CaptureFixture[str]) -> None:
     listed = capsys.readouterr().out
     for name in ("arith", "ledger", "sql", "code", "toy"):
         assert name in listed
+
+
+
+def test_a_mode_that_never_wins_says_why() -> None:
+    # deep spends less machine time per task (fast retried its wrong answers) and is more
+    # accurate: fast has no break-even against it, and the line gives both reasons.
+    deep = SimpleNamespace(model="deep", spent_mean_ms=50.0)
+    fast = SimpleNamespace(model="fast", spent_mean_ms=60.0)
+    rows = cast("list[Summary]", [deep, fast])
+    assert break_even_lines(rows, {"fast": None}) == [
+        "break-even: fast never beats deep: it is no more accurate, and deep spends less"
+        " machine time per task (tries included)."
+    ]

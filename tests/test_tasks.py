@@ -73,7 +73,7 @@ def test_arith_scratchpad_is_least_significant_first() -> None:
     assert lines[0] == "d4c8b2a1*b3a7"
     # row 1: 4821 x 7, column by column from the units; row 2: 4821 x 3 one column left
     assert lines[1].split()[:3] == ["a:1*7+0=07", "b:2*7+0=14", "c:8*7+1=57"]
-    assert lines[2].split()[0] == "b:1*3+0=03"
+    assert lines[2].split()[0] == "B:1*3+0=03"  # the second row's labels are capitals
     # then the rows added column by column, and the digits read off
     assert lines[3].split()[:3] == ["a:7+0+0=07", "b:4+3+0=07", "c:7+6+0=13"]
     assert lines[4] == "=f1e7d8c3b7a7"

@@ -42,8 +42,9 @@ def possessive(name: str) -> str:
 _OP_SIGN = {"*": "×", "+": "+", "-": "−"}
 # Digits may carry their place letter (``d4c8b2a1*b3a7`` is 4821 × 37; ``a:`` marks the units).
 _PROBLEM_LINE = re.compile(r"^\s*((?:[a-z]?\d){1,12})\s*([*+\-])\s*((?:[a-z]?\d){1,12})\s*$")
-# A multiplication row's first step, ``b:1*3+0=`` (x × digit + carry): its column and digit.
-_MUL_ROW_START = re.compile(r"^\s*(?:([a-z]):)?\d\*(\d)\+\d=")
+# A multiplication row's first step, ``a:1*7+0=`` or, in the second row, ``B:1*3+0=`` (x ×
+# digit + carry): its column and digit. (Earlier models wrote the second row in lower case.)
+_MUL_ROW_START = re.compile(r"^\s*(?:([a-zA-Z]):)?\d\*(\d)\+\d=")
 # A column step of a sum or difference, ``a:7+5+0=12`` or ``a:0-7-0=13`` (also the rows of a
 # long multiplication added up).
 _ADD_ROW = re.compile(r"^\s*(?:[a-z]:)?\d[+\-]\d[+\-]\d=\d\d")
@@ -74,8 +75,8 @@ class Scratchpad:
     Arithmetic: the problem restated with place letters (``d4c8b2a1*b3a7``, or plain
     ``4821*37``); for a sum or difference one line of column steps (``a:1+7+0=08 b:…``); for a
     product one row of ``x*digit+carry`` steps per digit of the multiplier (``a:1*7+0=07 b:…``,
-    the next row one column left, ``b:1*3+0=03 c:…``), then, for a multi-digit multiplier, the
-    rows added column by column (``a:7+0+0=07 b:…``); then the digits read off
+    the next row one column left and in capitals, ``B:1*3+0=03 C:…``), then, for a multi-digit
+    multiplier, the rows added column by column (``a:7+0+0=07 b:…``); then the digits read off
     (``=f1e7d8c3b7a7``).
 
     Ledger: one summary line per customer (``ivy 64+49: 4+9+0=13 6+4+1=11 =113 orders 2
@@ -122,7 +123,7 @@ class Scratchpad:
             return "Reading off the answer"
         if op == "*" and (row_start := _MUL_ROW_START.match(partial)) is not None:
             column, digit = row_start.group(1), int(row_start.group(2))
-            row = ord(column) - ord("a") if column else self.rows_started
+            row = ord(column.lower()) - ord("a") if column else self.rows_started
             self.rows_started += 1
             if len(str(b)) == 1:
                 return f"Multiplying {a} × {digit}, digit by digit"

@@ -134,7 +134,10 @@ def break_even_lines(rows: Sequence[Summary], break_even: Mapping[str, float | N
     lines = []
     for model, d in break_even.items():
         if d is None:
-            lines.append(f"break-even: {model} never beats {fastest.model} (no more accurate).")
+            lines.append(
+                f"break-even: {model} never beats {fastest.model}: it is no more accurate, and"
+                f" {fastest.model} spends less machine time per task (tries included)."
+            )
         elif d == 0:
             lines.append(f"break-even: {model} beats {fastest.model} at any D.")
         else:

@@ -7,8 +7,8 @@ borrow, then the digit), and finally the result's digits read back most signific
 (``=f1e7d8c3b7a7``). The tags turn "the k-th digit from the right" into a lookup by
 label, which a tiny model learns far more easily than counting positions.
 Multiplication by a two-digit ``b`` is two rows: ``a × b0``, then ``a × b1`` shifted one
-column and added to the first row's digits as it goes. The answer is the readout without
-its tags and leading zeros.
+column (its labels in capitals, ``B:``), then the two rows added column by column. The
+answer is the readout without its tags and leading zeros.
 """
 
 from __future__ import annotations
@@ -125,11 +125,17 @@ def _column_steps(op: str, xs: list[int], ys: list[int], first: int = 0) -> list
 
 
 def _row(da: list[int], m: int, first: int) -> list[str]:
-    """``a × m`` one column at a time, the row starting at column ``first``: ``b:7*8+5=61``."""
+    """``a × m`` one column at a time, the row starting at column ``first``: ``b:7*8+5=61``.
+
+    The second row's labels are capitals (``B:7*3+5=26``), so when the rows are added, "row
+    one's digit in column b" and "row two's" are two different labels to look up (``b:``
+    and ``B:``) rather than the same label told apart by position.
+    """
     carry, steps = 0, []
     for k, x in enumerate(da):
         v = x * m + carry
-        steps.append(f"{COLUMNS[first + k]}:{x}*{m}+{carry}={v:02d}")
+        label = COLUMNS[first + k]
+        steps.append(f"{label.upper() if first else label}:{x}*{m}+{carry}={v:02d}")
         carry = v // 10
     return steps
 
