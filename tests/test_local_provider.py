@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from ponder.errors import ConfigError
 from ponder.events import Answer, Event, Finished, Started, Thinking, Usage
 from ponder.models import chat_format
 from ponder.providers.local import (
+    OUT_OF_DOMAIN,
     LocalProvider,
     active_generations,
     embedded_model_path,
@@ -207,6 +209,31 @@ async def test_out_of_domain_says_what_it_knows(mode: str) -> None:
     assert "arithmetic" in answer and "ledger" in answer and "ponder.toml" in answer
     assert isinstance(events[-1], Finished) and events[-1].finish_reason == "stop"
     assert active_generations() == 0
+
+
+@pytest.mark.parametrize("mode", ["fast", "deep"])
+async def test_a_ledger_of_an_untrained_size_is_not_guessed_at(mode: str) -> None:
+    # 3 customers and 5 orders: on sizes it never saw the model is right 5-85% of the time
+    # (benchmarks/ledger_sizes.py), so it says so rather than answering
+    prompt = (
+        "Orders: ann 30, bob 50, ann 7, cy 45, bob 20. Refunds: bob 50, bob 20. Who are the"
+        " top 2 spenders, excluding customers who refunded more than half of their orders?"
+    )
+    events = await collect(provider(mode), ChatRequest.from_prompt(prompt))
+    assert not any(isinstance(e, Thinking) for e in events)
+    answer = text(events, Answer)
+    assert "3 customers, 5 orders and 2 refunds" in answer and "ponder.toml" in answer
+    assert usage(events).input_tokens == 0
+
+
+def test_the_replys_own_ledger_example_is_one_the_model_learned() -> None:
+    example = re.search(r'\("(Orders: [^"]*\.) \.\.\."\)', OUT_OF_DOMAIN)
+    assert example is not None
+    prompt = example.group(1) + (
+        " Who are the top 2 spenders, excluding customers who refunded more than half of their"
+        " orders?"
+    )
+    assert tasks.recognise(prompt) == "ledger" and tasks.untrained(prompt) is None
 
 
 async def test_path_option_serves_any_genai_folder_with_its_template(tmp_path: Path) -> None:

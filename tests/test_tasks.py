@@ -123,6 +123,33 @@ def test_out_of_domain(prompt: str) -> None:
     assert tasks.solve(prompt) is None
 
 
+QUESTION = (
+    " Who are the top 2 spenders, excluding customers who refunded more than half of their"
+    " orders?"
+)
+
+
+def test_untrained_names_what_the_embedded_model_never_learned() -> None:
+    # every generated problem, in every family and level, is one it learned
+    for family, levels in tasks.families().items():
+        for level in levels:
+            for problem in tasks.generate(family, level, 5, seed=4):
+                assert tasks.untrained(problem.prompt) is None, problem.prompt
+    assert tasks.untrained("Write a haiku about autumn.") == "This question is outside them."
+    # a ledger of another size is recognised (the verifier checks any model's answer to it)
+    # but untrained: the reply names its size and the sizes the model knows
+    other = "Orders: ann 30, bob 50, ann 7, cy 45, bob 20. Refunds: bob 50, bob 20." + QUESTION
+    assert tasks.recognise(other) == "ledger"
+    reason = tasks.untrained(other)
+    assert reason is not None
+    assert "3 customers, 5 orders and 2 refunds (top 2)" in reason
+    assert "4 customers, 5 orders, 2 refunds, top 2" in reason
+    big = "Orders: ann 130, bob 50, cy 7, dee 45, ann 20. Refunds: bob 50, cy 7." + QUESTION
+    assert tasks.untrained(big) == (
+        "This ledger has amounts over 99; I was trained on amounts of 5 to 99."
+    )
+
+
 def test_verify_is_lenient_about_form_not_value() -> None:
     problem = tasks.generate("arith", 4, 1, seed=0)[0]
     value = int(problem.answer)

@@ -40,16 +40,19 @@ from ponder.splitter import Piece, ThinkSplitter
 DEFAULT_FAST_SUFFIX = "<think>\n\n</think>\n\n"
 DEFAULT_THINK_CLOSE = "</think>"
 
+# The reply to a question the embedded model was not trained for: why (a sentence from
+# tasks.untrained), then what it can do and how to configure a real model.
+OUT_OF_DOMAIN_HEAD = "I'm ponder's small embedded model, trained offline for two kinds of \
+question only. {reason} So I won't guess at it."
 OUT_OF_DOMAIN = """\
-I'm ponder's small embedded model, trained offline for two kinds of question only, so I \
-won't guess at this one.
-
 What I can do:
 - arithmetic on whole numbers: addition and subtraction up to 4 digits, multiplication \
 of up to 4 digits by up to 2 digits ("What is 4821 * 37?", "347*28", "compute 347 times 28");
 - ledger questions: "Who are the top 2 spenders, excluding customers who refunded more \
-than half of their orders?" over a small ledger written in the prompt \
-("Orders: ann 30, bob 12, ann 7. Refunds: bob 12. ...").
+than half of their orders?" over a small ledger written in the prompt, with amounts up \
+to 99, of the sizes I learned: 3 customers, 3 orders, 2 refunds (top 1); 4 customers, 5 \
+orders, 2 refunds (top 2); 5 customers, 6 orders, 3 refunds (top 2) \
+("Orders: ivy 64, ned 45, ray 30, ivy 49, kai 90. Refunds: kai 90, ray 30. ...").
 
 For anything else, configure a real model in ponder.toml, for example:
 
@@ -174,8 +177,9 @@ class LocalProvider(Provider):
         prompt = request.last_user_text
         if not prompt.strip():
             raise InvalidRequestError("The request has no user message to answer.")
-        if self.embedded and tasks.recognise(prompt) is None:
-            for event in _out_of_domain():
+        reason = tasks.untrained(prompt) if self.embedded else None
+        if reason is not None:
+            for event in _out_of_domain(reason):
                 yield event
             return
         engine = await asyncio.to_thread(load_engine, self.path)
@@ -243,8 +247,8 @@ def _template_prompt(engine: Engine, request: ChatRequest, options: Any) -> str:
         ) from exc
 
 
-def _out_of_domain() -> list[Event]:
-    paragraphs = OUT_OF_DOMAIN.split("\n\n")
+def _out_of_domain(reason: str) -> list[Event]:
+    paragraphs = [OUT_OF_DOMAIN_HEAD.format(reason=reason), *OUT_OF_DOMAIN.split("\n\n")]
     events: list[Event] = [
         Answer(p + ("\n\n" if i < len(paragraphs) - 1 else "")) for i, p in enumerate(paragraphs)
     ]

@@ -32,6 +32,7 @@ __all__ = [
     "is_heldout",
     "recognise",
     "solve",
+    "untrained",
     "verify",
 ]
 
@@ -81,6 +82,18 @@ def recognise(prompt: str) -> str | None:
         if module.parse(prompt) is not None:
             return name
     return None
+
+
+def untrained(prompt: str) -> str | None:
+    """Why the embedded model was not trained to answer ``prompt``, or None when it was.
+
+    Stricter than :func:`recognise`, which the verifier uses on any model's answers: a ledger
+    question of a size the model never saw is recognised (and checkable) but untrained.
+    """
+    if recognise(prompt) is None:
+        return "This question is outside them."
+    parsed = ledger.parse(prompt)
+    return ledger.untrained(parsed) if parsed is not None else None
 
 
 def solve(prompt: str) -> Solution | None:

@@ -13,7 +13,7 @@ export const EXAMPLES = [
   {
     label: "Top spenders",
     prompt:
-      "Orders: ann 120, bob 45, cy 30, ann 20, bob 90. Refunds: ann 120; cy 30. Who is the top spender, excluding customers who refunded more than half of their orders?",
+      "Orders: ivy 64, ned 45, ray 30, ivy 49, kai 90. Refunds: kai 90, ray 30. Who are the top 2 spenders, excluding customers who refunded more than half of their orders?",
   },
 ];
 
