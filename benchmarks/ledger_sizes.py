@@ -42,19 +42,15 @@ def deep_without_the_gate() -> LocalProvider:
 def problems(size: tuple[int, int, int, int], n: int) -> list[Problem]:
     """``n`` random ledgers of one size, drawn as the task generator draws its levels."""
     rng = random.Random(f"sizes:{size}")
-    ledger.SHAPES[0] = size  # level 0: a scratch slot the generator reads, restored below
     out: list[Problem] = []
-    try:
-        while len(out) < n:
-            drawn = ledger._ledger(0, rng)
-            if drawn is None:
-                continue
-            template, question = rng.choice(ledger.TEMPLATES), rng.choice(ledger.QUESTIONS)
-            prompt = ledger.phrase(drawn, template, question)
-            out.append(Problem(id=f"{size}-{len(out)}", family="ledger", level=0,
-                               template="sizes", prompt=prompt, answer=ledger.answer(drawn)))
-    finally:
-        del ledger.SHAPES[0]
+    while len(out) < n:
+        drawn = ledger.draw(size, rng)
+        if drawn is None:
+            continue
+        template, question = rng.choice(ledger.TEMPLATES), rng.choice(ledger.QUESTIONS)
+        prompt = ledger.phrase(drawn, template, question)
+        out.append(Problem(id=f"{size}-{len(out)}", family="ledger", level=0,
+                           template="sizes", prompt=prompt, answer=ledger.answer(drawn)))
     return out
 
 

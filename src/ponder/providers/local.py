@@ -35,6 +35,7 @@ from ponder.models import chat_format
 from ponder.providers.base import Availability, Provider
 from ponder.request import ChatRequest
 from ponder.splitter import Piece, ThinkSplitter
+from ponder.tasks import ledger
 
 # Qwen3's spelling of an empty thought, appended in fast mode to models with their own template.
 DEFAULT_FAST_SUFFIX = "<think>\n\n</think>\n\n"
@@ -44,14 +45,16 @@ DEFAULT_THINK_CLOSE = "</think>"
 # tasks.untrained), then what it can do and how to configure a real model.
 OUT_OF_DOMAIN_HEAD = "I'm ponder's small embedded model, trained offline for two kinds of \
 question only. {reason} So I won't guess at it."
-OUT_OF_DOMAIN = """\
+_LEDGER_SIZES = "; ".join(
+    f"{c} customers, {o} orders, {r} refunds (top {k})" for c, o, r, k in ledger.SHAPES.values()
+)
+OUT_OF_DOMAIN = f"""\
 What I can do:
 - arithmetic on whole numbers: addition and subtraction up to 4 digits, multiplication \
 of up to 4 digits by up to 2 digits ("What is 4821 * 37?", "347*28", "compute 347 times 28");
 - ledger questions: "Who are the top 2 spenders, excluding customers who refunded more \
 than half of their orders?" over a small ledger written in the prompt, with amounts up \
-to 99, of the sizes I learned: 3 customers, 3 orders, 2 refunds (top 1); 4 customers, 5 \
-orders, 2 refunds (top 2); 5 customers, 6 orders, 3 refunds (top 2) \
+to 99, of the sizes I learned: {_LEDGER_SIZES} \
 ("Orders: ivy 64, ned 45, ray 30, ivy 49, kai 90. Refunds: kai 90, ray 30. ...").
 
 For anything else, configure a real model in ponder.toml, for example:

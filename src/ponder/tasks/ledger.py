@@ -241,8 +241,10 @@ def solve(prompt: str) -> Solution | None:
     return Solution(FAMILY, scratchpad(ledger), answer(ledger))
 
 
-def _ledger(level: int, rng: random.Random) -> Ledger | None:
-    n_customers, n_orders, n_refunds, k = SHAPES[level]
+def draw(shape: tuple[int, int, int, int], rng: random.Random) -> Ledger | None:
+    """A random ledger of ``shape`` (customers, orders, refunds, top k), as the levels are
+    drawn; None for a draw the generator rejects (tied totals, too few kept customers)."""
+    n_customers, n_orders, n_refunds, k = shape
     customers = rng.sample(NAMES, n_customers)
     owners = customers + [rng.choice(customers) for _ in range(n_orders - n_customers)]
     rng.shuffle(owners)
@@ -275,7 +277,7 @@ def generate(level: int, n: int, seed: int, split: Split) -> list[Problem]:
     problems: list[Problem] = []
     seen: set[str] = set()
     while len(problems) < n:
-        ledger = _ledger(level, rng)
+        ledger = draw(SHAPES[level], rng)
         if ledger is None or ledger.key in seen or not in_split(ledger.key, split):
             continue
         seen.add(ledger.key)
