@@ -107,6 +107,21 @@ def test_ledger_rule() -> None:
     ]
 
 
+def test_ledger_close_calls_count_comparisons_the_units_digit_decides() -> None:
+    def ledger_of(*orders: tuple[str, int], refunds: tuple[str, ...] = ()) -> ledger.Ledger:
+        rows = [("order", c, a) for c, a in orders]
+        rows += [("refund", c, a) for c, a in orders if c in refunds]
+        return ledger.Ledger(tuple(rows), k=2)
+
+    # bob 052 vs ann 051; then cy 057 vs both
+    assert ledger.close_calls(ledger_of(("ann", 51), ("bob", 52), ("cy", 57))) == 3
+    # different tens: the tens digit decides
+    assert ledger.close_calls(ledger_of(("ann", 51), ("bob", 62), ("cy", 97))) == 0
+    # an excluded customer is never compared, and only the top k stay in the ranking
+    assert ledger.close_calls(ledger_of(("ann", 51), ("bob", 52), refunds=("bob",))) == 0
+    assert ledger.close_calls(ledger_of(("ann", 90), ("bob", 80), ("cy", 81))) == 1
+
+
 @pytest.mark.parametrize(
     "prompt",
     [

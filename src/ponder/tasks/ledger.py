@@ -160,7 +160,7 @@ def untrained(ledger: Ledger) -> str | None:
     """Why the embedded model was not trained on a ledger like this one, or None.
 
     It learned exactly the shapes of :data:`SHAPES`, with amounts of 5 to 99. On other sizes
-    it is right 5–85% of the time (median 45%, ``benchmarks/ledger_sizes.py``), so ponder says
+    it is right 2.5–88% of the time (median 50%, ``benchmarks/ledger_sizes.py``), so ponder says
     so instead of guessing.
     """
     customers, orders, refunds, k = shape(ledger)
@@ -171,6 +171,24 @@ def untrained(ledger: Ledger) -> str | None:
     if any(amount > 99 for _, _, amount in ledger.rows):
         return "This ledger has amounts over 99; I was trained on amounts of 5 to 99."
     return None
+
+
+def close_calls(ledger: Ledger) -> int:
+    """How many of the ranking's comparisons only the units digit decides (``051 vs 052``).
+
+    They are the ranking's hardest step and about one comparison in fifteen, so training
+    draws extra problems that have one (:mod:`ponder.train.data`).
+    """
+    states = _states(ledger)
+    ranking: list[tuple[str, int]] = []
+    close = 0
+    for customer in sorted(states):
+        st = states[customer]
+        if not st.kept:
+            continue
+        close += sum(1 for _, t in ranking if t // 10 == st.total // 10)
+        ranking = sorted([*ranking, (customer, st.total)], key=lambda e: -e[1])[: ledger.k]
+    return close
 
 
 def answer(ledger: Ledger) -> str:
