@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ponder.tasks.common import Problem, Solution, Split, Verdict, in_split, problem_id
@@ -137,16 +138,27 @@ def scratchpad(ledger: Ledger) -> str:
         verdict = "ok" if st.kept else "out"
         lines.append(f"{customer} {_total_steps(amounts)} orders {st.orders} "
                      f"refunds {refunds}={st.refunds} {verdict}")
-    ranking: list[tuple[str, int]] = []
-    for customer in customers:
-        st = states[customer]
+    for customer, st, before, after in _ranking_steps(ledger, states):
         if not st.kept:
-            lines.append(f"{customer} out: {_ranking(ranking)}")
+            lines.append(f"{customer} out: {_ranking(after)}")
             continue
-        comparisons = "".join(f" vs {t:03d} {'>' if st.total > t else '<'}" for _, t in ranking)
-        ranking = sorted([*ranking, (customer, st.total)], key=lambda e: -e[1])[: ledger.k]
-        lines.append(f"{customer} {st.total:03d}{comparisons}: {_ranking(ranking)}")
+        comparisons = "".join(f" vs {t:03d} {'>' if st.total > t else '<'}" for _, t in before)
+        lines.append(f"{customer} {st.total:03d}{comparisons}: {_ranking(after)}")
     return "\n".join(lines)
+
+
+def _ranking_steps(
+    ledger: Ledger, states: dict[str, _State]
+) -> Iterator[tuple[str, _State, list[tuple[str, int]], list[tuple[str, int]]]]:
+    """The scratchpad's ranking, one customer at a time in name order: each customer with
+    the top-k ranking before and after it (an excluded customer leaves it unchanged)."""
+    ranking: list[tuple[str, int]] = []
+    for customer in sorted(states):
+        st = states[customer]
+        before = ranking
+        if st.kept:
+            ranking = sorted([*ranking, (customer, st.total)], key=lambda e: -e[1])[: ledger.k]
+        yield customer, st, before, ranking
 
 
 def shape(ledger: Ledger) -> tuple[int, int, int, int]:
@@ -179,16 +191,13 @@ def close_calls(ledger: Ledger) -> int:
     They are the ranking's hardest step and about one comparison in fifteen, so training
     draws extra problems that have one (:mod:`ponder.train.data`).
     """
-    states = _states(ledger)
-    ranking: list[tuple[str, int]] = []
-    close = 0
-    for customer in sorted(states):
-        st = states[customer]
-        if not st.kept:
-            continue
-        close += sum(1 for _, t in ranking if t // 10 == st.total // 10)
-        ranking = sorted([*ranking, (customer, st.total)], key=lambda e: -e[1])[: ledger.k]
-    return close
+    return sum(
+        1
+        for _, st, before, _ in _ranking_steps(ledger, _states(ledger))
+        if st.kept
+        for _, t in before
+        if t // 10 == st.total // 10
+    )
 
 
 def answer(ledger: Ledger) -> str:

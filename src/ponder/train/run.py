@@ -150,20 +150,17 @@ def select(model: LlamaForCausalLM, candidates: dict[str, list[torch.Tensor]],
            examples: list[Example], bf16: bool) -> dict[str, object]:
     """Load the candidate whose weakest floored cell is best (then: best deep mean, later)."""
     results: dict[str, dict[str, object]] = {}
+    ranks: dict[str, tuple[float, float]] = {}
     for name, values in candidates.items():
         _load(model, values)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             scores = evaluate(model, examples)
         worst_margin, worst = margin(scores)
         deep = [v for c, v in scores.items() if c.endswith("-deep")]
-        results[name] = {"margin": round(worst_margin, 4), "weakest": worst,
-                         "mean_deep": round(sum(deep) / len(deep), 4)}
+        ranks[name] = (round(worst_margin, 4), round(sum(deep) / len(deep), 4))
+        results[name] = {"margin": ranks[name][0], "weakest": worst, "mean_deep": ranks[name][1]}
         print("candidate", name, json.dumps(results[name]), flush=True)
-
-    def rank(name: str) -> tuple[float, float]:
-        return float(str(results[name]["margin"])), float(str(results[name]["mean_deep"]))
-
-    chosen = max(reversed(list(results)), key=rank)
+    chosen = max(reversed(list(ranks)), key=lambda name: ranks[name])
     _load(model, candidates[chosen])
     print("chosen", chosen, flush=True)
     return {"chosen": chosen, "problems": len(examples), "candidates": results}
