@@ -172,7 +172,7 @@ def untrained(ledger: Ledger) -> str | None:
     """Why the embedded model was not trained on a ledger like this one, or None.
 
     It learned exactly the shapes of :data:`SHAPES`, with amounts of 5 to 99. On other sizes
-    it is right 0–98% of the time (median 50%, ``benchmarks/ledger_sizes.py``), so ponder says
+    it is right 0–97.5% of the time (median 50%, ``benchmarks/ledger_sizes.py``), so ponder says
     so instead of guessing.
     """
     customers, orders, refunds, k = shape(ledger)
