@@ -21,7 +21,8 @@ from ponder.config import Config, parse_config
 from ponder.engine import Engine
 from ponder.events import Answer, Event, Failed, Finished, Thinking, Usage
 from ponder.meter import Meter, Metrics
-from ponder.request import ChatRequest, Message, ThinkingSettings
+from ponder.request import ChatRequest, Message, ReasoningPart, TextPart, ThinkingSettings
+from ponder.turn import TurnAssembler
 from tests.replay import ReplayServer, Reply, ndjson_chunks, schedule, sse_chunks, wire
 
 SLACK_MS = 100.0
@@ -55,6 +56,13 @@ async def run(cfg: Config, request: ChatRequest | None = None) -> tuple[list[Eve
     for event in events:
         meter.feed(event)
     return events, meter.metrics()
+
+
+def reasoning(events: Sequence[Event], provider: str = "p", model: str = "m") -> list[ReasoningPart]:
+    turn = TurnAssembler(provider, model)
+    for event in events:
+        turn.feed(event)
+    return [p for p in turn.parts if isinstance(p, ReasoningPart)]
 
 
 def thinking_text(events: Sequence[Event]) -> str:
@@ -167,8 +175,14 @@ async def test_openrouter_reasoning_details_not_doubled(replay: ReplayServer) ->
     events, m = await run(cfg)
 
     assert thinking_text(events) == "Paris is the capital of France."
-    signed = [e for e in events if isinstance(e, Thinking) and e.signature]
-    assert [e.signature for e in signed] == ["ErUBCkYIBRgCIkBsig0RouterDemo=="]
+    # One reasoning segment whose state is the details merged by index, signature included.
+    (part,) = reasoning(events)
+    assert part.text == "Paris is the capital of France."
+    assert part.state is not None and part.state["field"] == "reasoning_details"
+    (detail,) = part.state["details"]
+    assert detail["type"] == "reasoning.text"
+    assert detail["text"] == "Paris is the capital of France."
+    assert detail["signature"] == "ErUBCkYIBRgCIkBsig0RouterDemo=="
     assert answer_text(events) == "The capital is Paris."
     assert only(events, Usage).thinking_tokens == 21
     assert only(events, Usage).answer_tokens == 8
@@ -184,8 +198,10 @@ async def test_openrouter_summary_and_encrypted_items(replay: ReplayServer) -> N
     assert thinking_text(events) == "**Computing the sum** Adding 2 and 2."
     redacted = [e for e in events if isinstance(e, Thinking) and e.redacted]
     assert len(redacted) == 1 and redacted[0].text == ""
-    assert redacted[0].metadata is not None
-    assert redacted[0].metadata["data"] == "gAAAAABpOpaqueEncryptedBlob=="
+    (part,) = reasoning(events)
+    assert part.state is not None
+    encrypted = [d for d in part.state["details"] if d["type"] == "reasoning.encrypted"]
+    assert [d["data"] for d in encrypted] == ["gAAAAABpOpaqueEncryptedBlob=="]
     assert answer_text(events) == "4"
     assert only(events, Usage).thinking_tokens == 64
     assert replay.requests[0].json()["reasoning"] == {"effort": "high"}
@@ -318,7 +334,12 @@ async def test_anthropic_thinking_signature_redacted(replay: ReplayServer) -> No
     ]
     redacted = [e for e in events if isinstance(e, Thinking) and e.redacted]
     assert len(redacted) == 1 and redacted[0].text == ""
-    assert redacted[0].metadata is not None and redacted[0].metadata["data"].startswith("EmwK")
+    # Two blocks, two reasoning parts, in order: the signed thinking, then the redacted one.
+    signed_part, redacted_part = reasoning(events)
+    assert signed_part.signature == "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds=="
+    assert signed_part.text == "I need to find 27 * 453. 27 * 453 = 12231."
+    assert redacted_part.redacted and redacted_part.state is not None
+    assert redacted_part.state["data"].startswith("EmwK")
     assert answer_text(events) == "27 × 453 = **12,231**."
     usage = only(events, Usage)
     assert (usage.input_tokens, usage.output_tokens, usage.estimated) == (36, 120, True)
@@ -341,7 +362,15 @@ async def test_anthropic_adaptive_thinking_and_signed_history(replay: ReplayServ
     history = (
         Message("system", "Be brief."),
         Message("user", "2+2?"),
-        Message("assistant", "4", thinking="Trivial.", thinking_signature="sig-1"),
+        Message(
+            "assistant",
+            (
+                ReasoningPart(
+                    "Trivial.", provider="anthropic", model="upstream-model", signature="sig-1"
+                ),
+                TextPart("4"),
+            ),
+        ),
         Message("user", "27*453?"),
     )
     await run(cfg, ChatRequest(messages=history, model="m"))

@@ -36,8 +36,10 @@ class ThinkingConfig:
     effort: Effort | None = None
     # openai provider only: which request field turns thinking on/off (see THINKING_FLAVOURS).
     flavour: str = "none"
-    # Inline <think> tags in the answer text (llama.cpp, Ollama /v1 with some templates).
-    inline_tags: bool = False
+    # Inline <think> tags in the answer text (llama.cpp, Ollama /v1 with some templates):
+    # None detects them (content opening with <think> is thoughts), True always splits,
+    # False never does.
+    inline_tags: bool | None = None
     # The chat template already wrote the opening <think>: the stream starts inside thoughts.
     opens_in_template: bool = False
 
@@ -141,6 +143,12 @@ _MODEL_KEYS = {"provider", "base_url", "model", "api_key_env", "thinking", "time
 _THINKING_KEYS = {"enabled", "budget", "effort", "flavour", "inline_tags", "opens_in_template"}
 
 
+def _optional_bool(value: Any, where: str) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    raise ConfigError(f"{where} must be true or false (or left out to detect).")
+
+
 def _parse_model(name: str, table: Any) -> ModelConfig:
     where = f"[models.{name}]"
     if not isinstance(table, Mapping):
@@ -176,7 +184,9 @@ def _parse_model(name: str, table: Any) -> ModelConfig:
         budget=budget,
         effort=effort,
         flavour=flavour,
-        inline_tags=bool(thinking_table.get("inline_tags", False)),
+        inline_tags=_optional_bool(
+            thinking_table.get("inline_tags"), f"{where} thinking.inline_tags"
+        ),
         opens_in_template=bool(thinking_table.get("opens_in_template", False)),
     )
     options = {k: v for k, v in table.items() if k not in _MODEL_KEYS}

@@ -4,6 +4,7 @@ consumer needs.
 The engine guarantees every stream it hands out:
 - starts with exactly one ``started`` event (stamped when the request was sent);
 - carries ``progress`` events derived from the thoughts as they arrive;
+- carries a ``progress`` step "Calling <tool>" as each tool call starts;
 - carries exactly one ``usage`` event (estimated and marked so when the provider sent none);
 - ends with exactly one ``finished`` or ``failed`` event, ``finished`` carrying the meter's
   timings. Errors raised anywhere below become ``failed`` events; deltas already sent stay.
@@ -18,12 +19,27 @@ from typing import cast
 import httpx
 
 from ponder.config import AUTO, Config, ModelConfig
-from ponder.errors import PonderError, StreamBrokenError, UpstreamUnreachableError
-from ponder.events import Answer, Event, Failed, Finished, Progress, Started, Thinking, Usage
+from ponder.errors import (
+    PonderError,
+    StreamBrokenError,
+    ToolsUnsupportedError,
+    UpstreamUnreachableError,
+)
+from ponder.events import (
+    Answer,
+    Event,
+    Failed,
+    Finished,
+    Progress,
+    Started,
+    Thinking,
+    ToolCallStart,
+    Usage,
+)
 from ponder.meter import Meter
 from ponder.progress import KeywordNarrator, Narrator
 from ponder.providers.base import Provider
-from ponder.registry import create_provider
+from ponder.registry import create_provider, provider_class
 from ponder.request import ChatRequest
 from ponder.router.base import Router, RoutingProvider
 from ponder.tokens import estimate_tokens
@@ -106,6 +122,15 @@ class Engine:
                     for label in narrator.close():
                         yield Progress(label, steps)
                         steps += 1
+                elif isinstance(event, ToolCallStart):
+                    for label in narrator.close():
+                        yield Progress(label, steps)
+                        steps += 1
+                    narrator = self._narrator_factory()  # thoughts after the call: new steps
+                    yield event
+                    yield Progress(f"Calling {event.name}", steps)
+                    steps += 1
+                    continue
                 yield event
                 if isinstance(event, Thinking) and event.text:
                     for label in narrator.feed(event.text):
@@ -114,6 +139,8 @@ class Engine:
             failure: Failed = StreamBrokenError(
                 f"{provider.name}: the stream ended without a finish signal."
             ).to_event()
+        except ToolsUnsupportedError as exc:
+            failure = exc.with_capable(self.tool_capable_models()).to_event()
         except PonderError as exc:
             failure = exc.to_event()
         except httpx.TransportError as exc:
@@ -134,6 +161,17 @@ class Engine:
             yield usage
         yield finish(failure)
 
+    def tool_capable_models(self) -> list[str]:
+        """Configured models whose provider can call tools (named in refusals)."""
+        capable = []
+        for name, model in self.config.models.items():
+            try:
+                if provider_class(model.provider).supports_tools:
+                    capable.append(name)
+            except PonderError:
+                continue
+        return capable
+
     async def collect(self, request: ChatRequest) -> list[Event]:
         return [event async for event in self.stream(request)]
 
@@ -147,7 +185,7 @@ def _estimated_usage(meter: Meter) -> Usage:
     return Usage(
         input_tokens=None,
         thinking_tokens=estimate_tokens(meter.thinking_text),
-        answer_tokens=estimate_tokens(meter.answer_text),
+        answer_tokens=estimate_tokens(meter.output_text),
         estimated=True,
     )
 

@@ -24,12 +24,14 @@ class PonderError(Exception):
 
     def to_event(self) -> Failed:
         status = getattr(self, "status", None)
+        param = getattr(self, "param", None)
         return Failed(
             side=self.side,
             code=self.code,
             message=self.message,
             retryable=self.retryable,
             status=status if isinstance(status, int) else None,
+            param=param if isinstance(param, str) else None,
         )
 
 
@@ -71,6 +73,38 @@ class InvalidRequestError(PonderError):
     side: FailureSide = "client"
     code = "invalid_request_error"
     http_status = 400
+
+
+class UnsupportedRequestError(InvalidRequestError):
+    """The request asks for something the chosen model or its API cannot do; ``param`` names
+    the field. Raised by a provider before it sends anything upstream."""
+
+    code = "unsupported_value"
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+class ToolsUnsupportedError(UnsupportedRequestError):
+    """The request forces a tool call on a model that cannot call tools."""
+
+    def __init__(self, model: str, capable: Iterable[str] = ()) -> None:
+        self.model = model
+        self.capable = sorted(capable)
+        others = (
+            f" Models configured here that can: {', '.join(self.capable)}."
+            if self.capable
+            else " No model configured here can: add one under [models.<name>] in ponder.toml."
+        )
+        super().__init__(
+            "tool_choice",
+            f"Model {model!r} cannot call tools, and tool_choice forces a call."
+            f" Send tool_choice auto (it then answers without tools) or use another model.{others}",
+        )
+
+    def with_capable(self, capable: Iterable[str]) -> ToolsUnsupportedError:
+        return ToolsUnsupportedError(self.model, capable)
 
 
 class UpstreamError(PonderError):

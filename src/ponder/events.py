@@ -35,12 +35,20 @@ class Started:
 
 @dataclass(frozen=True, slots=True)
 class Thinking:
-    """A delta of thought text; ``signature``/``metadata`` round-trip provider state."""
+    """A delta of thought text, and the provider state needed to send the thoughts back.
+
+    ``block`` names the reasoning segment the delta belongs to when a provider has several
+    in one turn (Anthropic's content block index); ``None`` continues the current segment, or
+    opens a new one after a tool call or answer text. ``signature`` and ``state`` (merged
+    into the segment's, later keys winning) are opaque to everyone but the producer;
+    ``redacted`` marks thoughts whose text is hidden (the data is in ``state``).
+    """
 
     text: str
     signature: str | None = None
     redacted: bool = False
-    metadata: dict[str, Any] | None = None
+    state: dict[str, Any] | None = None
+    block: int | None = None
     at_ns: int = field(default_factory=now_ns)
     type: Literal["thinking"] = "thinking"
 
@@ -52,6 +60,51 @@ class Answer:
     text: str
     at_ns: int = field(default_factory=now_ns)
     type: Literal["answer"] = "answer"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallStart:
+    """The model began a tool call. ``index`` counts the turn's calls from 0 (ponder's count,
+    whatever the upstream numbered them); ``id`` is the upstream's, or one ponder made."""
+
+    index: int
+    id: str
+    name: str
+    at_ns: int = field(default_factory=now_ns)
+    type: Literal["tool_call_start"] = "tool_call_start"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A fragment of a tool call's JSON arguments, in order."""
+
+    index: int
+    arguments: str
+    at_ns: int = field(default_factory=now_ns)
+    type: Literal["tool_call_delta"] = "tool_call_delta"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallEnd:
+    """A tool call is complete; ``arguments`` is the whole JSON text (the deltas joined)."""
+
+    index: int
+    id: str
+    name: str
+    arguments: str
+    at_ns: int = field(default_factory=now_ns)
+    type: Literal["tool_call_end"] = "tool_call_end"
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something ponder did with the request that its caller should know, in plain words
+    ("the embedded model cannot call tools: answered without the 3 offered"). Kept in the
+    trace and sent in the stream's ``ponder`` extras; not model output."""
+
+    text: str
+    at_ns: int = field(default_factory=now_ns)
+    type: Literal["notice"] = "notice"
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,11 +166,25 @@ class Failed:
     message: str
     retryable: bool = False
     status: int | None = None
+    param: str | None = None  # the request field at fault, for client-side failures
     at_ns: int = field(default_factory=now_ns)
     type: Literal["failed"] = "failed"
 
 
-Event = Started | Thinking | Answer | Progress | Usage | Finished | Failed
+ToolCallEvent = ToolCallStart | ToolCallDelta | ToolCallEnd
+Event = (
+    Started
+    | Thinking
+    | Answer
+    | ToolCallStart
+    | ToolCallDelta
+    | ToolCallEnd
+    | Notice
+    | Progress
+    | Usage
+    | Finished
+    | Failed
+)
 TERMINAL_TYPES = frozenset({"finished", "failed"})
 
 

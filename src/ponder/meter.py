@@ -3,7 +3,7 @@
 | metric          | definition                                                        |
 |-----------------|-------------------------------------------------------------------|
 | TTFT            | started → first token of any kind (thought or answer)             |
-| TTFA            | started → first answer token                                      |
+| TTFA            | started → first answer token (text, or the start of a tool call)  |
 | thinking time   | TTFA − TTFT when the model thought, else 0                        |
 | E2E             | started → stream end (finished/failed)                            |
 | decode speed    | (output tokens − 1) / (E2E − TTFT)                                |
@@ -12,13 +12,27 @@
 
 Token counts come from the provider's ``usage`` event when it sent one; otherwise they are
 estimated from the text (:mod:`ponder.tokens`) and ``tokens_estimated`` says so.
+
+A tool call is answer output: on a tool-call turn the call is what the caller waits for, so
+its start counts for TTFT and TTFA, its argument fragments are chunks (ITL), and its name and
+arguments count as answer tokens when the tokens are estimated.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from ponder.events import Answer, Event, Failed, Finished, Started, Thinking, Usage
+from ponder.events import (
+    Answer,
+    Event,
+    Failed,
+    Finished,
+    Started,
+    Thinking,
+    ToolCallDelta,
+    ToolCallStart,
+    Usage,
+)
 from ponder.tokens import estimate_tokens
 
 NS_PER_MS = 1_000_000
@@ -73,6 +87,7 @@ class Meter:
         "_last_chunk_ns",
         "_start_ns",
         "_thinking_text",
+        "_tool_text",
         "_usage",
     )
 
@@ -85,6 +100,7 @@ class Meter:
         self._gaps_ns: list[int] = []
         self._thinking_text: list[str] = []
         self._answer_text: list[str] = []
+        self._tool_text: list[str] = []
         self._usage: Usage | None = None
         self._finish_reason: str | None = None
 
@@ -95,6 +111,11 @@ class Meter:
     @property
     def answer_text(self) -> str:
         return "".join(self._answer_text)
+
+    @property
+    def output_text(self) -> str:
+        """Everything but the thoughts: answer text and tool calls' names and arguments."""
+        return self.answer_text + "".join(self._tool_text)
 
     def feed(self, event: Event) -> None:
         if isinstance(event, Started):
@@ -110,6 +131,14 @@ class Meter:
                 self._answer_text.append(event.text)
             else:
                 self._thinking_text.append(event.text)
+        elif isinstance(event, ToolCallStart | ToolCallDelta):
+            text = event.name if isinstance(event, ToolCallStart) else event.arguments
+            if not text:
+                return
+            self._chunk(event.at_ns)
+            if self._first_answer_ns is None:
+                self._first_answer_ns = event.at_ns
+            self._tool_text.append(text)
         elif isinstance(event, Usage):
             self._usage = event
         elif isinstance(event, Finished):
@@ -147,7 +176,7 @@ class Meter:
         else:
             input_tokens = None
             thinking_tokens = estimate_tokens(self.thinking_text)
-            answer_tokens = estimate_tokens(self.answer_text)
+            answer_tokens = estimate_tokens(self.output_text)
             estimated = True
         output = thinking_tokens + answer_tokens
         decode = None

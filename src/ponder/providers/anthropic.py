@@ -9,12 +9,28 @@ Request: ``x-api-key`` and ``anthropic-version`` headers; system messages joined
   budget, or when the model's options say ``adaptive = true`` (models that only support it),
 - ``{type: "enabled", budget_tokens: 4096}`` when neither is set,
 
-and left out when thinking is off. An assistant history turn that carries thoughts and their
-signature is sent back as a ``thinking`` block before its text, as the API requires.
+and left out when thinking is off. With thinking on the API takes no ``temperature``,
+``top_p`` below 0.95 or ``top_k`` (they are dropped), and ``tool_choice`` only ``auto`` or
+``none``: a request that forces a tool call is refused by ponder with a 400 that says why.
+
+Messages: system turns are joined into ``system``; text and image blocks (base64 from a
+``data:`` URL, or a URL source); an assistant turn replays its ``thinking`` and
+``redacted_thinking`` blocks **unmodified and in order** (signature-only blocks with empty
+text included) before the ``text`` and ``tool_use`` blocks they preceded — but only blocks
+this kind and model produced: another provider's reasoning has no valid signature here and
+is dropped. ``tool`` turns become ``tool_result`` blocks at the head of one user turn.
+Tools go out as ``{name, description, input_schema}``; ``required`` is ``{"type": "any"}``,
+a named tool ``{"type": "tool"}``, ``parallel_tool_calls: false`` is
+``disable_parallel_tool_use``. With thinking and tools, the ``interleaved-thinking`` beta
+header is sent (model option ``interleaved = false`` turns it off), so the model may think
+between tool calls.
 
 Stream: ``thinking_delta`` → ``thinking`` events, ``signature_delta`` → a ``thinking`` event
 with empty text and the signature (so the turn can be replayed), ``redacted_thinking`` blocks →
-``Thinking(text="", redacted=True, metadata={"data": …})``, ``text_delta`` → ``answer``.
+``Thinking(text="", redacted=True, state={"data": …})``, each tagged with its content block's
+index; ``text_delta`` → ``answer``; ``tool_use`` blocks → ``tool_call_start``, their
+``input_json_delta`` fragments (the first may be empty) → ``tool_call_delta``, the block's
+end → ``tool_call_end``.
 
 Usage: Anthropic reports one ``output_tokens`` count that includes thinking, and with summarised
 thinking (Claude 4) the visible thought text is shorter than what was billed. So when the model
@@ -25,15 +41,25 @@ Without thinking the counts are exact.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import aclosing
 from typing import Any
 
-from ponder.errors import StreamBrokenError, UpstreamError, redact
+from ponder.errors import StreamBrokenError, UnsupportedRequestError, UpstreamError, redact
 from ponder.events import Event, Finished, FinishReason, Thinking
 from ponder.providers import http
 from ponder.providers.deltas import DeltaTracker
-from ponder.request import ChatRequest, Message
+from ponder.providers.tool_calls import ToolCallAssembler
+from ponder.request import (
+    ChatRequest,
+    ImagePart,
+    Part,
+    ReasoningPart,
+    TextPart,
+    ToolCallPart,
+    ToolChoice,
+)
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"
@@ -41,6 +67,7 @@ DEFAULT_MAX_TOKENS = 8192
 DEFAULT_BUDGET = 4096
 MIN_BUDGET = 1024
 ANSWER_ROOM = 4096  # tokens left for the answer when max_tokens must exceed the budget
+INTERLEAVED_BETA = "interleaved-thinking-2025-05-14"
 
 _STOP: Mapping[str, FinishReason] = {
     "end_turn": "stop",
@@ -83,20 +110,80 @@ class AnthropicProvider(http.HTTPProvider):
 
     # -- request
 
-    @staticmethod
-    def _message(message: Message) -> dict[str, Any]:
-        if message.role == "assistant" and message.thinking and message.thinking_signature:
-            blocks: list[dict[str, Any]] = [
-                {
-                    "type": "thinking",
-                    "thinking": message.thinking,
-                    "signature": message.thinking_signature,
-                }
-            ]
-            if message.content:
-                blocks.append({"type": "text", "text": message.content})
-            return {"role": "assistant", "content": blocks}
-        return {"role": message.role, "content": message.content}
+    def _block(self, part: Part) -> dict[str, Any] | None:
+        """One content block of a user or assistant turn (None: not sent)."""
+        if isinstance(part, TextPart):
+            return {"type": "text", "text": part.text} if part.text else None
+        if isinstance(part, ImagePart):
+            return _image_block(part)
+        if isinstance(part, ToolCallPart):
+            return {"type": "tool_use", "id": part.id, "name": part.name, "input": _input(part)}
+        if isinstance(part, ReasoningPart):
+            return self._thinking_block(part)
+        return None
+
+    def _thinking_block(self, part: ReasoningPart) -> dict[str, Any] | None:
+        """The block exactly as it came, or None for reasoning without a valid signature here."""
+        if not self.owns(part):
+            return None
+        data = (part.state or {}).get("data")
+        if part.redacted and isinstance(data, str):
+            return {"type": "redacted_thinking", "data": data}
+        if part.signature:
+            return {"type": "thinking", "thinking": part.text, "signature": part.signature}
+        return None
+
+    def _messages(self, request: ChatRequest) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for message in request.messages:
+            if message.role == "system":
+                continue
+            if message.role == "tool":
+                blocks = [
+                    _tool_result(r.call_id, r.content, r.is_error) for r in message.tool_results
+                ]
+                role = "user"
+            else:
+                blocks = [b for b in map(self._block, message.parts) if b is not None]
+                role = message.role
+            # Consecutive turns of one role merge: tool results (and the user text after
+            # them) form one user turn, results first, as the API requires.
+            if out and out[-1]["role"] == role == "user":
+                out[-1]["content"].extend(blocks)
+            elif blocks or role == "user":
+                out.append({"role": role, "content": blocks})
+        for turn in out:
+            content = turn["content"]
+            if len(content) == 1 and content[0]["type"] == "text":
+                turn["content"] = content[0]["text"]
+        return out
+
+    def _tools(self, request: ChatRequest, thinking_on: bool, body: dict[str, Any]) -> None:
+        if not request.tools:
+            return
+        choice = request.tool_choice or ToolChoice("auto")
+        if thinking_on and choice.forces_call:
+            forced = "a tool call" if choice.kind == "required" else f"a call of {choice.name!r}"
+            raise UnsupportedRequestError(
+                "tool_choice",
+                f"{self.who}: with thinking on, Anthropic accepts tool_choice auto or none only"
+                f" (this request forces {forced}). Send tool_choice auto, or turn thinking off"
+                ' for this request ("reasoning_effort": "none").',
+            )
+        body["tools"] = [
+            {
+                "name": t.name,
+                **({"description": t.description} if t.description else {}),
+                "input_schema": dict(t.parameters or {"type": "object", "properties": {}}),
+            }
+            for t in request.tools
+        ]
+        wire: dict[str, Any] = {"type": {"required": "any"}.get(choice.kind, choice.kind)}
+        if choice.kind == "tool":
+            wire["name"] = choice.name
+        if request.parallel_tool_calls is False and choice.kind != "none":
+            wire["disable_parallel_tool_use"] = True
+        body["tool_choice"] = wire
 
     def build_body(self, request: ChatRequest) -> dict[str, Any]:
         system = "\n\n".join(m.content for m in request.messages if m.role == "system")
@@ -108,17 +195,25 @@ class AnthropicProvider(http.HTTPProvider):
         body: dict[str, Any] = {
             "model": self.config.upstream_model,
             "max_tokens": max_tokens,
-            "messages": [self._message(m) for m in request.messages if m.role != "system"],
+            "messages": self._messages(request),
             "stream": True,
         }
         if system:
             body["system"] = system
+        if request.stop:
+            body["stop_sequences"] = list(request.stop)
         thinking = self.thinking_for(request)
+        self._tools(request, thinking.enabled, body)
         if not thinking.enabled:
             if request.temperature is not None:
                 body["temperature"] = request.temperature
+            if request.top_p is not None:
+                body["top_p"] = request.top_p
             return body
-        # With thinking on the API accepts no temperature other than its default.
+        # With thinking on the API accepts no temperature other than its default, and top_p
+        # only from 0.95 up.
+        if request.top_p is not None and request.top_p >= 0.95:
+            body["top_p"] = request.top_p
         if options.get("adaptive") is True or (thinking.effort and thinking.budget is None):
             body["thinking"] = {"type": "adaptive"}
             if thinking.effort:
@@ -130,12 +225,19 @@ class AnthropicProvider(http.HTTPProvider):
             body["max_tokens"] = budget + ANSWER_ROOM
         return body
 
+    def request_headers(self, request: ChatRequest, body: dict[str, Any]) -> dict[str, str]:
+        """Per-request headers: the interleaved-thinking beta when thinking meets tools."""
+        if "thinking" in body and "tools" in body and self.config.options.get("interleaved", True):
+            return {"anthropic-beta": INTERLEAVED_BETA}
+        return {}
+
     # -- response
 
     async def generate(self, request: ChatRequest) -> AsyncIterator[Event]:
         headers, secrets = self.credentials()
         reader = _MessageReader(self.who, secrets)
         body = self.build_body(request)
+        headers = {**headers, **self.request_headers(request, body)}
         source = http.sse_events(
             self.client, "POST", "/v1/messages", body, self.who, secrets, headers
         )
@@ -151,6 +253,8 @@ class AnthropicProvider(http.HTTPProvider):
                 f"{self.who}: the stream ended before message_stop;"
                 " the thoughts and answer that arrived are kept."
             )
+        for event in reader.calls.close():  # calls whose block never stopped
+            yield event
         usage = reader.tracker.split_usage(reader.input_tokens, reader.output_tokens)
         yield usage
         yield Finished(reader.tracker.finish_reason(reader.finish))
@@ -162,7 +266,9 @@ class _MessageReader:
     def __init__(self, who: str, secrets: list[str | None]) -> None:
         self.who = who
         self.secrets = secrets
-        self.tracker = DeltaTracker()
+        self.tracker = DeltaTracker(inline_tags=False)
+        self.calls = ToolCallAssembler()
+        self._tool_blocks: dict[int, int] = {}  # content block index -> tool call fragments key
         self.input_tokens: int | None = None
         self.output_tokens = 0
         self.finish: FinishReason = "stop"
@@ -171,6 +277,7 @@ class _MessageReader:
             "message_start": self._message_start,
             "content_block_start": self._block_start,
             "content_block_delta": self._block_delta,
+            "content_block_stop": self._block_stop,
             "message_delta": self._message_delta,
             "message_stop": self._message_stop,
             "error": self._error,
@@ -179,11 +286,12 @@ class _MessageReader:
             "thinking_delta": self._thinking_delta,
             "signature_delta": self._signature_delta,
             "text_delta": self._text_delta,
+            "input_json_delta": self._input_json_delta,
         }
 
     def handle(self, data: Mapping[str, Any]) -> list[Event]:
         handler = self._handlers.get(str(data.get("type")))
-        return handler(data) if handler is not None else []  # ping, content_block_stop, …
+        return handler(data) if handler is not None else []  # ping, …
 
     def _message_start(self, data: Mapping[str, Any]) -> list[Event]:
         message = data.get("message")
@@ -201,33 +309,72 @@ class _MessageReader:
         block = data.get("content_block")
         if not isinstance(block, dict):
             return []
+        index = _int(data.get("index"))
         kind = block.get("type")
         if kind == "redacted_thinking":
-            redacted = Thinking("", redacted=True, metadata={"data": block.get("data")})
+            redacted = Thinking(
+                "", redacted=True, state={"data": block.get("data")}, block=index
+            )
             return [self.tracker.thinking(redacted)]
-        text = block.get("thinking") if kind == "thinking" else block.get("text")
-        if not isinstance(text, str) or not text:
-            return []
+        if kind == "tool_use":
+            self._tool_blocks[index] = index
+            call_id = block.get("id") if isinstance(block.get("id"), str) else None
+            name = block.get("name") if isinstance(block.get("name"), str) else "unknown"
+            initial = block.get("input")
+            # The input arrives as input_json_delta fragments; a non-empty input here is a
+            # whole call (non-streamed shapes replayed into a stream).
+            arguments = json.dumps(initial) if isinstance(initial, dict) and initial else None
+            return self.calls.fragment(index, call_id, name, arguments)
         if kind == "thinking":
-            return [self.tracker.thinking(Thinking(text))]
-        return self.tracker.content(text) if kind == "text" else []
+            text = block.get("thinking")
+            signature = block.get("signature")
+            return [
+                self.tracker.thinking(
+                    Thinking(
+                        text if isinstance(text, str) else "",
+                        signature=signature if isinstance(signature, str) and signature else None,
+                        block=index,
+                    )
+                )
+            ]
+        text = block.get("text")
+        if kind != "text" or not isinstance(text, str) or not text:
+            return []
+        return self.tracker.content(text)
 
     def _block_delta(self, data: Mapping[str, Any]) -> list[Event]:
         delta = data.get("delta")
         if not isinstance(delta, dict):
             return []
         handler = self._deltas.get(str(delta.get("type")))
-        return handler(delta) if handler is not None else []  # input_json_delta, citations…
+        if handler is None:
+            return []  # citations_delta, …
+        return handler({**delta, "_index": _int(data.get("index"))})
+
+    def _block_stop(self, data: Mapping[str, Any]) -> list[Event]:
+        index = _int(data.get("index"))
+        if index not in self._tool_blocks:
+            return []
+        del self._tool_blocks[index]
+        return self.calls.end(index)
 
     def _thinking_delta(self, delta: Mapping[str, Any]) -> list[Event]:
         text = delta.get("thinking")
-        return [self.tracker.thinking(Thinking(text))] if isinstance(text, str) and text else []
+        if not isinstance(text, str) or not text:
+            return []
+        return [self.tracker.thinking(Thinking(text, block=delta["_index"]))]
 
     def _signature_delta(self, delta: Mapping[str, Any]) -> list[Event]:
         signature = delta.get("signature")
         if not isinstance(signature, str) or not signature:
             return []
-        return [self.tracker.thinking(Thinking("", signature=signature))]
+        return [self.tracker.thinking(Thinking("", signature=signature, block=delta["_index"]))]
+
+    def _input_json_delta(self, delta: Mapping[str, Any]) -> list[Event]:
+        fragment = delta.get("partial_json")
+        if not isinstance(fragment, str) or not fragment:
+            return []  # the first fragment is often empty
+        return self.calls.fragment(delta["_index"], None, None, fragment)
 
     def _text_delta(self, delta: Mapping[str, Any]) -> list[Event]:
         text = delta.get("text")
@@ -260,3 +407,38 @@ class _MessageReader:
             f"{redact(message, self.secrets)} ({kind or 'error'}, mid-stream;"
             " what arrived before it is kept)",
         )
+
+
+# -- blocks ----------------------------------------------------------------------------------
+
+
+def _image_block(part: ImagePart) -> dict[str, Any]:
+    inline = part.data_url
+    if inline is not None:
+        media_type, data = inline
+        return {
+            "type": "image",
+            "source": {"type": "base64", "media_type": media_type, "data": data},
+        }
+    return {"type": "image", "source": {"type": "url", "url": part.url}}
+
+
+def _input(call: ToolCallPart) -> Any:
+    """A call's arguments as the object the API wants (``{}`` for none)."""
+    if not call.arguments.strip():
+        return {}
+    try:
+        return json.loads(call.arguments)
+    except ValueError:
+        raise UnsupportedRequestError(
+            "messages",
+            f"tool call {call.id!r} ({call.name}) has arguments that are not JSON;"
+            " Anthropic needs them as an object. Send the arguments the model produced.",
+        ) from None
+
+
+def _tool_result(call_id: str, content: str, is_error: bool) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "tool_result", "tool_use_id": call_id, "content": content}
+    if is_error:
+        block["is_error"] = True
+    return block

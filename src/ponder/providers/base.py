@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ponder.config import ModelConfig, ThinkingConfig
+from ponder.errors import ToolsUnsupportedError
 from ponder.events import Event, Mode, Started
-from ponder.request import ChatRequest
+from ponder.request import ChatRequest, ReasoningPart
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,9 @@ class Provider(ABC):
     """
 
     kind: ClassVar[str] = ""
+    # Whether the model behind this provider can call tools. A request that forces a call
+    # (tool_choice required or a named tool) is refused before it reaches one that cannot.
+    supports_tools: ClassVar[bool] = True
 
     def __init__(self, config: ModelConfig) -> None:
         self.config = config
@@ -38,6 +42,11 @@ class Provider(ABC):
     @property
     def name(self) -> str:
         return self.config.name
+
+    def owns(self, part: ReasoningPart) -> bool:
+        """Whether ``part`` was produced by this provider kind and upstream model, so its
+        opaque state (signatures, encrypted data) may be sent back here."""
+        return part.made_by(self.config.provider, self.config.upstream_model)
 
     def thinking_for(self, request: ChatRequest) -> ThinkingConfig:
         return self.config.thinking.merged(request)
@@ -51,6 +60,9 @@ class Provider(ABC):
         reason: str | None = None,
         estimates: dict[str, float] | None = None,
     ) -> AsyncIterator[Event]:
+        choice = request.tool_choice
+        if choice is not None and choice.forces_call and request.tools and not self.supports_tools:
+            raise ToolsUnsupportedError(self.name)
         yield Started(
             request_id=request.request_id,
             model=self.name,

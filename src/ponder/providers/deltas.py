@@ -13,12 +13,24 @@ from ponder.events import Answer, Event, FinishReason, Thinking, Usage
 from ponder.splitter import Piece, ThinkSplitter
 from ponder.tokens import estimate_tokens
 
+# Content that opens (after whitespace) with one of these is inline thoughts.
+_OPENING_TAGS = ("<think>", "<thinking>")
+
 
 class DeltaTracker:
-    def __init__(self, *, inline_tags: bool = False, opens_in_template: bool = False) -> None:
+    """``inline_tags``: True, the content always goes through the think-splitter; False, it is
+    all answer; None (the default), the splitter is used only when the content opens with
+    ``<think>`` or ``<thinking>`` after whitespace — decided on the first characters, which
+    are held back until they are unambiguous (at most the length of ``<thinking>``)."""
+
+    def __init__(self, *, inline_tags: bool | None = None, opens_in_template: bool = False) -> None:
         self._splitter = (
-            ThinkSplitter(starts_in_thoughts=opens_in_template) if inline_tags else None
+            ThinkSplitter(starts_in_thoughts=opens_in_template)
+            if inline_tags or opens_in_template
+            else None
         )
+        self._detecting = inline_tags is None and self._splitter is None
+        self._held = ""
         self._thinking: list[str] = []
         self._answer: list[str] = []
         self.saw_thinking = False  # any thinking at all, redacted or signature-only included
@@ -45,13 +57,35 @@ class DeltaTracker:
         """Events for a delta of the content field (the answer, or inline-tagged thoughts)."""
         if not text:
             return []
+        if self._detecting:
+            return self._detect(text)
         if self._splitter is None:
             self._answer.append(text)
             return [Answer(text)]
         return self._pieces(self._splitter.feed(text))
 
+    def _detect(self, text: str) -> list[Event]:
+        held = self._held + text
+        start = held.lstrip()
+        if start and any(tag.startswith(start) for tag in _OPENING_TAGS):
+            self._held = held  # still a possible opening tag: wait for more
+            return []
+        self._detecting = False
+        self._held = ""
+        if start.startswith(_OPENING_TAGS):
+            self._splitter = ThinkSplitter()
+        elif not start:  # whitespace only so far
+            self._detecting, self._held = True, held
+            return []
+        return self.content(held)
+
     def close(self) -> list[Event]:
         """Flush the splitter; call once when the upstream signalled the end."""
+        if self._detecting and self._held:
+            self._detecting = False
+            held, self._held = self._held, ""
+            events = self.content(held)
+            return events + self.close()
         if self._splitter is None:
             return []
         return self._pieces(self._splitter.close())

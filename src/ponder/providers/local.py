@@ -29,8 +29,8 @@ from typing import Any
 
 from ponder import tasks
 from ponder.config import ModelConfig
-from ponder.errors import ConfigError, InvalidRequestError
-from ponder.events import Answer, Event, Failed, Finished, FinishReason, Thinking, Usage
+from ponder.errors import ConfigError, InvalidRequestError, UnsupportedRequestError
+from ponder.events import Answer, Event, Failed, Finished, FinishReason, Notice, Thinking, Usage
 from ponder.models import chat_format
 from ponder.providers.base import Availability, Provider
 from ponder.request import ChatRequest
@@ -160,6 +160,7 @@ class LocalProvider(Provider):
     """Streams a local ORT GenAI model; see the module docstring."""
 
     kind = "local"
+    supports_tools = False
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
@@ -177,6 +178,18 @@ class LocalProvider(Provider):
 
     async def generate(self, request: ChatRequest) -> AsyncIterator[Event]:
         thinking = self.thinking_for(request)
+        if request.response_format is not None:
+            raise UnsupportedRequestError(
+                "response_format",
+                f"Model {self.name!r} (a local ONNX model) cannot be held to a JSON format;"
+                " leave response_format out, or configure a model that supports it.",
+            )
+        if request.offers_tools:
+            names = ", ".join(t.name for t in request.tools)
+            yield Notice(
+                f"{self.name} cannot call tools, so the {len(request.tools)} offered ({names})"
+                " were not offered to the model; it answered without them."
+            )
         prompt = request.last_user_text
         if not prompt.strip():
             raise InvalidRequestError("The request has no user message to answer.")

@@ -3,9 +3,24 @@ OpenRouter, vLLM, llama.cpp, Ollama's /v1, …), streaming over SSE or in one re
 
 Thoughts are read from whichever field the server uses, in this order of preference (servers
 such as OpenRouter send the same text in several): ``reasoning_details`` (items of type
-``reasoning.text`` and ``reasoning.summary``; ``reasoning.encrypted`` items carry no text and
-are kept in a redacted event's metadata), ``reasoning``, ``reasoning_content``. With
-``thinking.inline_tags`` the content goes through the think-splitter.
+``reasoning.text`` and ``reasoning.summary``; ``reasoning.encrypted`` items carry no text),
+``reasoning``, ``reasoning_content``. The turn's reasoning state records that field (and, for
+``reasoning_details``, the items merged by their ``index``, verbatim), so a later request
+sends the thoughts back **in the field they arrived in** — what DeepSeek and Kimi require on
+tool-call turns (``reasoning_content``), vLLM reads (``reasoning``) and OpenRouter needs to tie
+encrypted reasoning to tool calls (``reasoning_details``). Thoughts from another provider or
+model go back as plain text in the flavour's field (``history_field``), or not at all.
+
+Content that opens with ``<think>`` (after whitespace) is split into thoughts by default;
+``thinking.inline_tags = true`` always splits (with ``opens_in_template`` when the template
+wrote the opening tag), ``false`` never does.
+
+Tools: ``tools``, ``tool_choice``, ``parallel_tool_calls`` and ``response_format`` go out in
+OpenAI's shape; assistant turns carry ``tool_calls`` and ``tool`` messages their
+``tool_call_id``. Streamed calls are assembled by :class:`ToolCallAssembler` (every call at
+index 0 as Ollama's ``/v1`` sends them, several in one chunk, arguments in one piece or many,
+the id only on the first fragment). A turn that made calls finishes ``tool_calls`` even when
+the server said ``stop``.
 
 Thinking on/off, effort and budget are spelled per ``thinking.flavour`` (see ``FLAVOURS``).
 Usage comes from the final chunk (``stream_options.include_usage``); answer tokens are
@@ -19,6 +34,7 @@ Model options (extra keys in the model's table): ``stream = false`` for one JSON
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -29,7 +45,16 @@ from ponder.errors import ConfigError, StreamBrokenError, redact
 from ponder.events import Event, Finished, FinishReason, Thinking, Usage
 from ponder.providers import http
 from ponder.providers.deltas import DeltaTracker
-from ponder.request import ChatRequest, Message
+from ponder.providers.tool_calls import ToolCallAssembler
+from ponder.request import (
+    ChatRequest,
+    ImagePart,
+    Message,
+    ResponseFormat,
+    TextPart,
+    ToolChoice,
+    ToolSpec,
+)
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
@@ -117,33 +142,59 @@ def finish_reason(raw: object) -> FinishReason:
 
 # -- reading deltas --------------------------------------------------------------------------
 
+_TEXT_KEYS = ("text", "summary", "data")
+
 
 def _detail_event(item: Mapping[str, Any]) -> Thinking | None:
     kind = item.get("type")
-    meta = {k: v for k, v in item.items() if k not in ("text", "summary", "data", "signature")}
-    signature = item.get("signature") if isinstance(item.get("signature"), str) else None
     if kind == "reasoning.text":
         text = item.get("text")
-        return Thinking(text if isinstance(text, str) else "", signature=signature, metadata=meta)
+        return Thinking(text if isinstance(text, str) else "", block=0)
     if kind == "reasoning.summary":
         summary = item.get("summary")
-        return Thinking(summary if isinstance(summary, str) else "", metadata=meta)
+        return Thinking(summary if isinstance(summary, str) else "", block=0)
     if kind == "reasoning.encrypted":
-        return Thinking("", redacted=True, metadata={**meta, "data": item.get("data")})
+        return Thinking("", redacted=True, block=0)
+    return None
+
+
+def reasoning_field(delta: Mapping[str, Any]) -> str | None:
+    """Which field of a delta (or message) carries thoughts, one only (see the docstring)."""
+    details = delta.get("reasoning_details")
+    if isinstance(details, list) and details:
+        return "reasoning_details"
+    for key in ("reasoning", "reasoning_content"):
+        text = delta.get(key)
+        if isinstance(text, str) and text:
+            return key
     return None
 
 
 def reasoning_events(delta: Mapping[str, Any]) -> list[Thinking]:
     """Thinking events from one delta (or non-streaming message), one field only."""
-    details = delta.get("reasoning_details")
-    if isinstance(details, list) and details:
-        events = [_detail_event(item) for item in details if isinstance(item, dict)]
-        return [e for e in events if e is not None and (e.text or e.redacted or e.signature)]
-    for key in ("reasoning", "reasoning_content"):
-        text = delta.get(key)
-        if isinstance(text, str) and text:
-            return [Thinking(text)]
+    key = reasoning_field(delta)
+    if key == "reasoning_details":
+        items = [_detail_event(item) for item in delta[key] if isinstance(item, dict)]
+        return [e for e in items if e is not None and (e.text or e.redacted)]
+    if key is not None:
+        return [Thinking(delta[key], block=0)]
     return []
+
+
+def merge_details(merged: dict[int, dict[str, Any]], items: list[Any]) -> None:
+    """Fold streamed ``reasoning_details`` items into whole ones, keyed by their ``index``:
+    text-bearing keys are concatenated, every other key takes its latest non-null value."""
+    for position, item in enumerate(items):
+        if not isinstance(item, dict):
+            continue
+        index = item.get("index")
+        key = index if isinstance(index, int) and not isinstance(index, bool) else position
+        whole = merged.setdefault(key, {})
+        for name, value in item.items():
+            if name in _TEXT_KEYS and isinstance(value, str):
+                whole[name] = whole.get(name, "") + value
+            elif value is not None or name not in whole:
+                whole[name] = value
 
 
 def _int(value: object) -> int | None:
@@ -171,27 +222,74 @@ class OpenAIProvider(http.HTTPProvider):
 
     # -- request
 
-    def _message(self, message: Message) -> dict[str, Any]:
-        data: dict[str, Any] = {"role": message.role, "content": message.content}
+    def _reasoning_into(self, message: Message, data: dict[str, Any]) -> None:
+        """Put an assistant turn's thoughts back in the field they arrived in (see docstring)."""
+        parts = message.reasoning
         send = self.config.options.get("send_reasoning")
-        field = self._flavour.history_field or "reasoning_content"
-        wants = send if isinstance(send, bool) else self._flavour.history_field is not None
-        if message.role == "assistant" and message.thinking and wants:
-            data[field] = message.thinking
-        return data
+        if not parts or send is False:
+            return
+        own = [p for p in parts if self.owns(p) and p.state and p.state.get("field")]
+        text = "".join(p.text for p in parts if not p.redacted)
+        if own:
+            arrived = str(own[0].state["field"]) if own[0].state else ""
+            if arrived == "reasoning_details":
+                data[arrived] = [d for p in own for d in (p.state or {}).get("details", [])]
+            elif text:
+                data[arrived] = text
+            return
+        field = self._flavour.history_field
+        if send is True:
+            field = field or "reasoning_content"
+        if field and text:
+            data[field] = text
+
+    def _message(self, message: Message) -> list[dict[str, Any]]:
+        if message.role == "tool":
+            return [
+                {"role": "tool", "tool_call_id": r.call_id, "content": r.content}
+                for r in message.tool_results
+            ]
+        data: dict[str, Any] = {"role": message.role, "content": _content(message)}
+        if message.role == "assistant":
+            calls = message.tool_calls
+            if calls:
+                data["tool_calls"] = [
+                    {
+                        "id": c.id,
+                        "type": "function",
+                        "function": {"name": c.name, "arguments": c.arguments},
+                    }
+                    for c in calls
+                ]
+                if not data["content"]:
+                    data["content"] = None
+            self._reasoning_into(message, data)
+        return [data]
 
     def build_body(self, request: ChatRequest, stream: bool) -> Body:
         body: Body = {
             "model": self.config.upstream_model,
-            "messages": [self._message(m) for m in request.messages],
+            "messages": [wire for m in request.messages for wire in self._message(m)],
             "stream": stream,
         }
         if stream:
             body["stream_options"] = {"include_usage": True}
         if request.temperature is not None:
             body["temperature"] = request.temperature
+        if request.top_p is not None:
+            body["top_p"] = request.top_p
         if request.max_tokens is not None:
             body["max_tokens"] = request.max_tokens
+        if request.stop:
+            body["stop"] = list(request.stop)
+        if request.tools:
+            body["tools"] = [tool_to_wire(t) for t in request.tools]
+            if request.tool_choice is not None:
+                body["tool_choice"] = tool_choice_to_wire(request.tool_choice)
+            if request.parallel_tool_calls is not None:
+                body["parallel_tool_calls"] = request.parallel_tool_calls
+        if request.response_format is not None:
+            body["response_format"] = response_format_to_wire(request.response_format)
         extra = self.config.options.get("extra_body")
         if isinstance(extra, Mapping):
             body.update(extra)
@@ -252,12 +350,15 @@ class OpenAIProvider(http.HTTPProvider):
 
 
 class _Reader:
-    """Per-request state: what arrived, the finish reason, the usage."""
+    """Per-request state: what arrived, the finish reason, the usage, the tool calls."""
 
     def __init__(self, tracker: DeltaTracker) -> None:
         self.tracker = tracker
+        self.calls = ToolCallAssembler()
         self.finish: FinishReason | None = None
         self.raw_usage: Mapping[str, Any] | None = None
+        self.field: str | None = None  # where the thoughts arrived
+        self.details: dict[int, dict[str, Any]] = {}
 
     def choices(self, data: Mapping[str, Any], key: str) -> list[Event]:
         """Events of one chunk (``key="delta"``) or of a whole response (``"message"``)."""
@@ -267,10 +368,11 @@ class _Reader:
             choice = choices[0]
             part = choice.get(key)
             if isinstance(part, dict):
-                events.extend(self.tracker.thinking(t) for t in reasoning_events(part))
+                events.extend(self._reasoning(part))
                 content = part.get("content")
                 if isinstance(content, str):
                     events.extend(self.tracker.content(content))
+                events.extend(self._tool_calls(part, whole=key == "message"))
             if choice.get("finish_reason") is not None:
                 self.finish = finish_reason(choice["finish_reason"])
             # Moonshot puts the last chunk's usage inside the choice.
@@ -278,6 +380,47 @@ class _Reader:
                 self._take_usage(choice["usage"])
         if isinstance(data.get("usage"), dict):
             self._take_usage(data["usage"])
+        return events
+
+    def _reasoning(self, part: Mapping[str, Any]) -> list[Event]:
+        field = reasoning_field(part)
+        if field is None:
+            return []
+        events: list[Event] = [self.tracker.thinking(t) for t in reasoning_events(part)]
+        if field == "reasoning_details":
+            merge_details(self.details, part[field])
+        if self.field is None:
+            self.field = field
+            # The segment's state: which field to send the thoughts back in.
+            events.append(self.tracker.thinking(Thinking("", state={"field": field}, block=0)))
+        return events
+
+    def _tool_calls(self, part: Mapping[str, Any], *, whole: bool) -> list[Event]:
+        calls = part.get("tool_calls")
+        if not isinstance(calls, list):
+            legacy = part.get("function_call")
+            calls = [{"index": 0, "function": legacy}] if isinstance(legacy, dict) else []
+        events: list[Event] = []
+        for call in calls:
+            if not isinstance(call, dict):
+                continue
+            function = call.get("function")
+            function = function if isinstance(function, dict) else {}
+            call_id = call.get("id") if isinstance(call.get("id"), str) else None
+            name = function.get("name") if isinstance(function.get("name"), str) else None
+            arguments = function.get("arguments")
+            if isinstance(arguments, dict):  # a server that sends an object, not JSON text
+                arguments = json.dumps(arguments)
+            arguments = arguments if isinstance(arguments, str) else None
+            if whole:
+                events.extend(self.calls.whole(call_id, name or "unknown", arguments or ""))
+            else:
+                index = call.get("index")
+                events.extend(
+                    self.calls.fragment(
+                        index if isinstance(index, int) else None, call_id, name, arguments
+                    )
+                )
         return events
 
     def _take_usage(self, usage: Mapping[str, Any]) -> None:
@@ -293,10 +436,66 @@ class _Reader:
         return self.tracker.split_usage(_int(usage.get("prompt_tokens")), completion, reasoning)
 
     def end(self) -> list[Event]:
-        """The flushed splitter, the usage (when reported) and the finish."""
+        """The flushed splitter, the tool calls, the reasoning state, the usage, the finish."""
         events = self.tracker.close()
+        made_calls = self.calls.count > 0
+        events.extend(self.calls.close())
+        if self.details:
+            details = [self.details[k] for k in sorted(self.details)]
+            state = {"field": "reasoning_details", "details": details}
+            events.append(Thinking("", state=state, block=0))
         # After the flush, so an estimated split sees the whole answer.
         if self.raw_usage is not None:
             events.append(self._usage(self.raw_usage))
-        events.append(Finished(self.tracker.finish_reason(self.finish or "stop")))
+        finish = self.finish or "stop"
+        if made_calls and finish == "stop":
+            finish = "tool_calls"
+        events.append(Finished(self.tracker.finish_reason(finish)))
         return events
+
+
+# -- request pieces in OpenAI's shape ----------------------------------------------------------
+
+
+def _content(message: Message) -> str | list[dict[str, Any]]:
+    """A string for text-only turns, else content parts (text and ``image_url``)."""
+    if not message.images:
+        return message.content
+    parts: list[dict[str, Any]] = []
+    for part in message.parts:
+        if isinstance(part, TextPart):
+            parts.append({"type": "text", "text": part.text})
+        elif isinstance(part, ImagePart):
+            image: dict[str, Any] = {"url": part.url}
+            if part.detail:
+                image["detail"] = part.detail
+            parts.append({"type": "image_url", "image_url": image})
+    return parts
+
+
+def tool_to_wire(tool: ToolSpec) -> dict[str, Any]:
+    function: dict[str, Any] = {"name": tool.name}
+    if tool.description:
+        function["description"] = tool.description
+    function["parameters"] = dict(tool.parameters or {"type": "object", "properties": {}})
+    if tool.strict is not None:
+        function["strict"] = tool.strict
+    return {"type": "function", "function": function}
+
+
+def tool_choice_to_wire(choice: ToolChoice) -> str | dict[str, Any]:
+    if choice.kind == "tool":
+        return {"type": "function", "function": {"name": choice.name}}
+    return choice.kind
+
+
+def response_format_to_wire(fmt: ResponseFormat) -> dict[str, Any]:
+    if fmt.kind == "json_object":
+        return {"type": "json_object"}
+    schema: dict[str, Any] = {"name": fmt.name or "response", "schema": dict(fmt.schema or {})}
+    if fmt.strict is not None:
+        schema["strict"] = fmt.strict
+    return {"type": "json_schema", "json_schema": schema}
+
+
+__all__ = ["OpenAIProvider", "finish_reason", "reasoning_events"]
