@@ -58,7 +58,7 @@ async def run(cfg: Config, request: ChatRequest | None = None) -> tuple[list[Eve
     return events, meter.metrics()
 
 
-def reasoning(events: Sequence[Event], provider: str = "p", model: str = "m") -> list[ReasoningPart]:
+def reasoning(events: Sequence[Event], provider: str = "p", model: str = "m") -> list[Any]:
     turn = TurnAssembler(provider, model)
     for event in events:
         turn.feed(event)
