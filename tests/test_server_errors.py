@@ -122,7 +122,20 @@ def test_unknown_model_lists_known_ones(served: Served) -> None:
         ({"model": "fast", "messages": HI, "thinking": {"enabled": "on"}}, "thinking.enabled"),
         ({"model": "fast", "messages": HI, "thinking": {"budget": 0}}, "thinking.budget"),
         ({"model": "fast", "messages": HI, "n": 3}, "n"),
-        ({"model": "fast", "messages": HI, "tools": [{"type": "function"}]}, "tools"),
+        (
+            {"model": "fast", "messages": HI, "tools": [{"type": "function"}]},
+            "tools[0].function.name",
+        ),
+        ({"model": "fast", "messages": HI, "tools": [{"type": "web_search"}]}, "tools[0].type"),
+        ({"model": "fast", "messages": HI, "functions": [{"name": "f"}]}, "functions"),
+        ({"model": "fast", "messages": HI, "tool_choice": "sometimes"}, "tool_choice"),
+        ({"model": "fast", "messages": HI, "top_p": 3}, "top_p"),
+        ({"model": "fast", "messages": HI, "stop": [1]}, "stop"),
+        ({"model": "fast", "messages": HI, "response_format": {"type": "xml"}}, "response_format"),
+        (
+            {"model": "fast", "messages": [{"role": "tool", "content": "4"}]},
+            "messages[0].tool_call_id",
+        ),
     ],
 )
 def test_invalid_parameters(served: Served, body: dict[str, Any], param: str) -> None:

@@ -120,7 +120,11 @@ def test_parse_errors_name_the_parameter() -> None:
     with pytest.raises(ParamError) as info:
         image = [{"role": "user", "content": [{"type": "image_url"}]}]
         parse_chat({"model": "m", "messages": image}, {}, "r")
-    assert info.value.param == "messages[0].content"
+    assert info.value.param == "messages[0].content[0].image_url"
+    with pytest.raises(ParamError) as info:
+        audio = [{"role": "user", "content": [{"type": "input_audio", "input_audio": {}}]}]
+        parse_chat({"model": "m", "messages": audio}, {}, "r")
+    assert info.value.param == "messages[0].content[0]"
 
 
 def test_metrics_text_format_and_reason_cardinality() -> None:

@@ -42,14 +42,18 @@ class TurnAssembler:
         if isinstance(event, Thinking):
             self._thinking(event)
         elif isinstance(event, Answer):
-            if event.text:
-                last = self._items[-1] if self._items else None
-                if isinstance(last, list):
-                    last.append(event.text)
-                else:
-                    self._items.append([event.text])
+            self.add_text(event.text)
         elif isinstance(event, ToolCallEnd):
             self._items.append(ToolCallPart(event.id, event.name, event.arguments))
+
+    def add_text(self, text: str) -> None:
+        """Answer text (the same as feeding an ``answer`` event)."""
+        if text:
+            last = self._items[-1] if self._items else None
+            if isinstance(last, list):
+                last.append(text)
+            else:
+                self._items.append([text])
 
     def _thinking(self, event: Thinking) -> None:
         segment = self._segment(event.block)

@@ -228,7 +228,13 @@ class OpenAIProvider(http.HTTPProvider):
         send = self.config.options.get("send_reasoning")
         if not parts or send is False:
             return
-        own = [p for p in parts if self.owns(p) and p.state and p.state.get("field")]
+        # Reasoning this kind and model produced, or that the client sent back in a named
+        # field (it got it from this gateway, in that field), goes back verbatim.
+        own = [
+            p
+            for p in parts
+            if (p.provider is None or self.owns(p)) and p.state and p.state.get("field")
+        ]
         text = "".join(p.text for p in parts if not p.redacted)
         if own:
             arrived = str(own[0].state["field"]) if own[0].state else ""

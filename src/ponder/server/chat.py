@@ -21,7 +21,7 @@ from starlette.types import Receive, Scope, Send
 
 from ponder.config import AUTO
 from ponder.errors import redact
-from ponder.events import Event, Failed, Finished, Started
+from ponder.events import Event, Failed, Finished, Notice, Started, Thinking, ToolCallEnd
 from ponder.server.errors import BodyTooLargeError, error_response, failure_status
 from ponder.server.exchange import Exchange
 from ponder.server.gateway import Gateway
@@ -62,8 +62,10 @@ async def chat_completions(request: Request) -> Response | _ChatResponse:
     parsed = parse_chat(body, request.headers, request_id)
     if parsed.chat.model != AUTO:
         gateway.config.model(parsed.chat.model)  # UnknownModelError -> 404 listing known models
-    exchange = Exchange(parsed.chat, parsed.stream)
-    events = gateway.engine.stream(parsed.chat)
+    chat, notes = await gateway.reasoning.restore(parsed.chat)
+    exchange = Exchange(chat, parsed.stream)
+    exchange.notes.extend(notes)
+    events = gateway.engine.stream(chat)
     gateway.open_exchange(exchange)
     try:
         async for event in events:
@@ -100,7 +102,7 @@ class _EarlyFailure(Exception):
 
 def _failure_response(event: Failed, secrets: tuple[str, ...]) -> Response:
     message = redact(event.message, secrets)
-    body = error_body(message, error_type(event.side), event.code)
+    body = error_body(message, error_type(event.side), event.code, event.param)
     body["ponder"] = failure_json(dataclasses.replace(event, message=message))
     return Response(
         json.dumps(body), status_code=failure_status(event), media_type="application/json"
@@ -200,14 +202,26 @@ class StreamingChat(_ChatResponse):
                 x.answered(event.text, event.at_ns)  # type: ignore[union-attr]
                 chunk = enc.answer(event.text)  # type: ignore[union-attr]
             elif kind == "thinking":
-                x.thought(event.text, event.at_ns)  # type: ignore[union-attr]
-                chunk = enc.thinking(event.text)  # type: ignore[union-attr]
+                x.thought(event)  # type: ignore[arg-type]
+                text = event.text  # type: ignore[union-attr]
+                chunk = enc.thinking(text) if text else b""
+            elif kind == "tool_call_start":
+                chunk = enc.tool_call_start(event)  # type: ignore[arg-type]
+            elif kind == "tool_call_delta":
+                chunk = enc.tool_call_delta(event)  # type: ignore[arg-type]
+            elif kind == "tool_call_end":
+                x.called(event)  # type: ignore[arg-type]
+                chunk = b""
+            elif kind == "notice":
+                x.notes.append(event.text)  # type: ignore[union-attr]
+                chunk = enc.notice(event)  # type: ignore[arg-type]
             elif kind == "progress":
                 x.progress.append(event.label)  # type: ignore[union-attr]
                 chunk = enc.progress(event)  # type: ignore[arg-type]
             elif kind == "finished":
                 assert isinstance(event, Finished)
                 x.terminal = event
+                self.gateway.remember(x)
                 chunk = enc.finished(event, x.usage)
                 if self.include_usage:
                     chunk += enc.usage(x.usage, x.prompt_tokens())
@@ -241,8 +255,12 @@ class CollectedChat(_ChatResponse):
         async for event in self.events:
             if event.type == "answer":
                 x.answered(event.text, event.at_ns)  # type: ignore[union-attr]
-            elif event.type == "thinking":
-                x.thought(event.text, event.at_ns)  # type: ignore[union-attr]
+            elif isinstance(event, Thinking):
+                x.thought(event)
+            elif isinstance(event, ToolCallEnd):
+                x.called(event)
+            elif isinstance(event, Notice):
+                x.notes.append(event.text)
             elif event.type == "progress":
                 x.progress.append(event.label)  # type: ignore[union-attr]
             elif event.type == "usage":
@@ -253,6 +271,7 @@ class CollectedChat(_ChatResponse):
         terminal = x.terminal
         body: dict[str, Any]
         if isinstance(terminal, Finished):
+            self.gateway.remember(x)
             status = 200
             body = completion_body(
                 completion_id=self.completion_id,
@@ -264,6 +283,8 @@ class CollectedChat(_ChatResponse):
                 usage=x.usage,
                 prompt_tokens=x.prompt_tokens(),
                 progress=x.progress,
+                tool_calls=x.tool_calls,
+                notes=x.notes,
             )
         else:
             failed = self._redacted(
@@ -272,7 +293,7 @@ class CollectedChat(_ChatResponse):
                 else Failed("ponder", "stream_incomplete", "the stream ended without finishing")
             )
             status = failure_status(failed)
-            body = error_body(failed.message, error_type(failed.side), failed.code)
+            body = error_body(failed.message, error_type(failed.side), failed.code, failed.param)
             body["ponder"] = failure_json(failed)
         payload = json.dumps(body).encode()
         self.flags["done"] = True

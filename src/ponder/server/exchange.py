@@ -10,11 +10,14 @@ from __future__ import annotations
 import time
 
 from ponder.errors import redact
-from ponder.events import Failed, Finished, Started, Usage, now_ns
+from ponder.events import Failed, Finished, Started, Thinking, ToolCallEnd, Usage, now_ns
 from ponder.meter import NS_PER_MS
-from ponder.request import ChatRequest
+from ponder.request import ChatRequest, Message
 from ponder.store.record import TraceRecord, TraceStatus, clip
 from ponder.tokens import estimate_tokens
+from ponder.turn import TurnAssembler
+
+ARGUMENTS_LIMIT = 4_000  # characters of a tool call's arguments kept in the trace
 
 
 class Exchange:
@@ -23,12 +26,15 @@ class Exchange:
         "created_at",
         "first_answer_ns",
         "first_token_ns",
+        "notes",
         "progress",
         "request",
         "started",
         "stream",
         "terminal",
         "thinking_parts",
+        "tool_calls",
+        "turn",
         "usage",
     )
 
@@ -44,11 +50,18 @@ class Exchange:
         self.progress: list[str] = []
         self.first_token_ns: int | None = None
         self.first_answer_ns: int | None = None
+        self.tool_calls: list[ToolCallEnd] = []
+        self.notes: list[str] = []
+        # The assistant turn in order (reasoning with its provider state, text, calls), for
+        # the reasoning memory.
+        self.turn = TurnAssembler()
 
-    def thought(self, text: str, at_ns: int) -> None:
-        if self.first_token_ns is None:
-            self.first_token_ns = at_ns
-        self.thinking_parts.append(text)
+    def thought(self, event: Thinking) -> None:
+        if event.text:
+            if self.first_token_ns is None:
+                self.first_token_ns = event.at_ns
+            self.thinking_parts.append(event.text)
+        self.turn.feed(event)
 
     def answered(self, text: str, at_ns: int) -> None:
         if self.first_answer_ns is None:
@@ -56,6 +69,15 @@ class Exchange:
             if self.first_token_ns is None:
                 self.first_token_ns = at_ns
         self.answer_parts.append(text)
+        self.turn.add_text(text)
+
+    def called(self, event: ToolCallEnd) -> None:
+        if self.first_answer_ns is None:  # a tool call is the turn's answer (see meter.py)
+            self.first_answer_ns = event.at_ns
+            if self.first_token_ns is None:
+                self.first_token_ns = event.at_ns
+        self.tool_calls.append(event)
+        self.turn.feed(event)
 
     @property
     def thinking_text(self) -> str:
@@ -66,7 +88,7 @@ class Exchange:
         return "".join(self.answer_parts)
 
     def prompt_tokens(self) -> int:
-        return estimate_tokens("\n".join(m.content for m in self.request.messages))
+        return estimate_tokens("\n".join(_message_text(m) for m in self.request.messages))
 
     def status(self) -> TraceStatus:
         return "ok" if isinstance(self.terminal, Finished) else "error"
@@ -130,7 +152,24 @@ class Exchange:
             thinking=clip(redact(thinking, secrets)),
             answer=clip(redact(answer, secrets)),
             progress=list(self.progress),
+            tool_calls=[
+                {
+                    "id": call.id,
+                    "name": call.name,
+                    "arguments": clip(redact(call.arguments, secrets), ARGUMENTS_LIMIT),
+                }
+                for call in self.tool_calls
+            ],
+            notes=list(self.notes),
         )
+
+
+def _message_text(message: Message) -> str:
+    """Everything in a message that counts as input tokens (text, results, calls)."""
+    pieces = [message.content]
+    pieces.extend(r.content for r in message.tool_results)
+    pieces.extend(c.name + c.arguments for c in message.tool_calls)
+    return "".join(pieces)
 
 
 def _partial_timings(x: Exchange) -> dict[str, float | None]:

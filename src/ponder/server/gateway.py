@@ -10,15 +10,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ponder.config import Config
+from ponder import parts_json
+from ponder.config import AUTO, Config
 from ponder.engine import Engine
+from ponder.errors import PonderError
+from ponder.reasoning_memory import ReasoningMemory, RememberedTurn
 from ponder.router.default import latency_tracker, load_default_router
 from ponder.router.latency import LatencyTracker
 from ponder.server.exchange import Exchange
 from ponder.server.metrics import GatewayMetrics
-from ponder.store.record import TraceStatus
+from ponder.store.record import ReasoningRecord, TraceStatus
+from ponder.store.sqlite import find_reasoning
 from ponder.store.writer import TraceWriter
 
 log = logging.getLogger("ponder.server")
@@ -48,6 +54,10 @@ class Gateway:
         self.latency = latency or latency_tracker(config)
         self.engine = engine or Engine(config, router=load_default_router(config, self.latency))
         self.metrics = GatewayMetrics()
+        self.reasoning = ReasoningMemory(
+            lookup=self._lookup_reasoning if writer is not None else None,
+            save=self._save_reasoning if writer is not None else None,
+        )
         self.secrets = collect_secrets(config, settings.api_key)
         self.draining = False  # set when the server was told to stop (SIGTERM)
         self.active = 0
@@ -71,6 +81,40 @@ class Gateway:
                 self.latency.observe(record.mode, record.ttfa_ms)
         except Exception:  # recording must never break a response
             log.exception("could not record trace %s", exchange.request.request_id)
+
+    def remember(self, exchange: Exchange) -> None:
+        """Keep a finished tool-call turn's reasoning for the turns that follow it. Called by
+        the sinks when the stream finished, before its last bytes go out: the client's next
+        turn cannot arrive before the reasoning it may need is remembered."""
+        started = exchange.started
+        if started is None or not exchange.tool_calls or not exchange.turn.has_reasoning:
+            return
+        if started.model == AUTO:
+            return
+        try:
+            model = self.config.model(started.model)
+        except PonderError:
+            return
+        exchange.turn.tag(model.provider, model.upstream_model)
+        try:
+            self.reasoning.remember(exchange.request.request_id, exchange.turn.parts)
+        except Exception:  # remembering must never break a response
+            log.exception("could not remember reasoning of %s", exchange.request.request_id)
+
+    def _save_reasoning(self, turn: RememberedTurn) -> None:
+        assert self.writer is not None
+        encoded = parts_json.dumps(turn.parts)
+        now = time.time()
+        for call in turn.calls:
+            self.writer.submit(ReasoningRecord(call.id, turn.request_id, now, encoded))
+
+    async def _lookup_reasoning(self, call_ids: Sequence[str]) -> dict[str, RememberedTurn]:
+        assert self.writer is not None
+        rows = await asyncio.to_thread(find_reasoning, self.writer.path, list(call_ids))
+        return {
+            row.call_id: RememberedTurn(row.request_id, parts_json.loads(row.parts))
+            for row in rows
+        }
 
     async def wait_idle(self, timeout: float) -> bool:
         try:

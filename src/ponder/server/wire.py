@@ -14,7 +14,17 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ponder.events import Failed, Finished, Progress, Started, Usage
+from ponder.events import (
+    Failed,
+    Finished,
+    Notice,
+    Progress,
+    Started,
+    ToolCallDelta,
+    ToolCallEnd,
+    ToolCallStart,
+    Usage,
+)
 
 DONE = b"data: [DONE]\n\n"
 
@@ -93,6 +103,18 @@ def failure_extra(event: Failed) -> dict[str, Any]:
     }
 
 
+def tool_calls_json(calls: Sequence[ToolCallEnd]) -> list[dict[str, Any]]:
+    """``message.tool_calls`` of a non-streaming response."""
+    return [
+        {
+            "id": call.id,
+            "type": "function",
+            "function": {"name": call.name, "arguments": call.arguments},
+        }
+        for call in calls
+    ]
+
+
 def error_body(
     message: str, type_: str, code: str | None, param: str | None = None
 ) -> dict[str, Any]:
@@ -141,6 +163,23 @@ class ChunkEncoder:
     def started(self, event: Started) -> bytes:
         return self._chunk({"role": "assistant", "content": ""}, None, started_extra(event))
 
+    def tool_call_start(self, event: ToolCallStart) -> bytes:
+        """The first delta of a call, in OpenAI's exact shape (index, id, type, name)."""
+        call = {
+            "index": event.index,
+            "id": event.id,
+            "type": "function",
+            "function": {"name": event.name, "arguments": ""},
+        }
+        return self._chunk({"tool_calls": [call]}, None, None)
+
+    def tool_call_delta(self, event: ToolCallDelta) -> bytes:
+        call = {"index": event.index, "function": {"arguments": event.arguments}}
+        return self._chunk({"tool_calls": [call]}, None, None)
+
+    def notice(self, event: Notice) -> bytes:
+        return self._chunk({}, None, {"event": "notice", "text": event.text})
+
     def progress(self, event: Progress) -> bytes:
         extra = {"event": "progress", "label": event.label, "index": event.index}
         return self._chunk({}, None, extra)
@@ -161,7 +200,7 @@ class ChunkEncoder:
         return sse(obj)
 
     def failed(self, event: Failed) -> bytes:
-        obj = error_body(event.message, error_type(event.side), event.code)
+        obj = error_body(event.message, error_type(event.side), event.code, event.param)
         obj["ponder"] = failure_extra(event)
         return sse(obj)
 
@@ -177,9 +216,15 @@ def completion_body(
     usage: Usage | None,
     prompt_tokens: int,
     progress: Sequence[str],
+    tool_calls: Sequence[ToolCallEnd] = (),
+    notes: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The non-streaming ``chat.completion`` object."""
     message: dict[str, Any] = {"role": "assistant", "content": answer}
+    if tool_calls:
+        message["tool_calls"] = tool_calls_json(tool_calls)
+        if not answer:
+            message["content"] = None
     if thinking:
         message["reasoning_content"] = thinking
     ponder = started_extra(started)
@@ -189,6 +234,7 @@ def completion_body(
         timings=finished.timings,
         usage=usage_extra(usage),
         progress=list(progress),
+        notes=list(notes),
     )
     return {
         "id": completion_id,

@@ -53,6 +53,27 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         CREATE INDEX traces_model ON traces (model, created_at);
         """,
     ),
+    (
+        2,
+        "traces: tool calls and notes",
+        """
+        ALTER TABLE traces ADD COLUMN tool_calls TEXT NOT NULL DEFAULT '[]';
+        ALTER TABLE traces ADD COLUMN notes TEXT NOT NULL DEFAULT '[]'
+        """,
+    ),
+    (
+        3,
+        "create reasoning",
+        """
+        CREATE TABLE reasoning (
+            call_id TEXT PRIMARY KEY,
+            request_id TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            parts TEXT NOT NULL
+        );
+        CREATE INDEX reasoning_created_at ON reasoning (created_at)
+        """,
+    ),
 )
 
 

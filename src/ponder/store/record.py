@@ -45,6 +45,10 @@ class TraceRecord:
     thinking: str = ""
     answer: str = ""
     progress: list[str] = field(default_factory=list)
+    # The turn's tool calls ({id, name, arguments}) and what ponder did with the request
+    # that the caller should know (notices: tools not offered, reasoning restored, …).
+    tool_calls: list[dict[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self, *, with_text: bool = True) -> dict[str, Any]:
         data = asdict(self)
@@ -55,3 +59,13 @@ class TraceRecord:
 
 def clip(text: str, limit: int = TEXT_LIMIT) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningRecord:
+    """A tool-call turn's parts (reasoning included), stored once per call id."""
+
+    call_id: str
+    request_id: str
+    created_at: float
+    parts: str  # ponder.parts_json encoding

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from ponder.store.migrations import migrate
-from ponder.store.record import TraceRecord
+from ponder.store.record import ReasoningRecord, TraceRecord
 
 DB_ENV = "PONDER_DB"
 _COLUMNS = tuple(f.name for f in fields(TraceRecord))
-_JSON_COLUMNS = frozenset({"route_estimates", "progress"})
+_JSON_COLUMNS = frozenset({"route_estimates", "progress", "tool_calls", "notes"})
+_LIST_COLUMNS = frozenset({"progress", "tool_calls", "notes"})
 _BOOL_COLUMNS = frozenset({"stream", "tokens_estimated"})
 _INSERT = (
     f"INSERT OR REPLACE INTO traces ({', '.join(_COLUMNS)})"
@@ -59,17 +60,49 @@ def _row(record: TraceRecord) -> tuple[Any, ...]:
     return tuple(values)
 
 
-def insert(conn: sqlite3.Connection, records: Sequence[TraceRecord]) -> None:
-    """Insert ``records`` in one transaction."""
-    if not records:
+_INSERT_REASONING = (
+    "INSERT OR REPLACE INTO reasoning (call_id, request_id, created_at, parts) VALUES (?, ?, ?, ?)"
+)
+
+
+def insert(
+    conn: sqlite3.Connection,
+    records: Sequence[TraceRecord],
+    reasoning: Sequence[ReasoningRecord] = (),
+) -> None:
+    """Insert ``records`` (and remembered reasoning) in one transaction."""
+    if not records and not reasoning:
         return
     conn.execute("BEGIN")
     try:
-        conn.executemany(_INSERT, [_row(r) for r in records])
+        if records:
+            conn.executemany(_INSERT, [_row(r) for r in records])
+        if reasoning:
+            conn.executemany(
+                _INSERT_REASONING,
+                [(r.call_id, r.request_id, r.created_at, r.parts) for r in reasoning],
+            )
     except BaseException:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def find_reasoning(path: str | Path, call_ids: Sequence[str]) -> list[ReasoningRecord]:
+    """Remembered reasoning for these call ids (those the store has)."""
+    if not call_ids or (str(path) != ":memory:" and not Path(path).exists()):
+        return []
+    conn = connect(path)
+    try:
+        marks = ", ".join("?" for _ in call_ids)
+        rows = conn.execute(
+            f"SELECT call_id, request_id, created_at, parts FROM reasoning"
+            f" WHERE call_id IN ({marks})",
+            list(call_ids),
+        ).fetchall()
+    finally:
+        conn.close()
+    return [ReasoningRecord(*row) for row in rows]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +123,7 @@ def _record(row: sqlite3.Row) -> TraceRecord:
         value = row[name]
         if name in _JSON_COLUMNS:
             value = json.loads(value) if value is not None else None
-            if name == "progress" and value is None:
+            if name in _LIST_COLUMNS and value is None:
                 value = []
         elif name in _BOOL_COLUMNS:
             value = bool(value)

@@ -14,7 +14,7 @@ import threading
 from collections import deque
 from pathlib import Path
 
-from ponder.store.record import TraceRecord
+from ponder.store.record import ReasoningRecord, TraceRecord
 from ponder.store.sqlite import connect, insert
 
 log = logging.getLogger("ponder.store")
@@ -25,7 +25,7 @@ class TraceWriter:
         self.path = Path(path)
         self._interval_s = interval_s
         self._batch_size = batch_size
-        self._queue: deque[TraceRecord] = deque()
+        self._queue: deque[TraceRecord | ReasoningRecord] = deque()
         self._conn: sqlite3.Connection = connect(path)  # migrate now: errors surface at start
         self._lock = threading.Lock()  # one writer of the connection at a time
         self._wake = threading.Event()
@@ -34,7 +34,7 @@ class TraceWriter:
         self._thread = threading.Thread(target=self._run, name="ponder-trace-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, record: TraceRecord) -> None:
+    def submit(self, record: TraceRecord | ReasoningRecord) -> None:
         if self._closed:  # a straggler after shutdown: write it now rather than lose it
             self._flush()
             with self._lock:
@@ -54,17 +54,19 @@ class TraceWriter:
     def _flush(self) -> None:
         with self._lock:
             while self._queue:
-                batch: list[TraceRecord] = []
+                batch: list[TraceRecord | ReasoningRecord] = []
                 while self._queue and len(batch) < self._batch_size:
                     batch.append(self._queue.popleft())
                 self._write(batch)
 
-    def _write(self, batch: list[TraceRecord]) -> None:
+    def _write(self, batch: list[TraceRecord | ReasoningRecord]) -> None:
         if not batch:
             return
+        traces = [r for r in batch if isinstance(r, TraceRecord)]
+        reasoning = [r for r in batch if isinstance(r, ReasoningRecord)]
         try:
-            insert(self._conn, batch)
-            self.written += len(batch)
+            insert(self._conn, traces, reasoning)
+            self.written += len(traces)
         except sqlite3.Error:
             log.exception("trace store: could not write %d trace(s)", len(batch))
 
