@@ -86,6 +86,16 @@ class UnsupportedRequestError(InvalidRequestError):
         self.param = param
 
 
+class ReasoningMissingError(InvalidRequestError):
+    """The upstream needs an earlier turn's reasoning back and there is none to send."""
+
+    code = "reasoning_missing"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.param = "messages"
+
+
 class ToolsUnsupportedError(UnsupportedRequestError):
     """The request forces a tool call on a model that cannot call tools."""
 

@@ -86,7 +86,8 @@ class ReasoningMemory:
             [request.messages[i].tool_calls[0].id for i in wanting]
         )
         messages = list(request.messages)
-        restored, notes = 0, []
+        restored = 0
+        notes: list[str] = []
         for i in wanting:
             message = messages[i]
             first = message.tool_calls[0]
@@ -99,14 +100,16 @@ class ReasoningMemory:
                     " differ from the ones the model made"
                 )
                 continue
-            messages[i] = message.with_parts(_merge(message, turn))
-            restored += 1
+            merged = message.with_parts(_merge(message, turn))
+            if _content_of(merged.reasoning) != _content_of(message.reasoning):
+                restored += 1
+            messages[i] = merged
         if restored:
-            plural = "s" if restored > 1 else ""
+            turns_word = "turn" if restored == 1 else "turns"
             notes.insert(
                 0,
-                f"restored the reasoning of {restored} earlier tool-call turn{plural}"
-                " the client sent back without it",
+                f"restored the reasoning (text and provider state) of {restored} earlier"
+                f" tool-call {turns_word}, which the client sent back incomplete or not at all",
             )
         return request.with_messages(messages), notes
 
@@ -115,17 +118,26 @@ class ReasoningMemory:
         missing = [cid for cid in call_ids if cid not in found]
         if missing and self._lookup is not None:
             try:
-                found.update(await self._lookup(missing))
+                stored = await self._lookup(missing)
             except Exception:
                 log.exception("could not read remembered reasoning from the store")
+                return found
+            for call_id, turn in stored.items():
+                self._turns[call_id] = turn  # the loop's next turns will want it again
+            found.update(stored)
         return found
 
 
 def _wants(message: Message) -> bool:
-    """An assistant turn with tool calls whose reasoning state is missing."""
-    if not message.tool_calls:
-        return False
-    return not any(p.has_state for p in message.reasoning)
+    """An assistant turn with tool calls. What ponder remembers of it (verified against the
+    calls) is the whole truth, so it is preferred over whatever the client kept: most
+    clients keep at best the text, never a signature."""
+    return bool(message.tool_calls)
+
+
+def _content_of(parts: Sequence[ReasoningPart]) -> list[tuple[object, ...]]:
+    """What a reasoning part carries, leaving out who produced it."""
+    return [(p.text, p.signature, p.redacted, dict(p.state or {})) for p in parts]
 
 
 def _arguments(text: str) -> object:

@@ -46,7 +46,13 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import aclosing
 from typing import Any
 
-from ponder.errors import StreamBrokenError, UnsupportedRequestError, UpstreamError, redact
+from ponder.errors import (
+    ReasoningMissingError,
+    StreamBrokenError,
+    UnsupportedRequestError,
+    UpstreamError,
+    redact,
+)
 from ponder.events import Event, Finished, FinishReason, Thinking
 from ponder.providers import http
 from ponder.providers.deltas import DeltaTracker
@@ -204,6 +210,8 @@ class AnthropicProvider(http.HTTPProvider):
             body["stop_sequences"] = list(request.stop)
         thinking = self.thinking_for(request)
         self._tools(request, thinking.enabled, body)
+        if thinking.enabled:
+            _check_final_turn(self.who, body["messages"])
         if not thinking.enabled:
             if request.temperature is not None:
                 body["temperature"] = request.temperature
@@ -442,3 +450,25 @@ def _tool_result(call_id: str, content: str, is_error: bool) -> dict[str, Any]:
     if is_error:
         block["is_error"] = True
     return block
+
+
+def _check_final_turn(who: str, messages: list[dict[str, Any]]) -> None:
+    """With thinking on, the API wants the last assistant turn that called tools to open with
+    its thinking block; say so in plain words when ponder has none to send."""
+    for i in range(len(messages) - 1, -1, -1):
+        turn = messages[i]
+        if turn["role"] != "assistant":
+            continue
+        content = turn["content"]
+        blocks = content if isinstance(content, list) else []
+        uses = [b for b in blocks if b.get("type") == "tool_use"]
+        if uses and blocks[0].get("type") not in ("thinking", "redacted_thinking"):
+            raise ReasoningMissingError(
+                f"{who}: with thinking on, Anthropic requires the last assistant turn that"
+                f" called tools (message {i}, tool_use {uses[0].get('id')}) to start with its"
+                " signed thinking block, and ponder has none to send: the client did not send"
+                " it back, and the turn is not in this gateway's trace store or was produced"
+                " by another model. Send the thinking blocks back unmodified, or turn thinking"
+                ' off for this request ("reasoning_effort": "none").'
+            )
+        return

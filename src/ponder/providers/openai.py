@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ponder.config import ModelConfig, ThinkingConfig
-from ponder.errors import ConfigError, StreamBrokenError, redact
+from ponder.errors import ConfigError, ReasoningMissingError, StreamBrokenError, redact
 from ponder.events import Event, Finished, FinishReason, Thinking, Usage
 from ponder.providers import http
 from ponder.providers.deltas import DeltaTracker
@@ -114,11 +114,16 @@ class Flavour:
     apply: Callable[[ThinkingConfig, Body], None]
     # The field an assistant history turn carries its thoughts back in, or None.
     history_field: str | None = None
+    # With thinking on, the API refuses an assistant tool-call turn without its thoughts
+    # (DeepSeek, Kimi: "reasoning_content is missing in assistant tool call message").
+    tool_turns_need_reasoning: bool = False
 
 
 FLAVOURS: Mapping[str, Flavour] = {
     "none": Flavour(_none),
-    "deepseek": Flavour(_deepseek, history_field="reasoning_content"),
+    "deepseek": Flavour(
+        _deepseek, history_field="reasoning_content", tool_turns_need_reasoning=True
+    ),
     "qwen": Flavour(_qwen),
     "openai": Flavour(_openai),
     "openrouter": Flavour(_openrouter, history_field="reasoning"),
@@ -272,10 +277,28 @@ class OpenAIProvider(http.HTTPProvider):
             self._reasoning_into(message, data)
         return [data]
 
+    def _check_tool_turns(self, request: ChatRequest, messages: list[dict[str, Any]]) -> None:
+        """Refuse, in words a person can act on, what the upstream would refuse cryptically."""
+        if not (self._flavour.tool_turns_need_reasoning and self.thinking_for(request).enabled):
+            return
+        for i, data in enumerate(messages):
+            if data.get("tool_calls") and not data.get(self._flavour.history_field or ""):
+                raise ReasoningMissingError(
+                    f"{self.who} requires, with thinking on, the reasoning an assistant"
+                    f" tool-call turn was produced with (message {i}, call"
+                    f" {data['tool_calls'][0]['id']}), and ponder has none to restore: the"
+                    " client did not send it back and this gateway's trace store does not hold"
+                    " it (a turn served elsewhere, or --no-store). Send reasoning_content back"
+                    " with the assistant turn, or turn thinking off for this request"
+                    ' ("reasoning_effort": "none").'
+                )
+
     def build_body(self, request: ChatRequest, stream: bool) -> Body:
+        messages = [wire for m in request.messages for wire in self._message(m)]
+        self._check_tool_turns(request, messages)
         body: Body = {
             "model": self.config.upstream_model,
-            "messages": [wire for m in request.messages for wire in self._message(m)],
+            "messages": messages,
             "stream": stream,
         }
         if stream:
