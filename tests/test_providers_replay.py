@@ -11,6 +11,7 @@ wrong event (TTFT from an answer chunk, TTFA from a thought) still fails. Thinki
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
 from contextlib import aclosing
 from typing import Any
@@ -19,9 +20,19 @@ import pytest
 
 from ponder.config import Config, parse_config
 from ponder.engine import Engine
-from ponder.events import Answer, Event, Failed, Finished, Thinking, Usage
+from ponder.events import Answer, Event, Failed, Finished, Thinking, ToolCallEnd, Usage
 from ponder.meter import Meter, Metrics
-from ponder.request import ChatRequest, Message, ReasoningPart, TextPart, ThinkingSettings
+from ponder.request import (
+    ChatRequest,
+    Message,
+    ReasoningPart,
+    TextPart,
+    ThinkingSettings,
+    ToolCallPart,
+    ToolChoice,
+    ToolResultPart,
+    ToolSpec,
+)
 from ponder.turn import TurnAssembler
 from tests.replay import ReplayServer, Reply, ndjson_chunks, schedule, sse_chunks, wire
 
@@ -431,3 +442,62 @@ async def test_ollama_error_line(replay: ReplayServer) -> None:
     failed = events[-1]
     assert isinstance(failed, Failed) and failed.code == "stream_broken"
     assert "unexpected EOF" in failed.message
+
+
+async def test_ollama_tool_calls_round_trip(replay: ReplayServer) -> None:
+    lines = [
+        b'{"message":{"role":"assistant","content":"","thinking":"I should look it up."},'
+        b'"done":false}\n',
+        b'{"message":{"role":"assistant","content":"","tool_calls":[{"function":{"name":"run_sql",'
+        b'"arguments":{"query":"SELECT 1"}}},{"function":{"name":"run_sql","arguments":'
+        b'{"query":"SELECT 2"}}}]},"done":false}\n',
+        b'{"message":{"role":"assistant","content":""},"done":true,"done_reason":"stop",'
+        b'"prompt_eval_count":30,"eval_count":20}\n',
+    ]
+    replay.route("POST", "/api/chat", Reply(chunks=schedule(lines, [2.0])))
+    tools = (ToolSpec("run_sql", "Run SQL", {"type": "object"}),)
+    history = (
+        Message("user", "Count orders"),
+        Message(
+            "assistant",
+            (
+                ReasoningPart("Earlier."),
+                ToolCallPart("call_1", "run_sql", '{"query": "SELECT 0"}'),
+            ),
+        ),
+        Message("tool", (ToolResultPart("call_1", "[[0]]"),)),
+    )
+    request = ChatRequest(messages=history, model="m", tools=tools)
+    events, _ = await run(config(replay, "ollama", api_key_env=None), request)
+
+    ends = [e for e in events if isinstance(e, ToolCallEnd)]
+    assert [(e.name, json.loads(e.arguments)) for e in ends] == [
+        ("run_sql", {"query": "SELECT 1"}),
+        ("run_sql", {"query": "SELECT 2"}),
+    ]
+    assert all(e.id.startswith("call_") for e in ends) and ends[0].id != ends[1].id
+    assert isinstance(events[-1], Finished) and events[-1].finish_reason == "tool_calls"
+    body = replay.requests[0].json()
+    function = {"name": "run_sql", "description": "Run SQL", "parameters": {"type": "object"}}
+    assert body["tools"] == [{"type": "function", "function": function}]
+    assert body["messages"][1] == {
+        "role": "assistant",
+        "content": "",
+        "thinking": "Earlier.",
+        "tool_calls": [{"function": {"name": "run_sql", "arguments": {"query": "SELECT 0"}}}],
+    }
+    assert body["messages"][2] == {"role": "tool", "content": "[[0]]", "tool_name": "run_sql"}
+
+
+async def test_ollama_cannot_be_forced_to_call_a_tool(replay: ReplayServer) -> None:
+    tools = (ToolSpec("run_sql"),)
+    request = ChatRequest(
+        messages=(Message("user", "x"),),
+        model="m",
+        tools=tools,
+        tool_choice=ToolChoice("required"),
+    )
+    events, _ = await run(config(replay, "ollama", api_key_env=None), request)
+    failed = events[-1]
+    assert isinstance(failed, Failed) and failed.param == "tool_choice"
+    assert replay.requests == []
