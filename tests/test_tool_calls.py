@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -114,7 +115,7 @@ def read_sse(body: bytes, cuts: list[int]) -> list[Event]:
     events: list[Event] = []
     pending = b""
     bounds = [0, *sorted(set(cuts)), len(body)]
-    for start, end in zip(bounds, bounds[1:], strict=False):
+    for start, end in itertools.pairwise(bounds):
         pending += body[start:end]
         *lines, pending = pending.split(b"\n")
         for line in lines:
