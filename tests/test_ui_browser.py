@@ -564,3 +564,31 @@ def test_screenshots_desktop_and_phone_light_and_dark(session: Session) -> None:
     page.click("#theme-toggle")
     assert sum(rgb(page.evaluate(body))) / 3 > 200
     assert not session.dialogs and not session.errors
+
+
+def test_interleaved_turn_renders_thoughts_call_thoughts_answer(fake_session: Session) -> None:
+    """Thinking, a tool call with hostile arguments, more thinking, the answer: each in its
+    place, in order, the arguments shown as text and inert."""
+    from tests.ui_fake import TOOL_ARGUMENTS
+
+    s = fake_session
+    message = s.ask("Be an agent and look it up", "deep")
+    assert wait_state(message, "done") == "done"
+    order = message.evaluate(
+        """el => [...el.querySelectorAll('details.thinking, details.tool-call, .answer')]
+             .filter(n => !n.hidden).map(n => n.className.split(' ')[0])"""
+    )
+    assert order == ["thinking", "tool-call", "thinking", "answer"]
+    call = message.locator("details.tool-call")
+    assert call.locator(".tool-name").inner_text() == "Called run_sql"
+    call.locator("summary").click()
+    assert call.locator(".tool-args").text_content() == TOOL_ARGUMENTS
+    assert call.locator("img, script").count() == 0
+    assert s.page.evaluate("() => window.__pwned") is None and s.dialogs == []
+    after = message.locator("details.thinking.segment .thoughts").text_content()
+    assert after == "The query returned one row, so the answer is 1. "
+    assert message.locator(".answer").inner_text().strip() == "The answer is 1."
+    steps = message.locator(".steps .step-label").all_inner_texts()
+    assert "Calling run_sql" in steps
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    message.screenshot(path=str(SCREENSHOTS / "desktop-light-tool-call.png"))

@@ -6,6 +6,8 @@ It runs inside a real ``ponder serve`` subprocess (imported by the launcher in
 - ``hostile``: thoughts and answer full of markup that must stay inert in the page
   (``<script>``, ``<img onerror>``, ``javascript:`` links, raw HTML, an iframe);
 - ``slow``: a long stream of thoughts at a steady pace, so Stop can land mid-thought;
+- ``agent``: an interleaved turn — thoughts, a tool call whose arguments are hostile markup,
+  more thoughts, then the answer;
 - anything else: the embedded task families' reference scratchpad (``ponder.tasks.solve``)
   as thoughts when thinking is on, then the answer; with thinking off, a deliberately wrong
   answer for multiplications (so a race has a visible verdict).
@@ -19,7 +21,15 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 
-from ponder.events import Answer, Event, Finished, Thinking
+from ponder.events import (
+    Answer,
+    Event,
+    Finished,
+    Thinking,
+    ToolCallDelta,
+    ToolCallEnd,
+    ToolCallStart,
+)
 from ponder.providers.base import Provider
 from ponder.registry import register
 from ponder.request import ChatRequest
@@ -41,6 +51,11 @@ HOSTILE_ANSWER = (
     "```python\nprint('<script>alert(10)</script>')\n```\n"
 )
 
+TOOL_ARGUMENTS = (
+    '{"query": "SELECT 1", "note": "<img src=x onerror=\\"window.__pwned=\'args\'\\">'
+    '<script>window.__pwned=\'args-script\'</script>"}'
+)
+
 _PIECES = re.compile(r"\d|[A-Za-z]+|\s+|[^A-Za-z\d\s]")
 
 
@@ -55,6 +70,23 @@ class UiFakeProvider(Provider):
         prompt = request.last_user_text
         thinking = self.thinking_for(request).enabled
         delay = float(self.config.options.get("delay_ms", 12)) / 1000
+        if "agent" in prompt:
+            for piece in pieces("I should look this up in the database first. "):
+                await asyncio.sleep(delay)
+                yield Thinking(piece)
+            yield ToolCallStart(0, "call_ui_1", "run_sql")
+            for i in range(0, len(TOOL_ARGUMENTS), 9):
+                await asyncio.sleep(delay)
+                yield ToolCallDelta(0, TOOL_ARGUMENTS[i : i + 9])
+            yield ToolCallEnd(0, "call_ui_1", "run_sql", TOOL_ARGUMENTS)
+            for piece in pieces("The query returned one row, so the answer is 1. "):
+                await asyncio.sleep(delay)
+                yield Thinking(piece)
+            for piece in pieces("The answer is 1."):
+                await asyncio.sleep(delay)
+                yield Answer(piece)
+            yield Finished("stop")
+            return
         if "hostile" in prompt:
             thoughts, answer = HOSTILE_THOUGHTS, HOSTILE_ANSWER
         elif "slow" in prompt:

@@ -10,7 +10,18 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from ponder.events import Answer, Event, Failed, Finished, Progress, Started, Thinking, now_ns
+from ponder.events import (
+    Answer,
+    Event,
+    Failed,
+    Finished,
+    Notice,
+    Progress,
+    Started,
+    Thinking,
+    ToolCallEnd,
+    now_ns,
+)
 from ponder.meter import Metrics
 from ponder.tokens import estimate_tokens
 
@@ -31,6 +42,12 @@ def format_seconds(ms: float | None) -> str:
 
 def _rate(value: float | None) -> str:
     return "–" if value is None else f"{value:.1f} tok/s"
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    """One line of a tool call's arguments: control characters shown, long ones cut."""
+    flat = text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def format_metrics(m: Metrics) -> str:
@@ -103,6 +120,15 @@ class ChatRenderer:
                 self._print_line(f"→ {event.label}", CYAN)
         elif isinstance(event, Answer):
             self._on_answer(event)
+        elif isinstance(event, ToolCallEnd):
+            # A call ends the current run of thoughts; thoughts after it open a new one.
+            self._end_thoughts(event.at_ns)
+            if self._answering:
+                self.out.write("\n")
+                self._answering = False
+            self._print_line(f"⚙ {event.name}({_clip(event.arguments)})", CYAN)
+        elif isinstance(event, Notice):
+            self._print_line(f"note: {event.text}", GRAY)
         elif isinstance(event, Finished | Failed):
             self._end_thoughts(event.at_ns)
         self._draw_status()

@@ -65,6 +65,11 @@ export class AssistantView {
       this.thoughtsEl,
     );
     this.stepsEl = h("ol", { class: "steps", hidden: true, "aria-label": "Progress" });
+    // Tool calls, and the thoughts after each (an interleaved turn), in the order they came.
+    this.segmentsEl = h("div", { class: "segments" });
+    this.notesEl = h("div", { class: "notes", hidden: true });
+    this.calls = new Map();
+    this.segmentThoughts = null; // the thoughts element after the latest tool call
     this.statusEl = h("div", { class: "status", role: "status" }, "Sending…");
     this.answerEl = h("div", { class: "answer md" });
     this.meterEls = {};
@@ -82,8 +87,10 @@ export class AssistantView {
       "article",
       { class: `msg assistant${compact ? " compact" : ""}`, dataset: { state: "waiting" } },
       this.routeEl,
+      this.notesEl,
       this.thinkingEl,
       this.stepsEl,
+      this.segmentsEl,
       this.statusEl,
       this.answerEl,
       h("div", { class: "msg-foot" }, this.metersEl, this.verdictEl),
@@ -115,6 +122,16 @@ export class AssistantView {
         break;
       case "progress":
         this.onProgress(event.label);
+        break;
+      case "tool_call":
+        this.onToolCall(event, event.at);
+        break;
+      case "tool_args":
+        this.onToolArgs(event);
+        break;
+      case "notice":
+        this.notesEl.hidden = false;
+        this.notesEl.append(h("p", { class: "notice", text: event.text }));
         break;
       case "finished":
         this.onFinished(event.ponder, event.at);
@@ -154,10 +171,49 @@ export class AssistantView {
     }
   }
 
+  onToolCall(event, at) {
+    if (this.client.ttft === null) this.client.ttft = at;
+    if (this.client.ttfa === null) this.client.ttfa = at; // a call is the turn's answer
+    const args = h("pre", { class: "tool-args" });
+    const el = h(
+      "details",
+      { class: "tool-call", dataset: { callId: event.id } },
+      h("summary", {}, h("span", { class: "tool-icon", "aria-hidden": "true", text: "⚙" }), h("span", { class: "tool-name", text: `Called ${event.name}` })),
+      args,
+    );
+    this.calls.set(event.index, args);
+    this.segmentsEl.append(el);
+    this.segmentThoughts = null;
+    this.afterCall = true;
+    this.statusEl.textContent = "";
+    if (this.state !== "answering") this.setState("answering");
+  }
+
+  onToolArgs(event) {
+    const args = this.calls.get(event.index);
+    if (args) args.append(document.createTextNode(event.text)); // text only: arguments are inert
+  }
+
+  // Thoughts after a tool call go in a box of their own, after that call.
+  thoughtsAfterCall() {
+    if (!this.segmentThoughts) {
+      this.segmentThoughts = h("div", { class: "thoughts" });
+      this.segmentsEl.append(
+        h("details", { class: "thinking segment" }, h("summary", {}, h("span", { class: "thinking-label", text: "Thought" }), h("span", { class: "chevron", "aria-hidden": "true" })), this.segmentThoughts),
+      );
+    }
+    return this.segmentThoughts;
+  }
+
   onThinking(text, at) {
     if (this.client.ttft === null) this.client.ttft = at;
     this.thoughtDeltas += 1;
     this.thoughtText += text;
+    if (this.afterCall) {
+      this.thoughtsAfterCall().append(document.createTextNode(text));
+      this.tick();
+      return;
+    }
     this.showThinkingBox();
     if (this.state === "waiting") this.setState("thinking");
     this.thoughtsEl.append(document.createTextNode(text));

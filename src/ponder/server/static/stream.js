@@ -3,6 +3,9 @@
 //   {type: "started", ponder}            the route decision (model, mode, reason, estimates)
 //   {type: "thinking", text}             a delta of thoughts (delta.reasoning_content)
 //   {type: "answer", text}               a delta of the answer (delta.content)
+//   {type: "tool_call", index, id, name} a tool call began (delta.tool_calls, first fragment)
+//   {type: "tool_args", index, text}     a fragment of that call's JSON arguments
+//   {type: "notice", text}               something ponder did with the request (ponder extras)
 //   {type: "progress", label, index}     a step the thoughts reached (server-side)
 //   {type: "finished", ponder}           finish reason, timings, usage (the meters)
 //   {type: "usage", usage}               OpenAI usage chunk (include_usage)
@@ -111,6 +114,14 @@ function decodeFrame(frame, emit) {
   const thought = delta.reasoning_content ?? delta.reasoning;
   if (typeof thought === "string" && thought) emit({ type: "thinking", text: thought });
   if (typeof delta.content === "string" && delta.content) emit({ type: "answer", text: delta.content });
+  if (Array.isArray(delta.tool_calls)) {
+    for (const call of delta.tool_calls) {
+      const fn = (call && call.function) || {};
+      if (call.id || fn.name) emit({ type: "tool_call", index: call.index, id: String(call.id ?? ""), name: String(fn.name ?? "") });
+      if (typeof fn.arguments === "string" && fn.arguments) emit({ type: "tool_args", index: call.index, text: fn.arguments });
+    }
+  }
+  if (extra && extra.event === "notice") emit({ type: "notice", text: String(extra.text ?? "") });
   if (extra && extra.event === "progress") emit({ type: "progress", label: String(extra.label ?? ""), index: extra.index });
   if (extra && extra.event === "finished") emit({ type: "finished", ponder: extra });
   if (extra && extra.event === "failed") emit({ type: "failed", error: extra, ponder: extra });
