@@ -13,7 +13,7 @@ from ponder.bench.correct import CorrectSettings, run_correct
 from ponder.bench.records import ATTEMPTS_FILE, AttemptRecord, read_attempts
 from ponder.bench.registry import available_suites, get_suite, register_suite, unregister_suite
 from ponder.errors import ConfigError
-from ponder.tasks import recognise
+from ponder.tasks import recognise, untrained
 from tests.bench_support import FakeProvider, ToySuite, fake_config
 
 
@@ -172,3 +172,4 @@ def test_embedded_suites_retry_without_leaking_the_answer(tmp_path: Path) -> Non
         # the embedded model still recognises the question (it would refuse otherwise)
         for t in tasks:
             assert recognise(suite.retry_prompt(t, wrong)) == name  # type: ignore[attr-defined]
+            assert untrained(suite.retry_prompt(t, wrong)) is None  # type: ignore[attr-defined]

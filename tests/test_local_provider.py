@@ -207,7 +207,8 @@ async def test_out_of_domain_says_what_it_knows(mode: str) -> None:
     assert not any(isinstance(e, Thinking) for e in events)
     answer = text(events, Answer)
     assert "arithmetic" in answer and "ledger" in answer and "ponder.toml" in answer
-    assert isinstance(events[-1], Finished) and events[-1].finish_reason == "stop"
+    # a canned reply, marked as such: consumers label it and leave it out of timings
+    assert isinstance(events[-1], Finished) and events[-1].finish_reason == "declined"
     assert active_generations() == 0
 
 

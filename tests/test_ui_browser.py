@@ -474,20 +474,20 @@ def test_enter_sends_and_shift_enter_adds_a_line(fake_session: Session) -> None:
     page = fake_session.page
     page.locator('#mode-select input[value="fast"]').check(force=True)
     page.click("#prompt")
-    page.keyboard.type("What is 52+77?")
+    page.keyboard.type("What is 7305 − 2948?")
     page.keyboard.press("Shift+Enter")
     page.keyboard.type("second line")
-    assert page.input_value("#prompt") == "What is 52+77?\nsecond line"
+    assert page.input_value("#prompt") == "What is 7305 − 2948?\nsecond line"
     assert page.locator("article.msg.user").count() == 0
     page.keyboard.press("Enter")
     page.locator("article.msg.user").first.wait_for()
-    assert page.locator("article.msg.user .bubble").inner_text() == "What is 52+77?\nsecond line"
+    assert page.locator("article.msg.user .bubble").inner_text() == "What is 7305 − 2948?\nsecond line"
     assert page.input_value("#prompt") == ""
     wait_state(page.locator("article.msg.assistant").first, "done")
 
 
 def test_history_lists_traces_filters_and_charts_ttfa_by_mode(fake_session: Session) -> None:
-    for prompt, mode in (("What is 52+77?", "fast"), ("What is 347 × 28?", "deep")):
+    for prompt, mode in (("What is 7305 − 2948?", "fast"), ("What is 347 × 28?", "deep")):
         wait_state(fake_session.ask(prompt, mode), "done")
     page = fake_session.page
     page.click("#tab-history")

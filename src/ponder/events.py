@@ -138,6 +138,7 @@ FinishReason = Literal[
     "length",  # max tokens reached while answering
     "thinking_length",  # the stream ended inside the thoughts (no answer)
     "cancelled",  # the caller cancelled (client disconnected, Stop pressed)
+    "declined",  # a canned reply: the model was not trained for the question and did not run
     "content_filter",
     "tool_calls",
     "error",

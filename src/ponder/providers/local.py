@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from ponder.events import Answer, Event, Failed, Finished, FinishReason, Notice,
 from ponder.models import chat_format
 from ponder.providers.base import Availability, Provider
 from ponder.request import ChatRequest
+from ponder.router.rules import MODE_PHRASES
 from ponder.splitter import Piece, ThinkSplitter
 from ponder.tasks import ledger
 
@@ -42,7 +44,9 @@ DEFAULT_FAST_SUFFIX = "<think>\n\n</think>\n\n"
 DEFAULT_THINK_CLOSE = "</think>"
 
 # The reply to a question the embedded model was not trained for: why (a sentence from
-# tasks.untrained), then what it can do and how to configure a real model.
+# tasks.untrained), then what it can do and how to configure a real model. It ends with the
+# finish reason ``declined``: a canned reply, not the model's (consumers label it, and leave
+# it out of timings).
 OUT_OF_DOMAIN_HEAD = "I'm ponder's small embedded model, trained offline for two kinds of \
 question only. {reason} So I won't guess at it."
 _LEDGER_SIZES = "; ".join(
@@ -193,11 +197,14 @@ class LocalProvider(Provider):
         prompt = request.last_user_text
         if not prompt.strip():
             raise InvalidRequestError("The request has no user message to answer.")
-        reason = tasks.untrained(prompt) if self.embedded else None
-        if reason is not None:
-            for event in _out_of_domain(reason):
-                yield event
-            return
+        if self.embedded:
+            question = without_mode_phrases(prompt)
+            learned = tasks.learned_prompt(question)
+            if learned is None:
+                for event in _out_of_domain(tasks.untrained(question) or ""):
+                    yield event
+                return
+            prompt = learned
         engine = await asyncio.to_thread(load_engine, self.path)
         plan = self._plan(engine, request, prompt, thinking.enabled, thinking.budget)
         async for event in _stream(engine, plan):
@@ -263,13 +270,37 @@ def _template_prompt(engine: Engine, request: ChatRequest, options: Any) -> str:
         ) from exc
 
 
+# A clause: text up to and including its punctuation (or the end).
+_CLAUSE = re.compile(r"[^:;,.!?\n]*(?:[:;,.!?\n]+|$)")
+
+
+def without_mode_phrases(prompt: str) -> str:
+    """``prompt`` without leading or trailing clauses that only pick a mode ("Think step by
+    step:", "Quick answer:", "… Double-check it."): the router read them; the embedded model
+    never learned them, and a question with one around it is one it gets wrong. A clause
+    with a digit in it is part of the question and stays."""
+    clauses = [c for c in _CLAUSE.findall(prompt) if c]
+
+    def mode_only(clause: str) -> bool:
+        return not any(ch.isdigit() for ch in clause) and any(
+            pattern.search(clause) for pattern in MODE_PHRASES
+        )
+
+    while clauses and mode_only(clauses[0]):
+        clauses.pop(0)
+    while clauses and mode_only(clauses[-1]):
+        clauses.pop()
+    text = "".join(clauses).strip()
+    return text.rstrip(",;:").strip() if len(clauses) else prompt
+
+
 def _out_of_domain(reason: str) -> list[Event]:
     paragraphs = [OUT_OF_DOMAIN_HEAD.format(reason=reason), *OUT_OF_DOMAIN.split("\n\n")]
     events: list[Event] = [
         Answer(p + ("\n\n" if i < len(paragraphs) - 1 else "")) for i, p in enumerate(paragraphs)
     ]
     events.append(Usage(input_tokens=0, thinking_tokens=0, answer_tokens=0, estimated=False))
-    events.append(Finished("stop"))
+    events.append(Finished("declined"))
     return events
 
 

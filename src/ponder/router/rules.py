@@ -154,6 +154,11 @@ RULES: tuple[Rule, ...] = (
     ),
 )
 LONG_PROMPT_CHARS = 1500
+# The phrases by which a request picks its own mode ("Think step by step:", "Quick answer:"):
+# instructions to ponder, not part of the question (the local provider drops them).
+MODE_PHRASES: tuple[re.Pattern[str], ...] = tuple(
+    rule.pattern for rule in RULES[:2] if rule.pattern is not None
+)
 _BY_CATEGORY: Mapping[str, Rule] = {rule.category: rule for rule in RULES}
 CATEGORIES: tuple[str, ...] = (
     *(rule.category for rule in RULES[:2]),

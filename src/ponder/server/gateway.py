@@ -77,7 +77,7 @@ class Gateway:
             if self.writer is not None:
                 self.writer.submit(record)
             self.metrics.observe(record)
-            if record.status == "ok" and record.mode and record.ttfa_ms is not None:
+            if record.timed and record.mode and record.ttfa_ms is not None:
                 self.latency.observe(record.mode, record.ttfa_ms)
         except Exception:  # recording must never break a response
             log.exception("could not record trace %s", exchange.request.request_id)

@@ -50,6 +50,17 @@ class TraceRecord:
     tool_calls: list[dict[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def timed(self) -> bool:
+        """Whether this request's timings say how fast its model is: it finished, and the
+        reply was the model's (not a canned ``declined`` one, which takes no time)."""
+        return (
+            self.status == "ok"
+            and self.finish_reason != "declined"
+            and self.mode is not None
+            and self.ttfa_ms is not None
+        )
+
     def to_dict(self, *, with_text: bool = True) -> dict[str, Any]:
         data = asdict(self)
         if not with_text:

@@ -17,6 +17,7 @@ customer, a ranking built one customer at a time) — see :func:`solve`.
 
 from __future__ import annotations
 
+import re
 from typing import Protocol
 
 from ponder.tasks import arith, ledger
@@ -30,6 +31,7 @@ __all__ = [
     "families",
     "generate",
     "is_heldout",
+    "learned_prompt",
     "recognise",
     "solve",
     "untrained",
@@ -45,9 +47,13 @@ class _Family(Protocol):
     def verify(self, problem: Problem, output: str) -> Verdict: ...
     def parse(self, prompt: str) -> object | None: ...
     def solve(self, prompt: str) -> Solution | None: ...
+    def learned_prompt(self, prompt: str) -> str | None: ...
+    def decline_reason(self, prompt: str) -> str | None: ...
 
 
 _FAMILIES: dict[str, _Family] = {"arith": arith, "ledger": ledger}
+# Trailing lines wholly in parentheses: remarks after a question.
+_REMARKS = re.compile(r"(?:\n[ \t]*\([^\n]*\)[ \t]*)+\s*\Z")
 
 
 def families() -> dict[str, list[int]]:
@@ -84,16 +90,37 @@ def recognise(prompt: str) -> str | None:
     return None
 
 
+def learned_prompt(prompt: str) -> str | None:
+    """``prompt`` as the embedded model learned to read it, or None when it never learned it.
+
+    Exact: a question of a size and in a phrasing (up to case and spacing) that the task
+    generators write. Lines in parentheses after the question (the bench's "(Your previous
+    answer was rejected: …)") are dropped: the model never learned to read them.
+    """
+    question = _REMARKS.sub("", prompt)
+    for module in _FAMILIES.values():
+        learned = module.learned_prompt(question)
+        if learned is not None:
+            return learned
+    return None
+
+
 def untrained(prompt: str) -> str | None:
-    """Why the embedded model was not trained to answer ``prompt``, or None when it was.
+    """Why the embedded model was not trained to answer ``prompt``, or None when it was
+    (exactly when :func:`learned_prompt` is not None).
 
     Stricter than :func:`recognise`, which the verifier uses on any model's answers: a ledger
-    question of a size the model never saw is recognised (and checkable) but untrained.
+    question of a size the model never saw, or "What is 52 + 77?", is recognised (and
+    checkable) but untrained.
     """
-    if recognise(prompt) is None:
-        return "This question is outside them."
-    parsed = ledger.parse(prompt)
-    return ledger.untrained(parsed) if parsed is not None else None
+    if learned_prompt(prompt) is not None:
+        return None
+    question = _REMARKS.sub("", prompt)
+    for name in ("ledger", "arith"):  # a ledger has numbers; arithmetic has no ledger
+        reason = _FAMILIES[name].decline_reason(question)
+        if reason is not None:
+            return reason
+    return "This question is outside them."
 
 
 def solve(prompt: str) -> Solution | None:

@@ -22,9 +22,9 @@ from ponder.tasks.common import Problem, Solution, Split, Verdict, in_split, pro
 FAMILY = "arith"
 LEVELS: tuple[int, ...] = (1, 2, 3, 4)
 LEVEL_NAMES = {
-    1: "2-digit + 1-digit addition",
-    2: "3-4 digit addition and subtraction",
-    3: "2-3 digit × 1 digit",
+    1: "2-digit + 1-digit addition (either order)",
+    2: "3-4 digit addition and subtraction (larger number first)",
+    3: "2-3 digit × 1 digit (2 to 9)",
     4: "3-4 digit × 2 digit",
 }
 
@@ -91,6 +91,101 @@ def parse(prompt: str) -> Sum | None:
         return None
     s = Sum(int(a), op, int(b))
     return s if _in_domain(s) else None
+
+
+# A question the model learned, up to case, spacing and the final mark: one of TEMPLATES'
+# lead-ins (or none), ``a op b`` and nothing else. Anything around it — "please", a second
+# sentence — is text the model never saw, and it answers such prompts wrongly.
+_LEARNED = re.compile(
+    r"\s*(?:(?:what\s+is|what's|how\s+much\s+is|compute|calculate)\s+)?(\d{1,9})\s*"
+    + _OPERATOR
+    + r"\s*(\d{1,9})\s*(?:=\s*\?|[?.])?\s*",
+    re.IGNORECASE,
+)
+_OP_NAMES = {"+": "+", "-": "-", "*": "×"}
+
+
+def level_of(s: Sum) -> int | None:
+    """The level whose operands ``s`` has, exactly as :func:`_operands` draws them, else None.
+
+    These are the only sums the embedded model learned: 52 + 77 (2-digit + 2-digit) or
+    2 + 2 are not among them, and it gets them wrong.
+    """
+    a, b = s.a, s.b
+    if s.op == "+":
+        if (10 <= a <= 99 and 1 <= b <= 9) or (1 <= a <= 9 and 10 <= b <= 99):
+            return 1
+        if 100 <= a <= 9999 and 100 <= b <= 9999:
+            return 2
+    elif s.op == "-":
+        if 100 <= b <= a <= 9999:
+            return 2
+    else:
+        if 10 <= a <= 999 and 2 <= b <= 9:
+            return 3
+        if 100 <= a <= 9999 and 10 <= b <= 99:
+            return 4
+    return None
+
+
+def _phrasings(s: Sum) -> set[str]:
+    """Every prompt :func:`generate` can write for ``s``."""
+    texts = set()
+    for fmt, wordy in TEMPLATES.values():
+        for op in _WORDS[s.op] if wordy else _SYMBOLS[s.op]:
+            if fmt == "{a}{op}{b}" and op == "x":
+                continue
+            texts.add(fmt.format(a=s.a, op=op, b=s.b))
+    return texts
+
+
+def _learned_sum(prompt: str) -> Sum | None:
+    m = _LEARNED.fullmatch(prompt)
+    if m is None:
+        return None
+    a, word, b = m.groups()
+    op = _OP_OF.get(word.lower(), "*" if word.lower().startswith("multiplied") else None)
+    return None if op is None else Sum(int(a), op, int(b))
+
+
+def learned_prompt(prompt: str) -> str | None:
+    """``prompt`` as the embedded model learned to read it, or None when it did not learn it.
+
+    A prompt :func:`generate` could have written comes back unchanged; a learned question in
+    another case or spacing ("what is 4821*37") comes back as "What is 4821 * 37?".
+    """
+    s = _learned_sum(prompt)
+    if s is None or level_of(s) is None:
+        return None
+    text = prompt.strip()
+    return text if text in _phrasings(s) else f"What is {s.a} {s.op} {s.b}?"
+
+
+def decline_reason(prompt: str) -> str | None:
+    """Why the embedded model would not answer the arithmetic in ``prompt``; None when it
+    learned it or when ``prompt`` asks no arithmetic."""
+    if learned_prompt(prompt) is not None:
+        return None
+    matches = _EXPR.findall(prompt)
+    if not matches:
+        return None
+    if len(matches) > 1:
+        return "It asks more than one calculation; I learned one at a time."
+    a, word, b = matches[0]
+    op = _OP_OF.get(word, "*" if word.startswith("multiplied") else "+")
+    s = Sum(int(a), op, int(b))
+    if level_of(s) is None:
+        size = f"{len(str(s.a))}-digit {_OP_NAMES[op]} {len(str(s.b))}-digit"
+        if op == "-" and s.a < s.b:
+            size += " with a negative result"
+        return (
+            f"{s.a} {_OP_NAMES[op]} {s.b} is {size}, a size I was not trained on; I know"
+            " exactly these: " + "; ".join(LEVEL_NAMES.values()) + "."
+        )
+    return (
+        f"I learned sums like {s.a} {_OP_NAMES[op]} {s.b} only asked plainly"
+        f" (\"What is {s.a} {op} {s.b}?\"), with no other words around them."
+    )
 
 
 def _digits(n: int, count: int) -> list[int]:

@@ -182,7 +182,68 @@ def untrained(ledger: Ledger) -> str | None:
                 + "; ".join(LEVEL_NAMES.values()) + ".")
     if any(amount > 99 for _, _, amount in ledger.rows):
         return "This ledger has amounts over 99; I was trained on amounts of 5 to 99."
+    if any(amount < 5 for _, _, amount in ledger.rows):
+        return "This ledger has amounts under 5; I was trained on amounts of 5 to 99."
+    strangers = sorted({c for _, c, _ in ledger.rows} - set(NAMES))
+    if strangers:
+        return (f"This ledger names {', '.join(strangers)}; I only know these customers: "
+                + ", ".join(NAMES) + ".")
+    orders = [(c, a) for kind, c, a in ledger.rows if kind == "order"]
+    for kind, customer, amount in ledger.rows:
+        if kind == "refund":
+            if (customer, amount) not in orders:
+                return (f"The refund {customer} {amount} matches no order of {customer}'s; I"
+                        " learned refunds of orders in the ledger.")
+            orders.remove((customer, amount))
+    states = _states(ledger)
+    totals = [st.total for st in states.values()]
+    if len(set(totals)) != len(totals):
+        return "Two customers in this ledger spent the same; I learned ledgers without ties."
+    if sum(st.kept for st in states.values()) < ledger.k:
+        return f"Fewer than {ledger.k} customers in this ledger are left after the refund rule."
     return None
+
+
+def _spaced(text: str) -> str:
+    """``text`` with single spaces, no blank lines and no space at either end of a line."""
+    lines = (" ".join(line.split()) for line in text.strip().splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+def _normal(text: str) -> str:
+    return _spaced(text).casefold()
+
+
+def learned_prompt(prompt: str) -> str | None:
+    """``prompt`` as the embedded model learned it, or None when it did not learn it.
+
+    The ledger must be of a learned size (:func:`untrained`) and the prompt one that
+    :func:`phrase` writes, up to case and spacing; the phrase is what comes back. A question
+    with another rule ("refunded less than half") or more words is not one it learned.
+    """
+    ledger = parse(_spaced(prompt))
+    if ledger is None or untrained(ledger) is not None:
+        return None
+    text = _normal(prompt)
+    for template in TEMPLATES:
+        for question in QUESTIONS:
+            canonical = phrase(ledger, template, question)
+            if _normal(canonical) == text:
+                return canonical
+    return None
+
+
+def decline_reason(prompt: str) -> str | None:
+    """Why the embedded model would not answer the ledger question in ``prompt``; None when
+    it learned it or when ``prompt`` is no ledger question."""
+    ledger = parse(_spaced(prompt))
+    if ledger is None or learned_prompt(prompt) is not None:
+        return None
+    return untrained(ledger) or (
+        "I learned this ledger question only in the words of my examples"
+        " (\"Who are the top 2 spenders, excluding customers who refunded more than half of"
+        " their orders?\"), with the ledger before it and nothing else around it."
+    )
 
 
 def close_calls(ledger: Ledger) -> int:

@@ -9,7 +9,7 @@ import { HistoryView } from "./history.js";
 export const EXAMPLES = [
   { label: "347 × 28", prompt: "What is 347 × 28?" },
   { label: "4821 times 37", prompt: "compute 4821 times 37" },
-  { label: "52 + 77", prompt: "What is 52+77?" },
+  { label: "7305 − 2948", prompt: "What is 7305 − 2948?" },
   {
     label: "Top spenders",
     prompt:
