@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -26,33 +27,69 @@ script = [["thinking", "partial thought"], ["raise", "rate limited"]]
 
 
 @pytest.fixture()
-def config(tmp_path: Path) -> str:
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("PONDER_DB", str(tmp_path / "traces.db"))  # never the person's store
     path = tmp_path / "ponder.toml"
     path.write_text(CONFIG)
     return str(path)
 
 
-def test_chat_streams_thoughts_answer_and_metrics_without_ansi_on_a_pipe(
+def test_the_answer_alone_goes_to_stdout_and_the_rest_to_stderr(
     config: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["--config", config, "chat", "--model", "deep", "What is 347 × 28?"]) == 0
-    out = capsys.readouterr().out
-    assert "\x1b[" not in out
-    assert "Thinking…" in out and "Multiply the digits." in out
-    assert "Thought for" in out and "9716" in out
-    assert out.index("Multiply the digits.") < out.index("9716")
-    last = out.strip().splitlines()[-1]
+    captured = capsys.readouterr()
+    assert captured.out == "9716\n"
+    err = captured.err
+    assert "\x1b[" not in err
+    assert err.splitlines()[0] == "deep"  # the mode asked for; no reason when it was asked
+    assert "Thinking…" in err and "Multiply the digits." in err
+    assert re.search(r"^Thought (for [\d.]+ s|briefly)$", err, re.M) and "9716" not in err
+    last = err.strip().splitlines()[-1]
     assert last.startswith("TTFT ") and "TTFA" in last and "effective" in last
     assert "(estimated)" in last
 
 
-def test_hide_thoughts_collapses_them_to_one_line(
+def test_answer_only_prints_nothing_but_the_answer(
+    config: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--config", config, "chat", "-m", "deep", "--answer-only", "q"]) == 0
+    assert capsys.readouterr() == ("9716\n", "")
+
+
+def test_hide_thoughts_collapses_them_to_one_line_and_hides_progress(
     config: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["--config", config, "chat", "-m", "deep", "--hide-thoughts", "q"]) == 0
-    out = capsys.readouterr().out
-    assert "Multiply the digits" not in out
-    assert sum("Thought for" in line for line in out.splitlines()) == 1
+    err = capsys.readouterr().err
+    assert "Multiply the digits" not in err and "→ " not in err
+    assert sum(line.startswith("Thought ") for line in err.splitlines()) == 1
+    assert main(["--config", config, "chat", "-m", "deep", "--hide-thoughts", "--progress", "q"]) == 0
+    err = capsys.readouterr().err
+    assert "Multiply the digits" not in err and "→ Reading the question" in err
+
+
+def test_chat_requests_are_recorded_like_gateway_requests(
+    config: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ponder.store import TraceQuery, read
+
+    db = tmp_path / "traces.db"
+    assert main(["--config", config, "chat", "-m", "deep", "What is 347 × 28?"]) == 0
+    (trace,) = read(db, TraceQuery())
+    assert trace.status == "ok" and trace.finish_reason == "stop"
+    assert trace.prompt == "What is 347 × 28?" and trace.answer == "9716"
+    assert trace.requested_model == "deep" and trace.mode == "deep"
+    assert trace.thinking.startswith("The question") and trace.ttfa_ms is not None
+    assert "Reading the question" in trace.progress
+    assert main(["--config", config, "chat", "-m", "deep", "--no-store", "q"]) == 0
+    assert len(read(db, TraceQuery())) == 1
+    capsys.readouterr()
+    assert main(["traces", "--db", str(db)]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert listing[0].split()[-2:] == ["OK", "PROMPT"]
+    # the verdict (347 × 28 is 9716), then the prompt
+    assert listing[1].endswith("  ✓   What is 347 × 28?"), listing[1]
 
 
 def test_json_prints_the_event_stream(config: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -66,7 +103,7 @@ def test_json_prints_the_event_stream(config: str, capsys: pytest.CaptureFixture
 def test_prompt_from_stdin(
     config: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("sys.stdin", io.StringIO("What is 2+2?\n"))
+    monkeypatch.setattr("sys.stdin", io.StringIO("What is 347 * 28?\n"))
     assert main(["--config", config, "chat", "-m", "deep"]) == 0
     assert "9716" in capsys.readouterr().out
 
@@ -81,18 +118,20 @@ def test_upstream_failure_keeps_thoughts_and_exits_nonzero(
     config: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["--config", config, "chat", "-m", "broken", "hi"]) == 1
-    out = capsys.readouterr().out
-    assert "partial thought" in out and "rate limited" in out
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "partial thought" in captured.err and "rate limited" in captured.err
 
 
 def test_terminal_rendering_ticks_and_dims_thoughts() -> None:
-    out = io.StringIO()
-    renderer = ChatRenderer(out, ansi=True)
+    out, info = io.StringIO(), io.StringIO()
+    renderer = ChatRenderer(out, info, ansi=True, requested="auto", width=80)
     meter = Meter()
     events = [
         Started("r", "deep", "deep", "why"),
         Thinking("first line\nsecond"),
         Progress("Working through the arithmetic", 0),
+        Thinking(" half\n"),
         Answer("42"),
         Finished("stop"),
     ]
@@ -101,8 +140,11 @@ def test_terminal_rendering_ticks_and_dims_thoughts() -> None:
         renderer.handle(event)
         renderer.tick()
     renderer.finish(meter.metrics(), None)
-    text = out.getvalue()
+    assert out.getvalue() == "42\n"
+    text = info.getvalue()
+    assert text.startswith("\x1b[90mauto → deep · why")
     assert "\x1b[2m" in text  # dim thoughts
     assert "Thinking… " in text  # the ticking status line
-    assert "→ Working through the arithmetic" in text
-    assert text.index("Thought for") < text.index("42")
+    # the label waited for the thought line it arrived in to end
+    assert text.index("second half") < text.index("→ Working through the arithmetic")
+    assert "Thought briefly" in text

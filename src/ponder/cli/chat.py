@@ -1,4 +1,9 @@
-"""``ponder chat``: stream one prompt through the engine to the terminal."""
+"""``ponder chat``: stream one prompt through the engine to the terminal.
+
+The answer alone goes to stdout; the route, thoughts, progress, status line and metrics go
+to stderr (see :mod:`ponder.render`). Each request is recorded in the trace store, as the
+gateway records its requests, unless ``--no-store``.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +12,22 @@ import asyncio
 import contextlib
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from ponder.request import ChatRequest, ThinkingSettings
+
+EXAMPLE = 'ponder chat "What is 4821 * 37?"'
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "chat",
         help="send one prompt and stream thoughts, progress, answer and metrics",
-        description="Send PROMPT (or stdin) to a model and stream the reply. Thoughts are shown"
-        " dimmed under a ticking 'Thinking…' line, then the answer, then one metrics line.",
+        description="Send PROMPT (or stdin) to a model and stream the reply. The answer alone"
+        " goes to stdout; the route, the thoughts (dimmed, under a ticking 'Thinking…' line),"
+        " progress and one metrics line go to stderr, so A=$(ponder chat …) captures the"
+        f' answer. Examples: {EXAMPLE}; echo "347*28" | ponder chat -m deep.',
     )
     parser.add_argument("prompt", nargs="?", help="the prompt; read from stdin when omitted")
     parser.add_argument(
@@ -26,16 +36,36 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--hide-thoughts",
         action="store_true",
-        help='collapse the thoughts to one line: "Thought for 7.2 s · ~512 tokens"'
-        " (a live estimate; the metrics line has the exact counts)",
+        help='hide the thoughts and progress lines: one line "Thought for 7.2 s" instead',
+    )
+    parser.add_argument(
+        "--progress",
+        action="store_true",
+        help="show the progress lines even with --hide-thoughts",
+    )
+    parser.add_argument(
+        "--answer-only",
+        action="store_true",
+        help="print nothing but the answer (errors still go to stderr)",
     )
     parser.add_argument("--json", action="store_true", help="print the event stream as JSON lines")
     parser.add_argument("--budget", type=int, help="cap thought tokens (thinking budget)")
     parser.add_argument("--temperature", type=float, help="sampling temperature")
+    parser.add_argument(
+        "--db", default=None, help="trace store (default $PONDER_DB, else ~/.local/share/ponder)"
+    )
+    parser.add_argument("--no-store", action="store_true", help="do not record this request")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.prompt is None and sys.stdin.isatty():
+        print(
+            f"ponder chat: no prompt. Give one as an argument ({EXAMPLE})"
+            ' or on stdin (echo "347*28" | ponder chat).',
+            file=sys.stderr,
+        )
+        return 2
     prompt = args.prompt if args.prompt is not None else sys.stdin.read()
     if not prompt.strip():
         print("ponder chat: give a prompt as an argument or on stdin.", file=sys.stderr)
@@ -59,25 +89,39 @@ async def _chat(args: argparse.Namespace, request: ChatRequest) -> int:
     from ponder.meter import Meter
     from ponder.render import ChatRenderer
 
-    engine = Engine(load_config(args.config))
+    config = load_config(args.config)
+    engine = Engine(config)
+    recorder = None if args.no_store else _Recorder(request, args, config)
     try:
         engine.provider(request.model)  # unknown model: fail before printing anything
         meter = Meter()
         failure: Failed | None = None
-        out = sys.stdout
+        out, err = sys.stdout, sys.stderr
         if args.json:
             async for event in engine.stream(request):
+                if recorder is not None:
+                    recorder.feed(event)
                 out.write(json.dumps(to_dict(event), ensure_ascii=False) + "\n")
                 out.flush()
                 if isinstance(event, Failed):
                     failure = event
-                    print(f"ponder: {event.message}", file=sys.stderr)
+                    print(f"ponder: {event.message}", file=err)
             return 1 if failure else 0
-        renderer = ChatRenderer(out, ansi=out.isatty(), hide_thoughts=args.hide_thoughts)
+        renderer = ChatRenderer(
+            out,
+            None if args.answer_only else err,
+            ansi=err.isatty(),
+            hide_thoughts=args.hide_thoughts,
+            show_progress=True if args.progress else None,
+            requested=request.model,
+            width=_width(err),
+        )
         ticker = asyncio.create_task(_tick(renderer)) if renderer.ansi else None
         try:
             async for event in engine.stream(request):
                 meter.feed(event)
+                if recorder is not None:
+                    recorder.feed(event)
                 renderer.handle(event)
                 if isinstance(event, Failed):
                     failure = event
@@ -87,9 +131,75 @@ async def _chat(args: argparse.Namespace, request: ChatRequest) -> int:
                 with contextlib.suppress(asyncio.CancelledError):
                     await ticker
         renderer.finish(meter.metrics(), failure)
+        if failure is not None and args.answer_only:
+            print(f"ponder: {failure.message}", file=err)
         return 1 if failure else 0
     finally:
+        if recorder is not None:
+            recorder.close(quiet=args.answer_only)
         await engine.aclose()
+
+
+class _Recorder:
+    """Records the request in the trace store, as the gateway does, however it ends."""
+
+    def __init__(self, request: ChatRequest, args: argparse.Namespace, config: Any) -> None:
+        from ponder.server.exchange import Exchange
+        from ponder.server.gateway import collect_secrets
+        from ponder.store import default_db_path
+
+        self.path = Path(args.db) if args.db else default_db_path()
+        self.exchange = Exchange(request, stream=True)
+        self.secrets = collect_secrets(config, None)
+
+    def feed(self, event: Any) -> None:
+        from ponder.events import Answer, Failed, Finished, Progress, Started, Thinking, Usage
+
+        x = self.exchange
+        if isinstance(event, Started):
+            x.started = event
+        elif isinstance(event, Thinking):
+            x.thought(event.text, event.at_ns)
+        elif isinstance(event, Answer):
+            x.answered(event.text, event.at_ns)
+        elif isinstance(event, Progress):
+            x.progress.append(event.label)
+        elif isinstance(event, Usage):
+            x.usage = event
+        elif isinstance(event, Finished | Failed):
+            x.terminal = event
+
+    def close(self, *, quiet: bool) -> None:
+        import sqlite3
+
+        from ponder.store.sqlite import connect, insert
+
+        x = self.exchange
+        # No terminal event: the person pressed Ctrl-C (the gateway's client going away).
+        status = x.status() if x.terminal is not None else "client_disconnected"
+        try:
+            conn = connect(self.path)
+            try:
+                insert(conn, [x.record(status, self.secrets)])
+            finally:
+                conn.close()
+        except (OSError, sqlite3.Error) as exc:
+            if not quiet:
+                print(
+                    f"ponder chat: could not record the request in {str(self.path)!r}: {exc}"
+                    " (pass --db PATH, or --no-store).",
+                    file=sys.stderr,
+                )
+
+
+def _width(stream: Any) -> int | None:
+    """The terminal's width when ``stream`` is one (stdout may be a pipe while stderr is not)."""
+    import os
+
+    try:
+        return os.get_terminal_size(stream.fileno()).columns if stream.isatty() else None
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 async def _tick(renderer: Any) -> None:

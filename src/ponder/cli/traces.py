@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import sys
 import time
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ponder.store import TraceRecord
 
 _SPAN = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -18,7 +22,9 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "traces",
         help="list or export recorded requests (route, timings, tokens, errors)",
-        description="List the gateway's traces, newest first, or export them as JSONL.",
+        description="List the traces of the gateway's and ponder chat's requests, newest first"
+        " (the prompt cut to the terminal's width, OK ✓/✗ when a verifier knows the prompt),"
+        " or export them as JSONL.",
     )
     parser.add_argument("--db", default=None, help="trace store (default: as ponder serve)")
     parser.add_argument("--model", help="only this answering model")
@@ -50,6 +56,34 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.0f}"
 
 
+# How each trace ended, in the words the web UI's history uses.
+_ENDS = {"client_disconnected": "stopped", "interrupted": "interrupted", "error": "error"}
+
+
+def end_label(r: TraceRecord) -> str:
+    if r.status != "ok":
+        return _ENDS.get(r.status, r.status)
+    return {"stop": "finished", "thinking_length": "budget"}.get(
+        r.finish_reason or "", r.finish_reason or "finished"
+    )
+
+
+def verdict_mark(r: TraceRecord) -> str:
+    """✓ or ✗ when a verifier knows the prompt and the model answered it; else blank."""
+    if r.status != "ok" or r.finish_reason == "declined" or not r.answer.strip():
+        return ""
+    from ponder.server.verify import verify
+
+    verdict = verify(r.prompt, r.answer)
+    if not verdict.verifiable:
+        return ""
+    return "✓" if verdict.ok else "✗"
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def run(args: argparse.Namespace) -> int:
     from ponder.store import TraceQuery, default_db_path, read
 
@@ -68,30 +102,34 @@ def run(args: argparse.Namespace) -> int:
         for record in records:
             out.write(json.dumps(record.to_dict()) + "\n")
         return 0
-    rows = [
-        ("TIME", "REQUEST", "MODEL", "MODE", "STATUS", "TTFA ms", "E2E ms", "THINK/ANS", "REASON")
-    ]
+    rows = [("TIME", "REQUEST", "MODEL", "MODE", "END", "TTFA ms", "E2E ms", "THINK/ANS", "OK")]
+    prompts = ["PROMPT"]
     for r in records:
         tokens = f"{r.thinking_tokens or 0}/{r.answer_tokens or 0}" + (
             "~" if r.tokens_estimated else ""
         )
+        routed = r.model or r.requested_model
+        if r.requested_model != routed:
+            routed = f"{r.requested_model}→{routed}"
         rows.append(
             (
                 datetime.fromtimestamp(r.created_at).strftime("%m-%d %H:%M:%S"),
                 r.request_id,
-                r.model or r.requested_model,
+                routed,
                 r.mode or "-",
-                r.status,
+                end_label(r),
                 _ms(r.ttfa_ms),
                 _ms(r.e2e_ms),
                 tokens,
-                (r.route_reason or r.error_message or "")[:60],
+                verdict_mark(r),
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
-        out.write("  ".join([*cells, row[-1]]).rstrip() + "\n")
+        prompts.append(" ".join(r.prompt.split()))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    room = shutil.get_terminal_size((120, 24)).columns - sum(widths) - 2 * len(widths) - 1
+    for row, prompt in zip(rows, prompts, strict=True):
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=True)]
+        out.write("  ".join([*cells, _cut(prompt, max(room, 12))]).rstrip() + "\n")
     if not records:
         out.write(f"(no traces in {path})\n")
     return 0
