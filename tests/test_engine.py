@@ -51,7 +51,7 @@ async def test_started_first_usage_once_terminal_last_with_timings() -> None:
     assert types(events).count("usage") == 1
     started = events[0]
     assert isinstance(started, Started) and started.mode == "deep"
-    assert "requested by name" in started.reason
+    assert started.reason == "the client chose 'm'"
     usage = next(e for e in events if isinstance(e, Usage))
     assert usage.estimated is True
     finished = events[-1]

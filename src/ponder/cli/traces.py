@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from ponder.store import TraceRecord
 
 _SPAN = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
+MIN_PROMPT = 24  # characters of the prompt a listing always shows
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -125,11 +126,15 @@ def run(args: argparse.Namespace) -> int:
             )
         )
         prompts.append(" ".join(r.prompt.split()))
+    columns = shutil.get_terminal_size((120, 24)).columns
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    room = shutil.get_terminal_size((120, 24)).columns - sum(widths) - 2 * len(widths) - 1
+    room = columns - sum(widths) - 2 * len(widths) - 1
+    if room < MIN_PROMPT:  # a narrow terminal: the request id gives way to the prompt
+        rows = [row[:1] + row[2:] for row in rows]
+        room += widths.pop(1) + 2
     for row, prompt in zip(rows, prompts, strict=True):
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=True)]
-        out.write("  ".join([*cells, _cut(prompt, max(room, 12))]).rstrip() + "\n")
+        out.write("  ".join([*cells, _cut(prompt, max(room, MIN_PROMPT))]).rstrip() + "\n")
     if not records:
         out.write(f"(no traces in {path})\n")
     return 0

@@ -67,7 +67,7 @@ class Provider(ABC):
             request_id=request.request_id,
             model=self.name,
             mode=self.mode_for(request),
-            reason=reason or f"model {self.name!r} requested by name",
+            reason=reason or f"the client chose {self.name!r}",
             estimates=estimates,
         )
         async for event in self.generate(request):

@@ -69,6 +69,7 @@ function show(name) {
   for (const tab of tabs) {
     const active = tab.dataset.view === name;
     tab.setAttribute("aria-selected", String(active));
+    tab.tabIndex = active ? 0 : -1;
     document.getElementById(`view-${tab.dataset.view}`).hidden = !active;
   }
   document.body.dataset.view = name;
@@ -77,6 +78,17 @@ function show(name) {
 }
 
 for (const tab of tabs) tab.addEventListener("click", () => show(tab.dataset.view));
+// The tab list is one stop for Tab; the arrow keys (and Home/End) move between its tabs.
+document.querySelector(".tabs").addEventListener("keydown", (event) => {
+  const at = tabs.indexOf(document.activeElement);
+  if (at < 0) return;
+  const to = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: tabs.length - 1 }[event.key];
+  if (to === undefined) return;
+  event.preventDefault();
+  const tab = tabs[(to + tabs.length) % tabs.length];
+  show(tab.dataset.view);
+  tab.focus();
+});
 window.addEventListener("hashchange", () => show(location.hash.slice(1) || "chat"));
 
 // --- chat ------------------------------------------------------------------------------------
@@ -116,7 +128,7 @@ function setBusy(busy) {
 }
 
 export async function verifyInto(view, prompt, signal) {
-  if (!view.answerText || view.state !== "done") return null;
+  if (!view.answerText || view.state !== "done" || view.declined) return null;
   try {
     const verdict = await postJSON("/api/verify", { prompt, answer: view.answerText }, signal);
     if (verdict && verdict.verifiable) view.setVerdict(verdict);

@@ -27,6 +27,32 @@ function when(trace) {
   return sameDay ? d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" }) : d.toLocaleString();
 }
 
+// How a request ended, in words: the model's finish reason, or why it never finished.
+const ENDS = {
+  stop: "finished",
+  length: "length",
+  thinking_length: "thinking budget",
+  declined: "declined",
+  cancelled: "stopped",
+  content_filter: "filtered",
+  tool_calls: "tool calls",
+  client_disconnected: "stopped by you",
+  interrupted: "server stopped",
+  error: "error",
+};
+
+export function endLabel(trace) {
+  const status = pick(trace, "status") || "";
+  const finish = pick(trace, "finish_reason") || "";
+  const key = status && status !== "ok" ? status : finish;
+  return ENDS[key] || key.replaceAll("_", " ");
+}
+
+// A canned reply took no time: its timings say nothing about the model.
+function declined(trace) {
+  return pick(trace, "finish_reason") === "declined";
+}
+
 function median(values) {
   if (!values.length) return null;
   const sorted = [...values].sort((a, b) => a - b);
@@ -104,7 +130,7 @@ export class HistoryView {
       const mode = pick(t, "mode") || "";
       const status = pick(t, "status") || "";
       const finish = pick(t, "finish_reason") || "";
-      const end = status && status !== "ok" ? status.replaceAll("_", " ") : finish;
+      const end = endLabel(t);
       const thought = pick(t, "thinking_tokens");
       const answer = pick(t, "answer_tokens");
       const prompt = String(pick(t, "prompt") || "");
@@ -126,16 +152,16 @@ export class HistoryView {
             }
           },
         },
-        h("td", { class: "nowrap muted", text: when(t) }),
-        h("td", { class: "nowrap", text: requested && requested !== model ? `${requested} → ${model}` : model }),
-        h("td", {}, mode ? h("span", { class: `badge badge-${mode}`, text: mode }) : ""),
+        h("td", { class: "nowrap muted cell-when", text: when(t) }),
+        h("td", { class: "nowrap cell-model", text: requested && requested !== model ? `${requested} → ${model}` : model }),
+        h("td", { class: "cell-mode" }, mode ? h("span", { class: `badge badge-${mode}`, text: mode }) : ""),
         h("td", { class: "prompt-cell", title: reason ? `${prompt}\n\nroute: ${reason}` : prompt, text: prompt.length > 90 ? `${prompt.slice(0, 90)}…` : prompt }),
-        h("td", { class: "num", text: fmtMs(timing(t, "ttft_ms")) }),
-        h("td", { class: "num strong", text: fmtMs(timing(t, "ttfa_ms")) }),
-        h("td", { class: "num", text: fmtMs(timing(t, "thinking_ms")) }),
-        h("td", { class: "num", text: `${fmtInt(thought)} / ${fmtInt(answer)}${pick(t, "tokens_estimated") ? " est." : ""}` }),
-        h("td", { class: "num", text: fmtMs(timing(t, "e2e_ms")) }),
-        h("td", { class: `nowrap end-${status || finish}`, text: end }),
+        h("td", { class: "num cell-ttft", dataset: { label: "TTFT" }, text: declined(t) ? "—" : fmtMs(timing(t, "ttft_ms")) }),
+        h("td", { class: "num strong cell-ttfa", dataset: { label: "TTFA" }, text: declined(t) ? "—" : fmtMs(timing(t, "ttfa_ms")) }),
+        h("td", { class: "num cell-thinking", dataset: { label: "Thinking" }, text: declined(t) ? "—" : fmtMs(timing(t, "thinking_ms")) }),
+        h("td", { class: "num cell-tokens", dataset: { label: "Tokens" }, text: `${fmtInt(thought)} / ${fmtInt(answer)}${pick(t, "tokens_estimated") ? " est." : ""}` }),
+        h("td", { class: "num cell-e2e", dataset: { label: "E2E" }, text: declined(t) ? "—" : fmtMs(timing(t, "e2e_ms")) }),
+        h("td", { class: `nowrap cell-end end-${status && status !== "ok" ? status : finish}`, text: end }),
       );
     });
     this.tbody.replaceChildren(...rows);
@@ -157,13 +183,19 @@ export class HistoryView {
       const t = await getJSON(`/api/traces/${encodeURIComponent(row.dataset.requestId)}`);
       const field = (label, value) => (value ? h("div", { class: "detail-field" }, h("span", { class: "detail-label", text: label }), h("span", { text: value })) : null);
       const steps = Array.isArray(t.progress) && t.progress.length ? h("ol", { class: "steps" }, t.progress.map((label) => h("li", { class: "done" }, h("span", { class: "step-dot" }), h("span", { class: "step-label", text: String(label) })))) : null;
-      cell.replaceChildren(
+      // A stopped request's answer is what was written before the stop, not what was read.
+      const stopped = t.status === "client_disconnected" || t.status === "interrupted";
+      const answer = t.answer ? h("pre", { class: `detail-answer${stopped ? " partial" : ""}`, text: String(t.answer) }) : null;
+      const parts = [
         field("Request", String(t.request_id || "")),
         field("Route", t.route_reason ? String(t.route_reason) : ""),
-        field("Error", t.error_message ? String(t.error_message) : ""),
+        field("Ended", endLabel(t)),
+        field("Error", t.error_message && !stopped ? String(t.error_message) : ""),
         steps,
-        t.answer ? h("pre", { class: "detail-answer", text: String(t.answer) }) : null,
-      );
+        answer && stopped ? field("Answer", "generated before the stop; not all of it was shown") : null,
+        answer,
+      ];
+      cell.replaceChildren(...parts.filter(Boolean)); // (replaceChildren would print a null)
     } catch (e) {
       cell.replaceChildren(h("span", { class: "muted", text: `Could not load this trace: ${e.message || e}` }));
     }
@@ -176,7 +208,8 @@ export class HistoryView {
     const right = 16;
     const top = 10;
     const height = top + rowH * MODES.length + 34;
-    const points = MODES.map((mode) => this.traces.filter((t) => pick(t, "mode") === mode && timing(t, "ttfa_ms") !== null).map((t) => ({ t, v: timing(t, "ttfa_ms") })));
+    const points = MODES.map((mode) => this.traces.filter((t) => pick(t, "mode") === mode && !declined(t) && timing(t, "ttfa_ms") !== null).map((t) => ({ t, v: timing(t, "ttfa_ms") })));
+    const leftOut = this.traces.filter(declined).length;
     const all = points.flat().map((p) => p.v);
     const svg = s("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img", "aria-label": "TTFA by mode" });
     if (!all.length) {
@@ -225,6 +258,7 @@ export class HistoryView {
       }
     });
     this.chartEl.replaceChildren(svg);
-    this.noteEl.textContent = log ? "log scale" : "";
+    const notes = [log ? "log scale" : "", leftOut ? `${leftOut} canned ${leftOut === 1 ? "reply" : "replies"} left out` : ""];
+    this.noteEl.textContent = notes.filter(Boolean).join(" · ");
   }
 }

@@ -73,16 +73,19 @@ export class AssistantView {
     this.statusEl = h("div", { class: "status", role: "status" }, "Sending…");
     this.answerEl = h("div", { class: "answer md" });
     this.meterEls = {};
+    // Definitions and the verdict's reason open on click, tap or Enter, not only on hover.
+    this.explainEl = h("p", { class: "explain", hidden: true, "aria-live": "polite" });
     this.metersEl = h(
       "dl",
       { class: "meters", "aria-label": "Meters" },
       METERS.map(([key, label, help]) => {
         const dd = h("dd", { text: "—" });
         this.meterEls[key] = dd;
-        return h("div", { class: "meter", dataset: { meter: key }, title: help }, h("dt", { text: label }), dd);
+        const button = h("button", { type: "button", class: "meter-name", text: label, title: help, "aria-expanded": "false", onclick: (event) => this.explain(event.currentTarget, `${label}: ${help}`) });
+        return h("div", { class: "meter", dataset: { meter: key } }, h("dt", {}, button), dd);
       }),
     );
-    this.verdictEl = h("div", { class: "verdict", hidden: true });
+    this.verdictEl = h("button", { type: "button", class: "verdict", hidden: true, "aria-expanded": "false", onclick: (event) => this.explain(event.currentTarget, this.verdictReason || "") });
     this.el = h(
       "article",
       { class: `msg assistant${compact ? " compact" : ""}`, dataset: { state: "waiting" } },
@@ -93,7 +96,7 @@ export class AssistantView {
       this.segmentsEl,
       this.statusEl,
       this.answerEl,
-      h("div", { class: "msg-foot" }, this.metersEl, this.verdictEl),
+      h("div", { class: "msg-foot" }, this.metersEl, this.verdictEl, this.explainEl),
     );
     this.timer = setInterval(() => this.tick(), 100);
   }
@@ -154,10 +157,20 @@ export class AssistantView {
     if (this.requested === "auto") parts.push(h("span", { class: "route-auto", text: "Auto →" }), badge);
     else parts.push(badge);
     if (p.model && p.model !== mode) parts.push(h("span", { class: "route-model", text: p.model }));
-    if (p.reason) parts.push(h("span", { class: "route-reason", text: String(p.reason), title: String(p.reason) }));
+    // A mode the person picked needs no explaining; auto's choice gets one line, and its full
+    // reason and figures open on demand.
     const figures = formatEstimates(p.estimates);
-    if (figures) parts.push(h("span", { class: "route-estimates", text: `${figures} → ${mode}` }));
+    let more = null;
+    if (this.requested === "auto" && p.reason) {
+      parts.push(h("span", { class: "route-reason", text: String(p.reason) }));
+      more = h("div", { class: "route-more", hidden: true }, h("span", { class: "route-full", text: String(p.reason) }), figures ? h("span", { class: "route-estimates", text: `${figures} → ${mode}` }) : null);
+      parts.push(h("button", { type: "button", class: "route-why", text: "Why?", "aria-expanded": "false", onclick: (event) => {
+        more.hidden = !more.hidden;
+        event.currentTarget.setAttribute("aria-expanded", String(!more.hidden));
+      } }));
+    }
     this.routeEl.replaceChildren(...parts);
+    if (more) this.routeEl.append(more);
     this.el.dataset.mode = mode;
     if (mode === "deep") this.showThinkingBox();
     if (this.state === "waiting") this.statusEl.textContent = mode === "deep" ? "" : "Waiting for the first token…";
@@ -251,17 +264,27 @@ export class AssistantView {
     this.server = p;
     this.client.end = at;
     const reason = p.finish_reason || "stop";
-    if (reason === "cancelled") this.end("stopped", "Stopped: the server cancelled the generation.");
+    if (reason === "declined") this.decline();
+    else if (reason === "cancelled") this.end("stopped", "Stopped.");
     else if (reason === "thinking_length") this.end("done", "The thinking budget ran out before an answer.");
     else if (reason === "length") this.end("done", "Stopped at the token limit.");
     else this.end("done", "");
+  }
+
+  // A canned reply (the model was not trained for the question and did not run): labelled
+  // as such, with no meters, and left out of the race verdict.
+  decline() {
+    this.declined = true;
+    this.el.dataset.declined = "true";
+    this.routeEl.append(h("span", { class: "badge badge-declined", text: "canned reply", title: "The model was not run: it was not trained for this question." }));
+    this.end("done", "");
   }
 
   // The person pressed Stop (or Esc): the fetch was aborted.
   stopped() {
     if (["done", "stopped", "failed"].includes(this.state)) return;
     this.client.end = this.elapsed();
-    this.end("stopped", "Stopped. The server cancels the generation when the stream closes.");
+    this.end("stopped", "Stopped.");
   }
 
   fail(message, at) {
@@ -281,7 +304,17 @@ export class AssistantView {
     for (const li of this.stepsEl.children) li.classList.replace("current", state === "done" ? "done" : "halted");
     if (!this.thoughtText && state !== "stopped") this.thinkingEl.hidden = true;
     this.tick();
-    this.fillMeters();
+    if (this.declined) this.metersEl.hidden = true;
+    else this.fillMeters();
+  }
+
+  // Show (or hide again) the definition or reason behind `button` under the meters.
+  explain(button, text) {
+    const open = button.getAttribute("aria-expanded") === "true";
+    for (const other of this.el.querySelectorAll(".msg-foot [aria-expanded]")) other.setAttribute("aria-expanded", "false");
+    this.explainEl.hidden = open || !text;
+    this.explainEl.textContent = open ? "" : text;
+    if (!open && text) button.setAttribute("aria-expanded", "true");
   }
 
   // --- rendering -----------------------------------------------------------------------------
@@ -319,7 +352,7 @@ export class AssistantView {
       const ms = timings && timings.thinking_ms !== null && timings.thinking_ms !== undefined
         ? timings.thinking_ms
         : (this.client.ttfa ?? this.client.end ?? now) - (this.client.ttft ?? 0);
-      label = `Thought for ${fmtDuration(ms)} · ${tokens}`;
+      label = `${ms < 100 ? "Thought briefly" : `Thought for ${fmtDuration(ms)}`} · ${tokens}`;
     } else if (this.state === "stopped" || this.state === "failed") {
       label = `${this.state === "stopped" ? "Stopped" : "Failed"} after ${fmtSeconds(this.client.end ?? now)} · ${tokens}`;
     } else if (this.state === "done") {
@@ -366,6 +399,7 @@ export class AssistantView {
     if (!verdict) return;
     this.verdictEl.hidden = false;
     this.verdictEl.dataset.verifiable = String(Boolean(verdict.verifiable));
+    this.verdictReason = verdict.reason || "";
     if (!verdict.verifiable) {
       this.verdictEl.className = "verdict verdict-none";
       this.verdictEl.textContent = "No verifier for this prompt";

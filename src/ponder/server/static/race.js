@@ -35,11 +35,15 @@ export function tortoiseIcon() {
   );
 }
 
-function niceStep(maxMs) {
+// The axis step: a round number of ms giving at most `maxTicks` intervals (fewer on a narrow
+// track, so the labels never overlap).
+function niceStep(maxMs, maxTicks = 6) {
   const steps = [50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000, 15000, 30000, 60000, 120000, 300000];
-  for (const step of steps) if (maxMs / step <= 6) return step;
+  for (const step of steps) if (maxMs / step <= maxTicks) return step;
   return 600000;
 }
+
+const TICK_SPACING_PX = 80; // room for two labels ("10.0 s"), the last one right-aligned
 
 export class RaceView {
   constructor(examples, verifyInto) {
@@ -174,7 +178,8 @@ export class RaceView {
     if (!this.rows) return;
     const times = this.rows.map((r) => this.laneTimes(r.lane));
     const maxMs = Math.max(100, ...times.map((t) => t.end || 0));
-    const step = niceStep(maxMs);
+    const trackPx = this.axis.getBoundingClientRect().width || 600;
+    const step = niceStep(maxMs, Math.max(1, Math.floor(trackPx / TICK_SPACING_PX)));
     const domain = Math.ceil((maxMs * 1.04) / step) * step;
     const pct = (ms) => `${Math.max(0, Math.min(100, (100 * ms) / domain))}%`;
     this.rows.forEach((row, i) => {
@@ -186,7 +191,11 @@ export class RaceView {
       place(row.wait, 0, Math.min(ttft, end), pct);
       place(row.think, Math.min(ttft, end), thought ? Math.min(ttfa, end) : Math.min(ttft, end), pct);
       place(row.answer, Math.min(ttfa, end), t.ttfa !== null && t.ttfa !== undefined ? end : Math.min(ttfa, end), pct);
-      if (t.ttfa !== null && t.ttfa !== undefined) {
+      if (row.lane.view.declined) {
+        row.flag.hidden = false;
+        row.flag.style.left = "0%";
+        row.flag.textContent = "declined: a canned reply";
+      } else if (t.ttfa !== null && t.ttfa !== undefined) {
         row.flag.hidden = false;
         row.flag.style.left = pct(t.ttfa);
         row.flag.textContent = `first answer ${fmtMs(t.ttfa)}`;
@@ -222,8 +231,16 @@ export class RaceView {
     const parts = [];
     const stopped = this.lanes.some((l) => l.view.state === "stopped");
     const failed = this.lanes.filter((l) => l.view.state === "failed");
+    const declined = this.lanes.filter((l) => l.view.declined);
     if (stopped) parts.push("Stopped before the finish.");
     if (failed.length) parts.push(`${failed.map((l) => l.title).join(" and ")} failed.`);
+    if (declined.length) {
+      // A canned reply took no time and answered nothing: there is no race to judge.
+      parts.push(`${declined.length === 2 ? "Both lanes" : declined[0].title} declined: the model was not trained for this prompt, so there is no race to judge.`);
+      this.summaryEl.className = "race-summary tone-neutral";
+      this.summaryEl.textContent = parts.join(" ");
+      return;
+    }
     if (ft != null && dt != null) {
       const first = ft <= dt ? fast : deep;
       parts.push(`${first.title} reached its first answer token ${fmtMs(Math.abs(dt - ft))} sooner (${fmtMs(ft)} vs ${fmtMs(dt)}).`);
