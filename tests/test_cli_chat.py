@@ -64,7 +64,8 @@ def test_hide_thoughts_collapses_them_to_one_line_and_hides_progress(
     err = capsys.readouterr().err
     assert "Multiply the digits" not in err and "→ " not in err
     assert sum(line.startswith("Thought ") for line in err.splitlines()) == 1
-    assert main(["--config", config, "chat", "-m", "deep", "--hide-thoughts", "--progress", "q"]) == 0
+    args = ["--config", config, "chat", "-m", "deep", "--hide-thoughts", "--progress", "q"]
+    assert main(args) == 0
     err = capsys.readouterr().err
     assert "Multiply the digits" not in err and "→ Reading the question" in err
 

@@ -118,7 +118,9 @@ def test_ledger_questions_are_learned_only_in_the_generators_words_and_shapes() 
     assert tasks.learned_prompt(problem.prompt + " Explain why.") is None
     # case and spacing do not matter
     assert tasks.learned_prompt(problem.prompt.replace(" ", "  ")) == problem.prompt
-    question = " Who is the top spender, excluding customers who refunded more than half of their orders?"
+    question = (
+        " Who is the top spender, excluding customers who refunded more than half of their orders?"
+    )
     for body, why in (
         ("Orders: ann 30, bob 50, cy 45. Refunds: bob 50, cy 45.", None),
         ("Orders: ann 45, bob 45, cy 20. Refunds: cy 20, bob 45.", "same"),

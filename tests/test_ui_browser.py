@@ -13,6 +13,7 @@ Screenshots (desktop 1280×800 and phone 390×844, light and dark) go to artifac
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import os
 import re
@@ -207,11 +208,12 @@ class Session:
     def ask(self, prompt: str, mode: str) -> Any:
         """Type a prompt, pick a mode, press Enter; return the new assistant message locator."""
         page = self.page
-        before = page.locator("article.msg.assistant").count()
+        replies = page.locator("#chat-log article.msg.assistant")
+        before = replies.count()
         page.locator(f'#mode-select input[value="{mode}"]').check(force=True)
         page.fill("#prompt", prompt)
         page.press("#prompt", "Enter")
-        message = page.locator("article.msg.assistant").nth(before)
+        message = replies.nth(before)
         message.wait_for()
         return message
 
@@ -334,7 +336,8 @@ def test_mode_streams_thoughts_steps_and_meters(
         if (server["thinking_ms"] or 0) > 400:
             assert len(live) >= 2, live  # it ticked (the embedded model may think for 0.1 s)
         summary = message.locator("details.thinking summary").inner_text()
-        assert re.fullmatch(r"Thought for [\d.]+ s · [\d,]+ tokens?", summary.strip()), summary
+        pattern = r"Thought (for [\d.]+ s|briefly) · [\d,]+ tokens?"
+        assert re.fullmatch(pattern, summary.strip()), summary
         assert message.locator("details.thinking").evaluate("el => el.open") is False
         # A progress step arrived before the first answer token.
         assert seen["step"] <= seen["answer"] and seen["stepsAtAnswer"] >= 1
@@ -481,7 +484,8 @@ def test_enter_sends_and_shift_enter_adds_a_line(fake_session: Session) -> None:
     assert page.locator("article.msg.user").count() == 0
     page.keyboard.press("Enter")
     page.locator("article.msg.user").first.wait_for()
-    assert page.locator("article.msg.user .bubble").inner_text() == "What is 7305 − 2948?\nsecond line"
+    bubble = page.locator("article.msg.user .bubble").inner_text()
+    assert bubble == "What is 7305 − 2948?\nsecond line"
     assert page.input_value("#prompt") == ""
     wait_state(page.locator("article.msg.assistant").first, "done")
 
@@ -592,3 +596,303 @@ def test_interleaved_turn_renders_thoughts_call_thoughts_answer(fake_session: Se
     assert "Calling run_sql" in steps
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     message.screenshot(path=str(SCREENSHOTS / "desktop-light-tool-call.png"))
+
+
+# --- first impressions: the showcase, canned replies, history, meters, words, access --------
+
+SIZES = {"desktop": DESKTOP, "phone": PHONE}
+
+# WCAG 2 contrast of each element's text against the first opaque background behind it.
+CONTRAST = """
+els => els.map(el => {
+  const parse = c => {
+    const m = (c.match(/[\\d.]+/g) || []).map(Number);
+    const rgba = m.length >= 4 ? m.slice(0, 4) : [...m.slice(0, 3), 1];
+    return c.startsWith("color(") ? [...rgba.slice(0, 3).map(v => v * 255), rgba[3]] : rgba;
+  };
+  const page = parse(getComputedStyle(document.body).backgroundColor);
+  const linear = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+  const lum = ([r, g, b]) => 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
+  let bg = null;
+  for (let node = el; node && node.nodeType === 1; node = node.parentElement) {
+    const c = parse(getComputedStyle(node).backgroundColor);
+    if (c[3] > 0.5) { bg = c.slice(0, 3).map((v, i) => v * c[3] + page[i] * (1 - c[3])); break; }
+  }
+  bg = bg || page;
+  const fg = parse(getComputedStyle(el).color);
+  const mixed = fg.slice(0, 3).map((v, i) => v * fg[3] + bg[i] * (1 - fg[3]));
+  const [hi, lo] = [lum(mixed), lum(bg)].sort((a, b) => b - a);
+  const text = el.textContent.trim().slice(0, 30);
+  return { what: el.className || el.tagName, text, ratio: (hi + 0.05) / (lo + 0.05) };
+})
+"""
+
+
+def shot(page: Page, name: str, *, full_page: bool = True) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
+
+
+def overflowing(locator: Any) -> list[str]:
+    """The texts of elements in ``locator`` whose content is wider than their box (cut off)."""
+    found: list[str] = locator.evaluate_all(
+        "els => els.filter(el => el.scrollWidth > el.clientWidth + 1).map(el => el.textContent)"
+    )
+    return found
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_every_example_chip_is_answered_right_in_deep_mode(session: Session, size: str) -> None:
+    page = session.page
+    page.set_viewport_size(SIZES[size])
+    chips = page.locator("#examples .chip")
+    labels = chips.all_inner_texts()
+    assert len(labels) >= 4
+    page.locator('#mode-select input[value="deep"]').check(force=True)
+    for index in range(len(labels)):
+        if page.locator("#examples .chip").count():
+            page.locator("#examples .chip").nth(index).click()
+        else:  # the empty state is gone after the first message: use the race view's chips
+            page.click("#tab-race")
+            page.locator("#race-examples .chip").nth(index).click()
+            prompt = page.input_value("#race-prompt")
+            page.click("#tab-chat")
+            page.fill("#prompt", prompt)
+        before = page.locator("#chat-log article.msg.assistant").count()
+        page.press("#prompt", "Enter")
+        message = page.locator("#chat-log article.msg.assistant").nth(before)
+        assert wait_state(message, "done") == "done"
+        verdict = message.locator(".verdict")
+        verdict.wait_for(state="visible")
+        assert verdict.inner_text() == "✓ Correct", (labels[index], message.inner_text())
+    shot(page, f"examples-{size}", full_page=False)
+    assert not session.dialogs and not session.errors
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_a_canned_reply_is_labelled_and_left_out_of_meters_verdicts_and_medians(
+    session: Session, model_server: str, size: str
+) -> None:
+    page = session.page
+    page.set_viewport_size(SIZES[size])
+    for mode in ("auto", "deep"):
+        message = session.ask("What is 52 + 77?", mode)
+        assert wait_state(message, "done") == "done"
+        assert message.get_attribute("data-declined") == "true"
+        assert message.locator(".badge-declined").inner_text().lower() == "canned reply"
+        assert message.locator(".meters").is_hidden()  # no "TTFT 0 ms · 0.0 tok/s"
+        assert "tok/s" not in message.inner_text()
+        assert "a size I was not trained on" in message.locator(".answer").inner_text()
+        page.wait_for_timeout(300)
+        assert message.locator(".verdict").is_hidden()
+    shot(page, f"declined-chat-{size}", full_page=False)
+    # the race has nothing to judge
+    page.click("#tab-race")
+    page.fill("#race-prompt", "What is 52 + 77?")
+    page.click("#race-start")
+    page.locator("#race-start").wait_for(state="visible", timeout=STREAM_TIMEOUT_MS)
+    summary = page.locator("#race-summary").inner_text()
+    assert "declined" in summary and "no race to judge" in summary
+    assert "sooner" not in summary and "0 ms" not in summary
+    shot(page, f"declined-race-{size}")
+    # one real answer per mode, then the history: canned replies out of the medians
+    page.click("#tab-chat")
+    for mode in ("fast", "deep"):
+        wait_state(session.ask("What is 347 × 28?", mode), "done")
+    page.click("#tab-history")
+    page.locator("#history-table tbody tr.trace-row").first.wait_for()
+    page.wait_for_timeout(300)
+    traces = httpx.get(f"{model_server}/api/traces?limit=200", timeout=5).json()["data"]
+    for mode in ("fast", "deep"):
+        timed = [t for t in traces if t["mode"] == mode and t["finish_reason"] != "declined"]
+        label = page.locator("#ttfa-chart .median-label").nth(0 if mode == "fast" else 1)
+        assert f"(n={len(timed)})" in (label.text_content() or "")
+        assert page.locator(f"#ttfa-chart circle.dot.mode-{mode}").count() == len(timed)
+    declined = sum(t["finish_reason"] == "declined" for t in traces)
+    assert declined >= 3 and f"{declined} canned replies left out" in page.inner_text("#chart-note")
+    ends = page.locator("#history-table tbody tr.trace-row td.cell-end").all_inner_texts()
+    assert "declined" in ends and "finished" in ends
+    shot(page, f"declined-history-{size}")
+    assert not session.dialogs and not session.errors
+
+
+def test_history_reads_as_finish_reasons_and_never_shows_null(
+    fake_session: Session, fake_server: str
+) -> None:
+    page = fake_session.page
+    wait_state(fake_session.ask("What is 347 × 28?", "fast"), "done")  # no steps, no error
+    wait_state(fake_session.ask("Is this brief?", "deep"), "done")
+    stopped = fake_session.ask("Answer in a drawl", "deep")
+    stopped.locator(".answer").get_by_text("word", exact=False).first.wait_for()
+    page.click("#stop")
+    assert wait_state(stopped, "stopped") == "stopped"
+    assert stopped.locator(".status").inner_text() == "Stopped."  # no implementation detail
+    page.click("#tab-history")
+    page.wait_for_timeout(400)
+    page.click("#history-filters button[type=submit]")
+    page.wait_for_timeout(600)
+    assert page.locator("#history-table thead th").last.inner_text().lower() == "finish"
+    rows = page.locator("#history-table tbody tr.trace-row")
+    ends = rows.locator("td.cell-end").all_inner_texts()
+    assert "stopped by you" in ends and "finished" in ends
+    assert not any(e in ("ok", "stop", "client disconnected") for e in ends)
+    partial = 0
+    for index in range(rows.count()):
+        row = rows.nth(index)
+        row.click()
+        detail = page.locator("#history-table tr.trace-detail")
+        detail.locator(".detail-field").first.wait_for()
+        text = detail.inner_text()
+        assert "null" not in text and "undefined" not in text, text
+        if row.locator("td.cell-end").inner_text() == "stopped by you":
+            # what was written before the stop, never shown as an answer that was read
+            answers = detail.locator(".detail-answer")
+            assert answers.count() == detail.locator(".detail-answer.partial").count()
+            if answers.count():
+                partial += 1
+                assert "generated before the stop" in text
+        row.click()
+    assert partial >= 1
+    assert not fake_session.dialogs and not fake_session.errors
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_meter_labels_and_values_are_never_cut_off(session: Session, size: str) -> None:
+    page = session.page
+    page.set_viewport_size(SIZES[size])
+    message = session.ask(
+        "Orders: ivy 64, ned 45, ray 30, ivy 49, kai 90. Refunds: kai 90, ray 30. Who are the"
+        " top 2 spenders, excluding customers who refunded more than half of their orders?",
+        "deep",
+    )
+    wait_state(message, "done")
+    message.locator(".verdict").wait_for(state="visible")  # the verdict sits beside them
+    assert overflowing(message.locator(".meter dt, .meter dt button, .meter dd")) == []
+    page.click("#tab-race")
+    page.fill("#race-prompt", DEEP_PROMPT)
+    page.click("#race-start")
+    page.locator("#race-start").wait_for(state="visible", timeout=STREAM_TIMEOUT_MS)
+    for lane in ("fast", "deep"):
+        host = page.locator(f"#lane-{lane}")
+        host.locator(".verdict").wait_for(state="visible")
+        assert overflowing(host.locator(".meter dt, .meter dt button, .meter dd")) == []
+    if size == "phone":
+        # the race axis: no two labels overlap
+        boxes = page.locator("#race-timeline .axis .tick").evaluate_all(
+            "els => els.map(el => el.getBoundingClientRect()).map(r => [r.left, r.right])"
+        )
+        assert len(boxes) >= 2
+        assert all(a[1] <= b[0] for a, b in itertools.pairwise(boxes)), boxes
+    shot(page, f"meters-race-{size}")
+
+
+def test_phone_history_keeps_the_prompt_and_key_timings_in_view(session: Session) -> None:
+    page = session.page
+    page.set_viewport_size(PHONE)
+    wait_state(session.ask(DEEP_PROMPT, "deep"), "done")
+    page.click("#tab-history")
+    row = page.locator("#history-table tbody tr.trace-row").first
+    row.wait_for()
+    page.wait_for_timeout(300)
+    for cell in ("td.prompt-cell", "td.cell-ttfa", "td.cell-e2e", "td.cell-end"):
+        box = row.locator(cell).bounding_box()
+        assert box is not None and box["width"] > 0, cell
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], (cell, box)
+    assert DEEP_PROMPT in row.locator("td.prompt-cell").inner_text()
+    label = row.locator("td.cell-ttfa").evaluate("el => getComputedStyle(el, '::before').content")
+    assert "TTFA" in label
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+    shot(page, "history-cards-phone")
+
+
+def test_replies_use_plain_words(session: Session, fake_session: Session) -> None:
+    # a mode the person picked needs no reason
+    picked = session.ask(DEEP_PROMPT, "deep")
+    wait_state(picked, "done")
+    assert picked.locator(".route-reason").count() == 0
+    assert "requested by name" not in picked.inner_text()
+    # auto: one line of reason; the whole of it and the figures on demand
+    auto = session.ask(DEEP_PROMPT, "auto")
+    wait_state(auto, "done")
+    reason = auto.locator(".route-reason")
+    height, line = reason.evaluate(
+        "el => [el.getBoundingClientRect().height, parseFloat(getComputedStyle(el).lineHeight)]"
+    )
+    assert height < 1.5 * line
+    more = auto.locator(".route-more")
+    assert more.is_hidden()
+    auto.locator(".route-why").click()
+    assert more.is_visible() and auto.locator(".route-why").get_attribute("aria-expanded") == "true"
+    assert more.locator(".route-full").inner_text().strip()
+    # a thought under 0.1 s is "brief", not "0.0 s"
+    brief = fake_session.ask("Is this brief?", "deep")
+    wait_state(brief, "done")
+    summary = brief.locator("details.thinking summary").inner_text().strip()
+    assert summary.startswith("Thought briefly ·"), summary
+    assert "0.0 s" not in brief.inner_text()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_text_contrast_meets_wcag_aa(session: Session, scheme: str) -> None:
+    page = session.page
+    page.emulate_media(color_scheme=scheme)
+    page.click("#tab-race")
+    page.fill("#race-prompt", DEEP_PROMPT)
+    page.click("#race-start")
+    page.locator("#race-start").wait_for(state="visible", timeout=STREAM_TIMEOUT_MS)
+    page.locator("#lane-deep .verdict").wait_for(state="visible")
+    checked = page.locator(
+        ".verdict, .end-mark, .race-summary, .meter dt button, .tick, .route-reason, .badge"
+    ).evaluate_all(CONTRAST)
+    page.click("#tab-chat")
+    checked += page.locator(".hint, .chip, .tab").evaluate_all(CONTRAST)
+    assert {"hint", "verdict verdict-ok"} <= {c["what"] for c in checked}
+    assert any(c["what"] == "verdict verdict-bad" for c in checked)  # the hare guessed wrong
+    low = [c for c in checked if c["ratio"] < 4.5]
+    assert low == [], low
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_definitions_and_reasons_open_by_keyboard_and_touch(
+    browser: Browser, model_server: str, size: str
+) -> None:
+    s = Session(browser, model_server, has_touch=size == "phone")
+    try:
+        page = s.page
+        page.set_viewport_size(SIZES[size])
+        message = s.ask(DEEP_PROMPT, "deep")
+        wait_state(message, "done")
+        message.locator(".verdict").wait_for(state="visible")
+        explain = message.locator(".explain")
+        ttfa = message.locator('.meter[data-meter="ttfa"] dt button')
+        if size == "phone":
+            ttfa.tap()
+        else:
+            ttfa.focus()
+            page.keyboard.press("Enter")
+        assert explain.is_visible()
+        assert explain.inner_text().startswith("TTFA: Request sent → first answer token")
+        assert ttfa.get_attribute("aria-expanded") == "true"
+        verdict = message.locator(".verdict")
+        if size == "phone":
+            verdict.tap()
+        else:
+            verdict.focus()
+            page.keyboard.press("Space")
+        assert "task verifier" in explain.inner_text()
+        assert ttfa.get_attribute("aria-expanded") == "false"
+        shot(page, f"explain-{size}", full_page=False)
+        # the view switcher: one Tab stop, arrow keys move between the tabs
+        tabs = page.locator(".tab")
+        assert tabs.evaluate_all("ts => ts.map(t => t.tabIndex)") == [0, -1, -1]
+        page.locator("#tab-chat").focus()
+        for key, view in (("ArrowRight", "race"), ("ArrowRight", "history"), ("ArrowRight", "chat"),
+                          ("ArrowLeft", "history"), ("Home", "chat"), ("End", "history")):
+            page.keyboard.press(key)
+            focused = page.evaluate("() => document.activeElement.id")
+            assert focused == f"tab-{view}", (key, focused)
+            assert page.locator(f"#tab-{view}").get_attribute("aria-selected") == "true"
+            assert page.locator(f"#view-{view}").is_visible()
+        assert not s.dialogs and not s.errors
+    finally:
+        s.close()

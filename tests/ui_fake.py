@@ -5,6 +5,8 @@ It runs inside a real ``ponder serve`` subprocess (imported by the launcher in
 
 - ``hostile``: thoughts and answer full of markup that must stay inert in the page
   (``<script>``, ``<img onerror>``, ``javascript:`` links, raw HTML, an iframe);
+- ``drawl``: one short thought, then a long answer at a steady pace (to Stop mid-answer);
+- ``brief``: one short thought (under 0.1 s of thinking), then the answer;
 - ``slow``: a long stream of thoughts at a steady pace, so Stop can land mid-thought;
 - ``agent``: an interleaved turn — thoughts, a tool call whose arguments are hostile markup,
   more thoughts, then the answer;
@@ -89,6 +91,11 @@ class UiFakeProvider(Provider):
             return
         if "hostile" in prompt:
             thoughts, answer = HOSTILE_THOUGHTS, HOSTILE_ANSWER
+        elif "drawl" in prompt:
+            thoughts, answer = "Start.", "word " * 400
+            delay = max(delay, 0.02)
+        elif "brief" in prompt:
+            thoughts, answer = "Easy.", "Yes."
         elif "slow" in prompt:
             thoughts = "Let me check each step slowly. " * 400
             answer = "done"

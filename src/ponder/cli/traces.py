@@ -103,7 +103,9 @@ def run(args: argparse.Namespace) -> int:
         for record in records:
             out.write(json.dumps(record.to_dict()) + "\n")
         return 0
-    rows = [("TIME", "REQUEST", "MODEL", "MODE", "END", "TTFA ms", "E2E ms", "THINK/ANS", "OK")]
+    rows: list[tuple[str, ...]] = [
+        ("TIME", "REQUEST", "MODEL", "MODE", "END", "TTFA ms", "E2E ms", "THINK/ANS", "OK")
+    ]
     prompts = ["PROMPT"]
     for r in records:
         tokens = f"{r.thinking_tokens or 0}/{r.answer_tokens or 0}" + (

@@ -72,7 +72,9 @@ def _seed_latency(gateway: Gateway) -> None:
         return
     records = read(gateway.writer.path, TraceQuery(status="ok", limit=SEED_TRACES))
     gateway.latency.seed(
-        (r.mode, r.ttfa_ms) for r in reversed(records) if r.timed and r.mode and r.ttfa_ms is not None
+        (r.mode, r.ttfa_ms)
+        for r in reversed(records)
+        if r.timed and r.mode and r.ttfa_ms is not None
     )
 
 

@@ -188,13 +188,13 @@ def untrained(ledger: Ledger) -> str | None:
     if strangers:
         return (f"This ledger names {', '.join(strangers)}; I only know these customers: "
                 + ", ".join(NAMES) + ".")
-    orders = [(c, a) for kind, c, a in ledger.rows if kind == "order"]
+    unrefunded = [(c, a) for kind, c, a in ledger.rows if kind == "order"]
     for kind, customer, amount in ledger.rows:
         if kind == "refund":
-            if (customer, amount) not in orders:
+            if (customer, amount) not in unrefunded:
                 return (f"The refund {customer} {amount} matches no order of {customer}'s; I"
                         " learned refunds of orders in the ledger.")
-            orders.remove((customer, amount))
+            unrefunded.remove((customer, amount))
     states = _states(ledger)
     totals = [st.total for st in states.values()]
     if len(set(totals)) != len(totals):
