@@ -165,9 +165,9 @@ class ChatRenderer:
             if self._answering:
                 self.out.write("\n")
                 self._answering = False
-            self._print_line(f"⚙ {event.name}({_clip(event.arguments)})", CYAN)
+            self._line(f"⚙ {event.name}({_clip(event.arguments)})", CYAN)
         elif isinstance(event, Notice):
-            self._print_line(f"note: {event.text}", GRAY)
+            self._line(f"note: {event.text}", GRAY)
         elif isinstance(event, Finished | Failed):
             if isinstance(event, Finished) and event.finish_reason == "declined":
                 self.declined = True

@@ -153,15 +153,29 @@ class _Recorder:
         self.secrets = collect_secrets(config, None)
 
     def feed(self, event: Any) -> None:
-        from ponder.events import Answer, Failed, Finished, Progress, Started, Thinking, Usage
+        from ponder.events import (
+            Answer,
+            Failed,
+            Finished,
+            Notice,
+            Progress,
+            Started,
+            Thinking,
+            ToolCallEnd,
+            Usage,
+        )
 
         x = self.exchange
         if isinstance(event, Started):
             x.started = event
         elif isinstance(event, Thinking):
-            x.thought(event.text, event.at_ns)
+            x.thought(event)
         elif isinstance(event, Answer):
             x.answered(event.text, event.at_ns)
+        elif isinstance(event, ToolCallEnd):
+            x.called(event)
+        elif isinstance(event, Notice):
+            x.notes.append(event.text)
         elif isinstance(event, Progress):
             x.progress.append(event.label)
         elif isinstance(event, Usage):
