@@ -149,3 +149,15 @@ def test_terminal_rendering_ticks_and_dims_thoughts() -> None:
     # the label waited for the thought line it arrived in to end
     assert text.index("second half") < text.index("→ Working through the arithmetic")
     assert "Thought briefly" in text
+
+
+def test_a_canned_reply_says_so_instead_of_metrics(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PONDER_DB", str(tmp_path / "traces.db"))
+    monkeypatch.delenv("PONDER_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)  # no ponder.toml: the embedded model
+    assert main(["chat", "-m", "deep", "What is 52 + 77?"]) == 0
+    captured = capsys.readouterr()
+    assert "a size I was not trained on" in captured.out
+    assert "TTFT" not in captured.err and "canned reply" in captured.err

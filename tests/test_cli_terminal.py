@@ -182,3 +182,33 @@ def test_no_prompt_on_a_terminal_says_how_to_give_one(tmp_path: Path) -> None:
     assert run.code == 2
     text = run.terminal.replace("\r\n", "\n")
     assert 'ponder chat "What is 4821 * 37?"' in text and "stdin" in text
+
+
+def test_ctrl_c_is_recorded_as_stopped_by_the_person(tmp_path: Path) -> None:
+    import signal
+
+    from ponder.store import TraceQuery, read
+
+    config = tmp_path / "ponder.toml"
+    config.write_text(CONFIG)
+    master, slave = pty.openpty()
+    env = dict(os.environ, PONDER_DB=str(tmp_path / "traces.db"))
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
+    proc = subprocess.Popen(
+        [sys.executable, "-c", LAUNCHER, "--config", str(config), "chat", "-m", "deep", "q"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        cwd=ROOT,
+        env=env,
+    )
+    os.close(slave)
+    seen = b""
+    while b"Multiply" not in seen:  # mid-thought
+        seen += os.read(master, 4096)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 130
+    os.close(master)
+    (trace,) = read(tmp_path / "traces.db", TraceQuery())
+    assert trace.status == "client_disconnected" and trace.finish_reason == "cancelled"
+    assert trace.thinking.startswith("The question asks") and trace.answer == ""

@@ -20,6 +20,7 @@ from ponder.providers.local import (
     active_generations,
     embedded_model_path,
     load_engine,
+    without_mode_phrases,
 )
 from ponder.registry import provider_class
 from ponder.request import ChatRequest, ThinkingSettings
@@ -265,3 +266,24 @@ async def test_path_option_serves_any_genai_folder_with_its_template(tmp_path: P
     assert not (await missing.check()).usable
     with pytest.raises(ConfigError):
         await collect(missing, ChatRequest.from_prompt("What is 2+2?"))
+
+
+@pytest.mark.parametrize(
+    ("prompt", "question"),
+    [
+        ("Think step by step: what is 4821 * 37?", "what is 4821 * 37?"),
+        ("Quick answer: 347*28", "347*28"),
+        ("347*28, quick answer please", "347*28"),
+        ("What is 4821 × 37? Double-check it.", "What is 4821 × 37?"),
+        ("Take your time. Think hard: 347*28", "347*28"),
+        # a clause with a number in it is part of the question, and a prompt that is all
+        # mode phrase stays as it is
+        ("Quick answer 347*28", "Quick answer 347*28"),
+        ("Think step by step.", "Think step by step."),
+        ("What is 347 × 28?", "What is 347 × 28?"),
+    ],
+)
+def test_the_routers_mode_phrases_are_dropped_before_the_embedded_model(
+    prompt: str, question: str
+) -> None:
+    assert without_mode_phrases(prompt) == question
