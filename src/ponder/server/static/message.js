@@ -385,7 +385,7 @@ export class AssistantView {
     const total = Math.max(1, thought + answer);
     const dd = this.meterEls.tokens;
     dd.replaceChildren(
-      h("span", { class: "tok-nums" }, h("span", { class: "tok-thought", text: fmtInt(thought) }), " / ", h("span", { class: "tok-answer", text: fmtInt(answer) }), usage.estimated ? h("span", { class: "est", text: " est.", title: "estimated by ponder, not reported by the provider" }) : null),
+      h("span", { class: "tok-nums" }, h("span", { class: "tok-pair" }, h("span", { class: "tok-thought", text: fmtInt(thought) }), " / ", h("span", { class: "tok-answer", text: fmtInt(answer) })), usage.estimated ? h("span", { class: "est", text: " est.", title: "estimated by ponder, not reported by the provider" }) : null),
       h("span", { class: "tok-bar", "aria-hidden": "true" }, h("span", { class: "tok-bar-thought", style: null, dataset: { share: String(thought / total) } })),
     );
     dd.querySelector(".tok-bar-thought").style.width = `${(100 * thought) / total}%`;

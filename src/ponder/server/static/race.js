@@ -70,6 +70,7 @@ export class RaceView {
       }
     });
     this.stopButton.addEventListener("click", () => this.stop());
+    window.addEventListener("resize", () => this.drawTimeline());
     const chips = document.getElementById("race-examples");
     for (const example of examples) {
       chips.append(h("button", { type: "button", class: "chip", text: example.label, title: example.prompt, onclick: () => { this.promptEl.value = example.prompt; this.promptEl.focus(); } }));
@@ -78,6 +79,7 @@ export class RaceView {
 
   shown() {
     if (!this.running()) this.promptEl.focus();
+    this.drawTimeline(); // the axis was laid out for the width it had when last drawn
   }
 
   running() {
