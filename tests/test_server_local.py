@@ -101,3 +101,38 @@ def test_deep_gets_the_arithmetic_right(client: openai.OpenAI, prompt: str, expe
     answer = response.choices[0].message.content or ""
     assert re.sub(r"[^\d]", "", answer).endswith(expected)
     assert _extra(response.choices[0].message)["reasoning_content"]
+
+
+def test_a_canned_reply_finishes_declined_and_stays_out_of_the_timings(
+    served: Served, client: openai.OpenAI
+) -> None:
+    import httpx
+
+    def ttfa_count() -> int:
+        text = httpx.get(served.base_url + "/metrics", timeout=5).text
+        counts = re.findall(
+            r'^ponder_time_to_first_answer_token_seconds_count\{[^}]*\} (\d+)', text, re.M
+        )
+        return sum(int(c) for c in counts)
+
+    client.chat.completions.create(
+        model="deep", messages=[{"role": "user", "content": "What is 4821 * 37?"}]
+    )
+    time.sleep(0.2)
+    before = ttfa_count()
+    chunks = list(
+        client.chat.completions.create(
+            model="auto",
+            messages=[{"role": "user", "content": "What is 52 + 77?"}],
+            stream=True,
+        )
+    )
+    finished = [_extra(c)["ponder"] for c in chunks if "ponder" in _extra(c)][-1]
+    assert finished["event"] == "finished" and finished["finish_reason"] == "declined"
+    assert chunks[-1].choices[0].finish_reason == "stop"  # OpenAI clients see a normal end
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert "52 + 77 is 2-digit + 2-digit" in text
+    time.sleep(0.2)
+    assert ttfa_count() == before  # no 0 ms among the TTFA figures
+    (trace,) = read(served.db, TraceQuery(text="52 + 77"))
+    assert trace.finish_reason == "declined" and trace.status == "ok" and not trace.timed

@@ -160,6 +160,8 @@ class GatewayMetrics:
         self.requests.inc((model, mode, trace.status))
         if trace.route_reason is not None:
             self.routes.inc((mode, self._reason_label(trace.route_reason)))
+        if trace.finish_reason == "declined":
+            return  # a canned reply: counted, but its zero timings say nothing about a model
         if trace.e2e_ms is not None:
             error = "" if trace.status == "ok" else (trace.error_code or trace.status)
             self.duration.observe((*base, error), trace.e2e_ms / 1000)
