@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import settings
 
 import tests.fakes  # noqa: F401  (registers the scripted provider)
+from tests.pg import pg_cluster, pg_dsn  # noqa: F401  (a real PostgreSQL, per session)
 from tests.replay import _replay_session, replay  # noqa: F401  (replay server fixtures)
 
 # Property tests check behaviour, not speed (speed is what benchmarks/ measures): hypothesis's

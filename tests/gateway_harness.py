@@ -118,7 +118,7 @@ def wait_ready(
 @dataclass
 class Served:
     base_url: str
-    db: Path
+    db: Path | str
     log: Path
     proc: subprocess.Popen[bytes]
 
@@ -134,13 +134,15 @@ class Served:
 @contextlib.contextmanager
 def serve_subprocess(
     config: Path,
-    db: Path,
+    db: Path | str,
     *args: str,
     env: dict[str, str] | None = None,
     host: str = "127.0.0.1",
+    log: Path | None = None,
 ) -> Iterator[Served]:
+    """``db`` is a SQLite path (the log goes beside it) or a DSN (then pass ``log``)."""
     port = free_port()
-    log = db.with_suffix(".log")
+    log = log or Path(db).with_suffix(".log")
     full_env = {**os.environ, **(env or {})}
     full_env["PYTHONPATH"] = str(ROOT) + os.pathsep + full_env.get("PYTHONPATH", "")
     command = [

@@ -4,6 +4,10 @@ Binds 127.0.0.1:8000 by default. Binding beyond loopback needs ``PONDER_API_KEY`
 bearer token clients then send); when set on loopback it is honoured too. On SIGTERM the
 server stops accepting, lets in-flight requests finish for ``--drain-timeout`` seconds,
 records the rest as interrupted, and flushes the trace store before exiting.
+
+The trace store is SQLite by default, or PostgreSQL by DSN (``--db postgresql://…`` or
+``$PONDER_DB``); several gateways on one PostgreSQL share their traces. Migrations are
+applied at start.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ import argparse
 import ipaddress
 import os
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -32,9 +35,30 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     parser.add_argument("--config", default=argparse.SUPPRESS, help="path to ponder.toml")
     parser.add_argument(
-        "--db", default=None, help="trace store (default $PONDER_DB, else ~/.local/share/ponder)"
+        "--db",
+        default=None,
+        help="trace store: a SQLite path or postgresql://user@host/db"
+        " (default $PONDER_DB, else ~/.local/share/ponder/traces.db)",
     )
     parser.add_argument("--no-store", action="store_true", help="keep no traces")
+    parser.add_argument(
+        "--db-pool-size",
+        type=int,
+        default=4,
+        help="PostgreSQL connections for reads (history, /api/traces); writes use 2 (default 4)",
+    )
+    parser.add_argument(
+        "--trace-queue",
+        type=int,
+        default=10_000,
+        help="traces held in memory while the store lags, before they spill to the journal",
+    )
+    parser.add_argument(
+        "--journal-dir",
+        default=None,
+        help="where traces wait while the store is down (default $PONDER_JOURNAL_DIR, else"
+        " beside a SQLite file, else ~/.local/state/ponder/journal)",
+    )
     parser.add_argument(
         "--drain-timeout",
         type=float,
@@ -73,17 +97,22 @@ def run(args: argparse.Namespace) -> int:
     return _serve(args, api_key)
 
 
-def _open_store(path: str | Path) -> TraceWriter:
-    import sqlite3
-
+def _open_store(args: argparse.Namespace) -> TraceWriter:
     from ponder.errors import ConfigError
-    from ponder.store import TraceWriter
+    from ponder.store import StoreUnavailable, TraceWriter, resolve_dsn
 
+    dsn = resolve_dsn(args.db)
     try:
-        return TraceWriter(path)
-    except (OSError, sqlite3.Error) as exc:
+        return TraceWriter(
+            dsn,
+            queue_limit=args.trace_queue,
+            journal_dir=args.journal_dir,
+            pool_size=args.db_pool_size,
+        )
+    except (OSError, StoreUnavailable, TimeoutError) as exc:
         raise ConfigError(
-            f"Cannot open the trace store {str(path)!r}: {exc}. Pass --db PATH or --no-store."
+            f"Cannot open the trace store: {exc}. Pass --db PATH, --db postgresql://…"
+            " (check that the database is up and the DSN right), or --no-store."
         ) from None
 
 
@@ -92,10 +121,9 @@ def _serve(args: argparse.Namespace, api_key: str | None) -> int:
 
     from ponder.config import load_config
     from ponder.server import ServerSettings, create_app
-    from ponder.store import default_db_path
 
     config = load_config(args.config)
-    writer = None if args.no_store else _open_store(args.db or default_db_path())
+    writer = None if args.no_store else _open_store(args)
     settings = ServerSettings(
         api_key=api_key, body_limit=args.max_body_bytes, drain_timeout_s=args.drain_timeout
     )
@@ -116,7 +144,7 @@ def _serve(args: argparse.Namespace, api_key: str | None) -> int:
         timeout_graceful_shutdown=args.drain_timeout,
         lifespan="on",
     )
-    store = "off" if writer is None else str(writer.path)
+    store = "off" if writer is None else writer.label
     auth = "bearer token required" if api_key else "no auth (loopback)"
     print(
         f"ponder: serving http://{args.host}:{args.port} (traces: {store}; {auth})",

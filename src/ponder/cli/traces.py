@@ -27,7 +27,9 @@ def register(subparsers: Any) -> None:
         " (the prompt cut to the terminal's width, OK ✓/✗ when a verifier knows the prompt),"
         " or export them as JSONL.",
     )
-    parser.add_argument("--db", default=None, help="trace store (default: as ponder serve)")
+    parser.add_argument(
+        "--db", default=None, help="SQLite path or postgresql:// DSN (default: as ponder serve)"
+    )
     parser.add_argument("--model", help="only this answering model")
     parser.add_argument("--mode", choices=("fast", "deep"), help="only this mode")
     parser.add_argument("--status", choices=("ok", "error", "client_disconnected", "interrupted"))
@@ -86,9 +88,10 @@ def _cut(text: str, width: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ponder.store import TraceQuery, default_db_path, read
+    from ponder.errors import ConfigError
+    from ponder.store import StoreUnavailable, TraceQuery, make_store, read_traces, resolve_dsn
 
-    path = args.db or default_db_path()
+    path = resolve_dsn(args.db)
     query = TraceQuery(
         model=args.model,
         mode=args.mode,
@@ -97,7 +100,11 @@ def run(args: argparse.Namespace) -> int:
         text=args.text,
         limit=args.limit or None,
     )
-    records = read(path, query)
+    try:
+        records = read_traces(path, query)
+    except StoreUnavailable as exc:
+        message = f"Cannot read the trace store: {exc}. Check --db or $PONDER_DB."
+        raise ConfigError(message) from None
     out = sys.stdout
     if args.jsonl:
         for record in records:
@@ -138,5 +145,5 @@ def run(args: argparse.Namespace) -> int:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=True)]
         out.write("  ".join([*cells, _cut(prompt, max(room, MIN_PROMPT))]).rstrip() + "\n")
     if not records:
-        out.write(f"(no traces in {path})\n")
+        out.write(f"(no traces in {make_store(path).label})\n")
     return 0

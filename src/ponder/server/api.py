@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -12,8 +11,9 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from ponder.config import AUTO, Config
 from ponder.server.errors import NotFoundError, ParamError
 from ponder.server.gateway import Gateway
+from ponder.server.metrics import store_lines
+from ponder.store.base import TraceQuery
 from ponder.store.record import STATUSES
-from ponder.store.sqlite import TraceQuery, read
 
 MODES = ("fast", "deep", AUTO)
 MAX_TRACE_LIMIT = 500
@@ -55,6 +55,8 @@ async def metrics(request: Request) -> PlainTextResponse:
         "# TYPE ponder_active_requests gauge",
         f"ponder_active_requests {gateway.active}",
     ]
+    if gateway.writer is not None:
+        extra.extend(store_lines(gateway.writer.stats()))
     return PlainTextResponse(
         gateway.metrics.render(extra), media_type="text/plain; version=0.0.4; charset=utf-8"
     )
@@ -128,19 +130,14 @@ async def api_traces(request: Request) -> JSONResponse:
         text=params.get("q") or None,
         limit=_int_param(request, "limit", 50, MAX_TRACE_LIMIT),
     )
-    if gateway.writer is None:
-        return JSONResponse({"object": "list", "data": []})
-    records = await asyncio.to_thread(read, gateway.writer.path, query)
+    records = await gateway.read_traces(query)
     return JSONResponse({"object": "list", "data": [r.to_dict(with_text=False) for r in records]})
 
 
 async def api_trace(request: Request) -> JSONResponse:
     gateway = _gateway(request)
     request_id = request.path_params["request_id"]
-    records = []
-    if gateway.writer is not None:
-        query = TraceQuery(request_id=request_id, limit=1)
-        records = await asyncio.to_thread(read, gateway.writer.path, query)
+    records = await gateway.read_traces(TraceQuery(request_id=request_id, limit=1))
     if not records:
         raise NotFoundError(f"No trace with request id {request_id!r}.")
     return JSONResponse(records[0].to_dict())

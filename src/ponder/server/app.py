@@ -6,7 +6,6 @@ The web UI plugs in through :func:`create_app`'s ``extra_routes``, or by shippin
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import logging
 import traceback
@@ -30,7 +29,7 @@ from ponder.server.errors import NotFoundError, error_response
 from ponder.server.gateway import Gateway, ServerSettings
 from ponder.server.middleware import GatewayMiddleware
 from ponder.server.wire import error_body
-from ponder.store.sqlite import TraceQuery, read
+from ponder.store.base import TraceQuery
 from ponder.store.writer import TraceWriter
 
 log = logging.getLogger("ponder.server")
@@ -66,11 +65,10 @@ def ui_routes() -> list[BaseRoute]:
     return []
 
 
-def _seed_latency(gateway: Gateway) -> None:
-    """Warm the router's TTFA estimates from the most recent successful traces."""
-    if gateway.writer is None:
-        return
-    records = read(gateway.writer.path, TraceQuery(status="ok", limit=SEED_TRACES))
+async def _seed_latency(gateway: Gateway) -> None:
+    """Warm the router's TTFA estimates from the most recent successful traces (on a shared
+    database, those of every gateway: a new instance starts with the fleet's estimates)."""
+    records = await gateway.read_traces(TraceQuery(status="ok", limit=SEED_TRACES))
     gateway.latency.seed(
         (r.mode, r.ttfa_ms)
         for r in reversed(records)
@@ -92,7 +90,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
-            await asyncio.to_thread(_seed_latency, gateway)
+            await _seed_latency(gateway)
         except Exception:
             log.exception("could not read recent traces to seed latency estimates")
         yield

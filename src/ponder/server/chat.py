@@ -222,6 +222,7 @@ class StreamingChat(_ChatResponse):
                 assert isinstance(event, Finished)
                 x.terminal = event
                 self.gateway.remember(x)
+                await self.gateway.reasoning_saved(x)  # another gateway may get the next turn
                 chunk = enc.finished(event, x.usage)
                 if self.include_usage:
                     chunk += enc.usage(x.usage, x.prompt_tokens())
@@ -272,6 +273,7 @@ class CollectedChat(_ChatResponse):
         body: dict[str, Any]
         if isinstance(terminal, Finished):
             self.gateway.remember(x)
+            await self.gateway.reasoning_saved(x)
             status = 200
             body = completion_body(
                 completion_id=self.completion_id,

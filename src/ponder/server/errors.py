@@ -49,6 +49,14 @@ class NotFoundError(PonderError):
     http_status = 404
 
 
+class StoreDownError(PonderError):
+    """The trace store did not answer a read (writes queue and journal; reads cannot)."""
+
+    side = "ponder"
+    code = "store_unavailable"
+    http_status = 503
+
+
 def _type_for(exc: PonderError) -> str:
     if isinstance(exc, AuthError):
         return "authentication_error"

@@ -13,6 +13,7 @@ from ponder.errors import redact
 from ponder.events import Failed, Finished, Started, Thinking, ToolCallEnd, Usage, now_ns
 from ponder.meter import NS_PER_MS
 from ponder.request import ChatRequest, Message
+from ponder.server.otel import ChildSpan
 from ponder.store.record import TraceRecord, TraceStatus, clip
 from ponder.tokens import estimate_tokens
 from ponder.turn import TurnAssembler
@@ -23,6 +24,7 @@ ARGUMENTS_LIMIT = 4_000  # characters of a tool call's arguments kept in the tra
 class Exchange:
     __slots__ = (
         "answer_parts",
+        "child_spans",
         "created_at",
         "first_answer_ns",
         "first_token_ns",
@@ -55,6 +57,9 @@ class Exchange:
         # The assistant turn in order (reasoning with its provider state, text, calls), for
         # the reasoning memory.
         self.turn = TurnAssembler()
+        # Spans inside this request (a retry, a fallback, a hedge's losing leg): the sink
+        # appends one per such event and the OpenTelemetry span gets them as children.
+        self.child_spans: list[ChildSpan] = []
 
     def thought(self, event: Thinking) -> None:
         if event.text:

@@ -1,13 +1,17 @@
 """The gateway's shared state: engine, trace writer, metrics, latency tracker, secrets.
 
 One :class:`Gateway` per app. :meth:`Gateway.close_exchange` is where every request ends up,
-however it ended: it builds the trace and hands it to the writer thread, the metrics and
-the router's latency tracker (all in memory; the writer does the I/O).
+however it ended: it builds the trace and hands it to the writer thread, the metrics, the
+router's latency tracker and the OpenTelemetry exporter (all in memory or queued; their
+threads do the I/O). Reads of the store (history, ``/api/traces``, the latency seed) go
+through :meth:`Gateway.read_traces`, on a backend opened in the server's own loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import logging
 import os
 import time
@@ -21,15 +25,18 @@ from ponder.errors import PonderError
 from ponder.reasoning_memory import ReasoningMemory, RememberedTurn
 from ponder.router.default import latency_tracker, load_default_router
 from ponder.router.latency import LatencyTracker
+from ponder.server.errors import StoreDownError
 from ponder.server.exchange import Exchange
 from ponder.server.metrics import GatewayMetrics
-from ponder.store.record import ReasoningRecord, TraceStatus
-from ponder.store.sqlite import find_reasoning
+from ponder.server.otel import RequestTracer, tracer_from_env
+from ponder.store.base import StoreUnavailable, TraceQuery, TraceStore
+from ponder.store.record import ReasoningRecord, TraceRecord, TraceStatus
 from ponder.store.writer import TraceWriter
 
 log = logging.getLogger("ponder.server")
 API_KEY_ENV = "PONDER_API_KEY"
 DEFAULT_BODY_LIMIT = 1024 * 1024
+REASONING_SAVE_WAIT_S = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +54,7 @@ class Gateway:
         writer: TraceWriter | None = None,
         engine: Engine | None = None,
         latency: LatencyTracker | None = None,
+        tracer: RequestTracer | None = None,
     ) -> None:
         self.config = config
         self.settings = settings
@@ -61,8 +69,12 @@ class Gateway:
         self.secrets = collect_secrets(config, settings.api_key)
         self.draining = False  # set when the server was told to stop (SIGTERM)
         self.active = 0
+        self.tracer = tracer if tracer is not None else tracer_from_env()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._reader: TraceStore | None = None
+        self._saving: dict[str, list[concurrent.futures.Future[bool]]] = {}
+        self._reader_lock = asyncio.Lock()
 
     def open_exchange(self, exchange: Exchange) -> None:
         self.active += 1
@@ -72,6 +84,7 @@ class Gateway:
         self.active -= 1
         if self.active == 0:
             self._idle.set()
+        self._saving.pop(exchange.request.request_id, None)  # a sink that never waited
         try:
             record = exchange.record(status, self.secrets)
             if self.writer is not None:
@@ -79,6 +92,8 @@ class Gateway:
             self.metrics.observe(record)
             if record.timed and record.mode and record.ttfa_ms is not None:
                 self.latency.observe(record.mode, record.ttfa_ms)
+            if self.tracer is not None:
+                self.tracer.record(record, exchange.child_spans)
         except Exception:  # recording must never break a response
             log.exception("could not record trace %s", exchange.request.request_id)
 
@@ -105,16 +120,55 @@ class Gateway:
         assert self.writer is not None
         encoded = parts_json.dumps(turn.parts)
         now = time.time()
-        for call in turn.calls:
-            self.writer.submit(ReasoningRecord(call.id, turn.request_id, now, encoded))
+        saves = [
+            self.writer.submit_durable(ReasoningRecord(call.id, turn.request_id, now, encoded))
+            for call in turn.calls
+        ]
+        self._saving[turn.request_id] = saves
+
+    async def reasoning_saved(self, exchange: Exchange) -> None:
+        """Wait (briefly) until this turn's reasoning is in the database. The sinks call it
+        right after :meth:`remember`, before the last bytes go out: on a shared database the
+        client's next turn may land on another gateway, which can then find it. Never longer
+        than ``REASONING_SAVE_WAIT_S``, and not at all while the store is down (the journal
+        keeps the reasoning; this gateway's memory still restores it)."""
+        saves = self._saving.pop(exchange.request.request_id, None)
+        if not saves or self.writer is None or not self.writer.stats().up:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                asyncio.gather(*(asyncio.wrap_future(f) for f in saves)), REASONING_SAVE_WAIT_S
+            )
 
     async def _lookup_reasoning(self, call_ids: Sequence[str]) -> dict[str, RememberedTurn]:
-        assert self.writer is not None
-        rows = await asyncio.to_thread(find_reasoning, self.writer.path, list(call_ids))
+        rows = await (await self._reader_store()).find_reasoning(list(call_ids))
         return {
             row.call_id: RememberedTurn(row.request_id, parts_json.loads(row.parts))
             for row in rows
         }
+
+    async def _reader_store(self) -> TraceStore:
+        """The store's read side, opened on first use in this (the server's) loop."""
+        assert self.writer is not None
+        async with self._reader_lock:
+            if self._reader is None:
+                reader = self.writer.reader()
+                try:
+                    await reader.open()
+                except StoreUnavailable as exc:
+                    raise StoreDownError(f"The trace store is unavailable: {exc}") from None
+                self._reader = reader
+            return self._reader
+
+    async def read_traces(self, query: TraceQuery) -> list[TraceRecord]:
+        """Traces from the store (every gateway's, on a shared database); none without one."""
+        if self.writer is None:
+            return []
+        reader = await self._reader_store()
+        try:
+            return await reader.query(query)
+        except StoreUnavailable as exc:
+            raise StoreDownError(f"The trace store is unavailable: {exc}") from None
 
     async def wait_idle(self, timeout: float) -> bool:
         try:
@@ -125,8 +179,13 @@ class Gateway:
 
     async def aclose(self) -> None:
         await self.engine.aclose()
+        if self._reader is not None:
+            await self._reader.close()
+            self._reader = None
         if self.writer is not None:
             await asyncio.to_thread(self.writer.close)
+        if self.tracer is not None:
+            await asyncio.to_thread(self.tracer.shutdown)
 
 
 def collect_secrets(config: Config, api_key: str | None) -> tuple[str, ...]:

@@ -10,7 +10,11 @@ Prometheus (dots to underscores, unit suffix):
 
 plus ponder's own ``ponder_time_to_first_answer_token_seconds``,
 ``ponder_route_decisions_total{mode,reason}``, ``ponder_requests_total{model,mode,status}``
-and ``ponder_rejected_requests_total{code}``.
+and ``ponder_rejected_requests_total{code}``; and the trace store's health:
+``ponder_trace_store_up``, ``ponder_traces_queued``, ``ponder_traces_journal_pending``,
+``ponder_traces_written_total``, ``ponder_traces_journaled_total``,
+``ponder_traces_replayed_total``, ``ponder_traces_dropped_total`` and
+``ponder_trace_store_failed_writes_total``.
 Labels carry model names, modes, statuses and route reasons only — never request text or keys.
 """
 
@@ -22,6 +26,7 @@ from bisect import bisect_left
 from collections.abc import Sequence
 
 from ponder.store.record import TraceRecord
+from ponder.store.writer import WriterStats
 
 LabelValues = tuple[str, ...]
 
@@ -192,3 +197,29 @@ class GatewayMetrics:
             lines.extend(metric.render())
         lines.extend(extra)
         return "\n".join(lines) + "\n"
+
+
+_STORE_METRICS: tuple[tuple[str, str, str, str], ...] = (
+    ("ponder_trace_store_up", "gauge", "up", "1 when the last write to the trace store succeeded."),
+    ("ponder_traces_queued", "gauge", "queued", "Traces in memory waiting for the next batch."),
+    ("ponder_traces_journal_pending", "gauge", "journaled_pending",
+     "Traces in the local journal waiting for the store to answer."),
+    ("ponder_traces_written_total", "counter", "written", "Traces written to the store."),
+    ("ponder_traces_journaled_total", "counter", "journaled",
+     "Traces spilled to the local journal (queue bound passed while the store lagged)."),
+    ("ponder_traces_replayed_total", "counter", "replayed",
+     "Journaled traces written once the store answered again."),
+    ("ponder_traces_dropped_total", "counter", "dropped",
+     "Traces lost: queue and journal full, or a trace the store refused (each is logged)."),
+    ("ponder_trace_store_failed_writes_total", "counter", "failed_writes",
+     "Batch writes the store refused or did not answer (retried)."),
+)  # fmt: skip
+
+
+def store_lines(stats: WriterStats) -> list[str]:
+    """The trace writer's counters in Prometheus text."""
+    lines = []
+    for name, kind, field_name, help_ in _STORE_METRICS:
+        value = getattr(stats, field_name)
+        lines += [f"# HELP {name} {help_}", f"# TYPE {name} {kind}", f"{name} {int(value)}"]
+    return lines

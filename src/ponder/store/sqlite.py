@@ -1,20 +1,25 @@
-"""SQLite trace store: WAL journal, migrations on open, filtered queries.
+"""SQLite trace store (the default): WAL journal, migrations on open, filtered queries.
 
 Writes come from one :class:`ponder.store.writer.TraceWriter` thread; readers (the API, the
 CLI) open their own connections, which WAL lets run alongside the writer.
+:class:`SqliteStore` is this module behind the :class:`ponder.store.base.TraceStore`
+interface; the plain functions stay for callers that want SQLite and nothing else.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sqlite3
+import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from ponder.store.migrations import migrate
+from ponder.store.base import StoreUnavailable, TraceQuery, TraceStore
+from ponder.store.migrations import MIGRATIONS, migrate
 from ponder.store.record import ReasoningRecord, TraceRecord
 
 DB_ENV = "PONDER_DB"
@@ -105,18 +110,6 @@ def find_reasoning(path: str | Path, call_ids: Sequence[str]) -> list[ReasoningR
     return [ReasoningRecord(*row) for row in rows]
 
 
-@dataclass(frozen=True, slots=True)
-class TraceQuery:
-    model: str | None = None
-    mode: str | None = None
-    status: str | None = None
-    since: float | None = None  # unix seconds, inclusive
-    before: float | None = None  # unix seconds, exclusive (the next page of a listing)
-    text: str | None = None  # substring of prompt or answer
-    request_id: str | None = None
-    limit: int | None = 50
-
-
 def _record(row: sqlite3.Row) -> TraceRecord:
     data: dict[str, Any] = {}
     for name in _COLUMNS:
@@ -183,3 +176,62 @@ def iter_dicts(
 ) -> Iterable[dict[str, Any]]:
     for record in records:
         yield record.to_dict(with_text=with_text)
+
+
+class SqliteStore(TraceStore):
+    """The SQLite file at ``path``. Writes run inline (only the writer thread calls
+    :meth:`write`, and its loop has nothing else to do); reads open their own connection in
+    a worker thread so the server's loop never waits on the disk."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.label = str(path)
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    async def open(self) -> list[str]:
+        names = {number: name for number, name, _ in MIGRATIONS}
+        try:
+            if str(self.path) != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                str(self.path), isolation_level=None, check_same_thread=False, timeout=10
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            applied = migrate(conn)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreUnavailable(f"cannot open {self.label}: {exc}") from exc
+        self._conn = conn
+        return [names[number] for number in applied]
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    async def write(self, records: Sequence[TraceRecord]) -> None:
+        if self._conn is None:
+            await self.open()
+        assert self._conn is not None
+        try:
+            with self._lock:
+                insert(self._conn, records)
+        except sqlite3.Error as exc:  # locked past the timeout, disk full, I/O error
+            raise StoreUnavailable(f"{self.label}: {exc}") from exc
+
+    async def query(self, q: TraceQuery) -> list[TraceRecord]:
+        return await asyncio.to_thread(read, self.path, q)
+
+    async def write_reasoning(self, records: Sequence[ReasoningRecord]) -> None:
+        if self._conn is None:
+            await self.open()
+        assert self._conn is not None
+        try:
+            with self._lock:
+                insert(self._conn, (), records)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"{self.label}: {exc}") from exc
+
+    async def find_reasoning(self, call_ids: Sequence[str]) -> list[ReasoningRecord]:
+        return await asyncio.to_thread(find_reasoning, self.path, list(call_ids))

@@ -1,0 +1,67 @@
+"""The one interface every trace-store backend implements, and the query it answers.
+
+A backend is bound to the event loop that opened it (PostgreSQL's pool is): the writer
+thread opens its own instance, the server's loop another one for reads. Every method a
+reader or the writer needs is here, so adding a table (say, reasoning saved per tool call)
+is one more pair of methods each backend implements, and nothing above the store changes.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ponder.store.record import ReasoningRecord, TraceRecord
+
+
+@dataclass(frozen=True, slots=True)
+class TraceQuery:
+    model: str | None = None
+    mode: str | None = None
+    status: str | None = None
+    since: float | None = None  # unix seconds, inclusive
+    before: float | None = None  # unix seconds, exclusive (the next page of a listing)
+    text: str | None = None  # substring of prompt or answer
+    request_id: str | None = None
+    limit: int | None = 50
+
+
+class StoreUnavailable(Exception):
+    """The database did not answer (down, unreachable, timed out): worth retrying later."""
+
+
+class TraceStore(ABC):
+    """A trace store backend. ``label`` names it for people (never with a password)."""
+
+    label: str
+
+    @abstractmethod
+    async def open(self) -> list[str]:
+        """Connect and apply pending migrations; return the names of those applied now."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    async def write(self, records: Sequence[TraceRecord]) -> None:
+        """Insert ``records`` in one transaction. Idempotent by ``request_id``: writing a
+        trace twice (a journal replayed after a half-finished attempt) keeps one row.
+
+        Raises :class:`StoreUnavailable` when the database cannot be reached.
+        """
+
+    @abstractmethod
+    async def query(self, q: TraceQuery) -> list[TraceRecord]:
+        """Matching traces, newest first."""
+
+    @abstractmethod
+    async def write_reasoning(self, records: Sequence[ReasoningRecord]) -> None:
+        """Save tool-call turns' reasoning, one row per call id (the latest wins).
+
+        Raises :class:`StoreUnavailable` when the database cannot be reached.
+        """
+
+    @abstractmethod
+    async def find_reasoning(self, call_ids: Sequence[str]) -> list[ReasoningRecord]:
+        """The saved reasoning for those of ``call_ids`` the store has."""

@@ -1,0 +1,144 @@
+"""The trace store behind its one interface: the same behaviour on SQLite and PostgreSQL.
+
+PostgreSQL here is a real server (``tests/pg.py`` starts it); every test gets a fresh
+database. Migrations, round trips, filters, idempotent writes, ``ponder traces`` and
+``ponder db migrate`` are checked on both backends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from ponder.cli import main
+from ponder.errors import ConfigError
+from ponder.store import TraceQuery, make_store, migrate_store, read_traces
+from ponder.store.postgres import redact_dsn
+from ponder.store.postgres_migrations import MIGRATIONS as PG_MIGRATIONS
+from tests.test_store import record
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def dsn(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return str(tmp_path / "traces.db")
+    pg: str = request.getfixturevalue("pg_dsn")
+    return pg
+
+
+def write(dsn: str, records: list) -> None:  # type: ignore[type-arg]
+    async def go() -> None:
+        store = make_store(dsn)
+        await store.open()
+        try:
+            await store.write(records)
+        finally:
+            await store.close()
+
+    asyncio.run(go())
+
+
+def test_round_trip_keeps_every_field(dsn: str) -> None:
+    original = record(
+        7, error_side="upstream", error_code="x", error_message="m", max_ttfa_ms=5.0,
+        input_tokens=12, itl_p99_ms=3.5, decode_tps=100.25,
+    )  # fmt: skip
+    write(dsn, [original, record(8)])
+    assert read_traces(dsn, TraceQuery(request_id="req_0007")) == [original]
+
+
+def test_queries_filter_and_order_newest_first(dsn: str) -> None:
+    write(dsn, [record(n) for n in range(10)])
+    write(dsn, [record(10, status="client_disconnected", model="slow")])
+    ids = [r.request_id for r in read_traces(dsn, TraceQuery(limit=3))]
+    assert ids == ["req_0010", "req_0009", "req_0008"]
+    assert {r.mode for r in read_traces(dsn, TraceQuery(mode="deep", limit=None))} == {"deep"}
+    assert [r.request_id for r in read_traces(dsn, TraceQuery(model="slow"))] == ["req_0010"]
+    assert len(read_traces(dsn, TraceQuery(since=1_700_000_000.0 + 8, limit=None))) == 3
+    assert len(read_traces(dsn, TraceQuery(before=1_700_000_000.0 + 2, limit=None))) == 2
+    assert [r.request_id for r in read_traces(dsn, TraceQuery(text="NUMBER 4"))] == ["req_0004"]
+
+
+def test_writing_a_trace_twice_keeps_one_row(dsn: str) -> None:
+    write(dsn, [record(1), record(2)])
+    write(dsn, [record(2), record(3)])  # a journal replayed over a half-written batch
+    assert [r.request_id for r in read_traces(dsn, TraceQuery(limit=None))] == [
+        "req_0003", "req_0002", "req_0001",
+    ]  # fmt: skip
+
+
+def test_text_with_a_nul_byte_is_stored(dsn: str) -> None:
+    write(dsn, [record(1, answer="a\x00b")])
+    (got,) = read_traces(dsn, TraceQuery())
+    assert got.answer.startswith("a") and got.answer.endswith("b") and len(got.answer) == 3
+
+
+def test_cli_lists_and_exports_on_either_backend(
+    dsn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(dsn, [record(n) for n in range(4)])
+    assert main(["traces", "--db", dsn, "--mode", "deep"]) == 0
+    out = capsys.readouterr().out
+    assert "req_0003" in out and "req_0001" in out and "req_0002" not in out
+    assert main(["traces", "--db", dsn, "--jsonl", "--limit", "0"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["request_id"] for r in rows] == ["req_0003", "req_0002", "req_0001", "req_0000"]
+    assert rows[0]["route_estimates"] == {"deep_ttfa_ms": 900.0}
+
+
+def test_db_migrate_applies_once_then_says_up_to_date(
+    dsn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["db", "migrate", "--db", dsn]) == 0
+    first = capsys.readouterr().out
+    assert first.startswith("applied ")
+    assert main(["db", "migrate", "--db", dsn]) == 0
+    assert "up to date" in capsys.readouterr().out
+    assert migrate_store(dsn) == []
+
+
+def test_postgres_migrations_are_named_recorded_and_race_free(pg_dsn: str) -> None:
+    async def open_many() -> list[list[str]]:
+        stores = [make_store(pg_dsn) for _ in range(4)]
+        try:  # four gateways starting at once: one applies, the others wait and find it done
+            return list(await asyncio.gather(*(s.open() for s in stores)))
+        finally:
+            await asyncio.gather(*(s.close() for s in stores))
+
+    applied = asyncio.run(open_many())
+    names = [name for name, _ in PG_MIGRATIONS]
+    assert sorted(applied, key=len) == [[], [], [], names]
+    with psycopg.connect(pg_dsn) as conn:
+        rows = conn.execute("SELECT name FROM ponder_migrations ORDER BY name").fetchall()
+        assert [r[0] for r in rows] == names
+        types = dict(
+            conn.execute(
+                "SELECT column_name, data_type FROM information_schema.columns"
+                " WHERE table_name = 'traces'"
+            ).fetchall()
+        )
+    assert types["route_estimates"] == "jsonb" and types["stream"] == "boolean"
+    assert len(set(names)) == len(names) and names == sorted(names)
+
+
+def test_unreachable_postgres_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.gateway_harness import free_port
+
+    dsn = f"postgresql://nobody:s3cret@127.0.0.1:{free_port()}/x"
+    assert main(["traces", "--db", dsn]) == 1
+    err = capsys.readouterr().err
+    assert "Cannot read the trace store" in err and "s3cret" not in err and "***" in err
+
+
+def test_unknown_scheme_says_what_is_known() -> None:
+    with pytest.raises(ConfigError, match="postgresql://"):
+        make_store("mysql://x/y")
+
+
+def test_redact_dsn_hides_only_the_password() -> None:
+    assert redact_dsn("postgresql://u:pw@h:5/db") == "postgresql://u:***@h:5/db"
+    assert redact_dsn("postgresql://u@h/db") == "postgresql://u@h/db"
