@@ -40,13 +40,13 @@ def deepseek_app(seen: list[dict[str, Any]]) -> Starlette:
         body = json.loads(await request.body())
         seen.append(body)
         for index, message in enumerate(body["messages"]):
-            if message.get("role") == "assistant" and message.get("tool_calls"):
-                if message.get("reasoning_content") != THOUGHT:
-                    error = {"message": f"Missing `reasoning_content` field in the assistant"
-                             f" message at message index {index}. For more information, please"
-                             f" refer to {DOCS}", "type": "invalid_request_error",
-                             "param": None, "code": "invalid_request_error"}  # fmt: skip
-                    return JSONResponse({"error": error}, status_code=400)
+            tool_turn = message.get("role") == "assistant" and message.get("tool_calls")
+            if tool_turn and message.get("reasoning_content") != THOUGHT:
+                error = {"message": f"Missing `reasoning_content` field in the assistant"
+                         f" message at message index {index}. For more information, please"
+                         f" refer to {DOCS}", "type": "invalid_request_error",
+                         "param": None, "code": "invalid_request_error"}  # fmt: skip
+                return JSONResponse({"error": error}, status_code=400)
         follow_up = body["messages"][-1]["role"] == "tool"
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
@@ -116,7 +116,7 @@ def test_reasoning_restored_when_the_next_turn_lands_on_another_gateway(
             stack.enter_context(serve_subprocess(
                 config, db, "--journal-dir", str(tmp_path / f"journal-{name}"), env=env,
                 log=tmp_path / f"{name}.log",
-            ))  # fmt: skip
+            ))
             for name, db in (("a", pg_dsn), ("b", pg_dsn), ("alone", str(tmp_path / "own.db")))
         )
         question = {"role": "user", "content": "What is the weather in Paris?"}
