@@ -19,6 +19,7 @@ from ponder.errors import ConfigError
 from ponder.store import TraceQuery, make_store, migrate_store, read_traces
 from ponder.store.postgres import redact_dsn
 from ponder.store.postgres_migrations import MIGRATIONS as PG_MIGRATIONS
+from ponder.store.record import ReasoningRecord
 from tests.test_store import record
 
 
@@ -142,3 +143,48 @@ def test_unknown_scheme_says_what_is_known() -> None:
 def test_redact_dsn_hides_only_the_password() -> None:
     assert redact_dsn("postgresql://u:pw@h:5/db") == "postgresql://u:***@h:5/db"
     assert redact_dsn("postgresql://u@h/db") == "postgresql://u@h/db"
+
+
+def test_reasoning_rows_round_trip_and_the_latest_turn_wins(dsn: str) -> None:
+    first = ReasoningRecord("call_1", "req_a", 100.0, '[{"kind": "reasoning", "sig": "s1"}]')
+    newer = ReasoningRecord("call_1", "req_b", 200.0, '[{"kind": "reasoning", "sig": "s2"}]')
+    other = ReasoningRecord("call_2", "req_a", 100.0, "[]")
+
+    async def go() -> tuple[list[ReasoningRecord], list[ReasoningRecord]]:
+        store = make_store(dsn)
+        await store.open()
+        try:
+            await store.write_reasoning([first, other])
+            await store.write_reasoning([newer])
+            await store.write_reasoning([first])  # a late journal replay of the older turn
+            found = await store.find_reasoning(["call_1", "call_2", "call_9"])
+            return sorted(found, key=lambda r: r.call_id), await store.find_reasoning([])
+        finally:
+            await store.close()
+
+    found, none = asyncio.run(go())
+    assert found == [newer, other]  # the older replay did not overwrite the newer turn
+    assert none == []
+
+
+def test_the_journal_keeps_traces_and_reasoning_and_what_came_after_a_load(
+    tmp_path: Path,
+) -> None:
+    from ponder.store.journal import Journal
+
+    journal = Journal(tmp_path / "j", limit=5)
+    items = [record(1), ReasoningRecord("call_1", "req_0001", 1.0, '["x"]'), record(2)]
+    assert journal.append(items) == 3
+    loaded, end = journal.load()
+    assert loaded == items
+    assert journal.append([record(3), record(4), record(5)]) == 2  # the limit: 5 in all
+    journal.consume(end)  # what was loaded is in the store; what came after stays
+    assert journal.load()[0] == [record(3), record(4)] and journal.count == 2
+    with (tmp_path / "j" / "journal-0.jsonl").open("a") as f:
+        f.write('{"request_id": "torn')  # a crash mid-line
+    assert Journal(tmp_path / "j2").count == 0  # another slot's directory: its own file
+    second = Journal(tmp_path / "j")  # the first still holds journal-0: this takes slot 1
+    assert second.path.name == "journal-1.jsonl"
+    journal.close()
+    third = Journal(tmp_path / "j")  # slot 0 free again: the torn line is skipped, not fatal
+    assert third.path.name == "journal-0.jsonl" and third.load()[0] == [record(3), record(4)]

@@ -28,6 +28,7 @@ from ponder.server.chat import chat_completions
 from ponder.server.errors import NotFoundError, error_response
 from ponder.server.gateway import Gateway, ServerSettings
 from ponder.server.middleware import GatewayMiddleware
+from ponder.server.otel import RequestTracer
 from ponder.server.wire import error_body
 from ponder.store.base import TraceQuery
 from ponder.store.writer import TraceWriter
@@ -83,9 +84,12 @@ def create_app(
     writer: TraceWriter | None = None,
     engine: Engine | None = None,
     extra_routes: Sequence[BaseRoute] = (),
+    tracer: RequestTracer | None = None,
 ) -> Starlette:
+    """``tracer``: where request spans go (default: OTLP when ``OTEL_EXPORTER_OTLP_*`` is
+    set, else nowhere)."""
     settings = settings or ServerSettings()
-    gateway = Gateway(config, settings, writer=writer, engine=engine)
+    gateway = Gateway(config, settings, writer=writer, engine=engine, tracer=tracer)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

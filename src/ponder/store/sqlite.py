@@ -65,8 +65,12 @@ def _row(record: TraceRecord) -> tuple[Any, ...]:
     return tuple(values)
 
 
+# The latest turn wins a call id, but a journal replayed late never overwrites a newer row.
 _INSERT_REASONING = (
-    "INSERT OR REPLACE INTO reasoning (call_id, request_id, created_at, parts) VALUES (?, ?, ?, ?)"
+    "INSERT INTO reasoning (call_id, request_id, created_at, parts) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (call_id) DO UPDATE SET request_id = excluded.request_id,"
+    " created_at = excluded.created_at, parts = excluded.parts"
+    " WHERE excluded.created_at >= reasoning.created_at"
 )
 
 
