@@ -7,9 +7,9 @@ the p99 TTFT the PostgreSQL store adds to streamed requests (floor: within 0.2 m
    (fsync on, Debian's defaults) started by ``scripts/ensure_postgres.sh``, or ``--pg-dsn``.
 2. Added TTFT: two real ``ponder serve`` processes on one local upstream, one with
    ``--db postgresql://…``, one with ``--no-store``; ``--requests`` streamed requests each,
-   alternating between them (so drift on a shared machine hits both alike), then the same at
-   ``--concurrency`` concurrent streams. The client measures TTFT: request sent to first
-   answer delta read.
+   alternating between them (so drift on a shared machine hits both alike), then
+   ``--concurrency`` concurrent streams on each, both gateways loaded at the same time. The
+   client measures TTFT: request sent to first answer delta read.
 
 Run: ``python benchmarks/store_throughput.py`` (a minute or two; ``--quick`` for a smoke run).
 """
@@ -76,15 +76,20 @@ async def alternating(on: str, off: str, n: int) -> tuple[list[float], list[floa
     return with_store, without
 
 
-async def concurrent(url: str, clients: int, per_client: int) -> list[float]:
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+async def concurrent(on: str, off: str, clients: int, per_client: int
+                     ) -> tuple[list[float], list[float]]:  # fmt: skip
+    """``clients`` streams on each gateway at once, both loaded together (same drift)."""
+    limits = httpx.Limits(max_connections=2 * clients, max_keepalive_connections=2 * clients)
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
 
-        async def worker() -> list[float]:
+        async def worker(url: str) -> list[float]:
             return [(await stream_once(client, url))[0] for _ in range(per_client)]
 
-        await asyncio.gather(*(stream_once(client, url) for _ in range(clients)))  # warm
-        return [t for ts in await asyncio.gather(*(worker() for _ in range(clients))) for t in ts]
+        await asyncio.gather(*(stream_once(client, u) for u in (on, off) for _ in range(clients)))
+        results = await asyncio.gather(*(worker(u) for _ in range(clients) for u in (on, off)))
+    with_store = [t for i, ts in enumerate(results) if i % 2 == 0 for t in ts]
+    without = [t for i, ts in enumerate(results) if i % 2 == 1 for t in ts]
+    return with_store, without
 
 
 def row(label: str, on: Sequence[float], off: Sequence[float]) -> tuple[str, float]:
@@ -99,7 +104,7 @@ def row(label: str, on: Sequence[float], off: Sequence[float]) -> tuple[str, flo
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--traces", type=int, default=20_000, help="traces per writer run")
-    parser.add_argument("--requests", type=int, default=1_500, help="alternating streams per path")
+    parser.add_argument("--requests", type=int, default=3_000, help="alternating streams per path")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--per-client", type=int, default=40)
     parser.add_argument("--pg-dsn", default=None, help="an existing database (default: fresh)")
@@ -120,12 +125,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             store = ["--db", pg, "--journal-dir", str(tmp_path / "j3")]
             with gateways(config, [store, ["--no-store"]]) as (on, off):
                 seq_on, seq_off = asyncio.run(alternating(on, off, args.requests))
-                con_on = asyncio.run(concurrent(on, args.concurrency, args.per_client))
-                con_off = asyncio.run(concurrent(off, args.concurrency, args.per_client))
+                con_on, con_off = asyncio.run(
+                    concurrent(on, off, args.concurrency, args.per_client)
+                )
     print("TTFT, client-side, PostgreSQL store on vs --no-store:")
     text, added_p99 = row(f"sequential ({len(seq_on)}/path)", seq_on, seq_off)
     print(text)
-    print(row(f"{args.concurrency} concurrent ({len(con_on)})", con_on, con_off)[0])
+    print(row(f"{args.concurrency}+{args.concurrency} concurrent ({len(con_on)})", con_on,
+              con_off)[0])  # fmt: skip
     paired = [a - b for a, b in zip(seq_on, seq_off, strict=True)]
     print(f"  (median of paired sequential differences: {statistics.median(paired):+.3f} ms)")
     verdict = "PASS" if added_p99 <= FLOOR_MS else "FAIL"

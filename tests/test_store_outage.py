@@ -144,6 +144,7 @@ def test_serve_under_load_survives_a_database_restart(
                 return "ponder_trace_store_up 0" in text and int(journaled[0]) > 0
 
             wait_for(spilling)  # the writer noticed, and traces past the bound are journaled
+            unavailable = httpx.get(served.base_url + "/api/traces", timeout=30)
             during = len(ids)
             wait_for(lambda: len(ids) >= during + 80)  # requests keep flowing while it is down
         finally:
@@ -160,3 +161,5 @@ def test_serve_under_load_survives_a_database_restart(
     assert len(stored) == len(ids) == len(set(ids)) and set(stored) == set(ids)
     assert "ponder_traces_dropped_total 0" in metrics and "ponder_trace_store_up 1" in metrics
     assert len(history) == 5  # the history reads the restarted database
+    assert unavailable.status_code == 503  # while it was down, reads said so
+    assert unavailable.json()["error"]["code"] == "store_unavailable"

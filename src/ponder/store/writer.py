@@ -167,6 +167,7 @@ class TraceWriter:
         await self._store.close()
         if self._journal is not None:
             self._journal.close()
+            self._journal = None  # a late straggler that cannot be written opens it again
 
     def _open_journal(self) -> Journal:
         if self._journal is None:
