@@ -51,7 +51,8 @@ def register(subparsers: Any) -> None:
         "--trace-queue",
         type=int,
         default=10_000,
-        help="traces held in memory while the store lags, before they spill to the journal",
+        help="traces held in memory while the store lags, before they spill to the journal"
+        " (default 10000)",
     )
     parser.add_argument(
         "--journal-dir",

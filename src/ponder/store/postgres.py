@@ -9,6 +9,7 @@ estimates see the traffic of all of them.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import fields
@@ -149,6 +150,9 @@ class PostgresStore(TraceStore):
     """Traces in PostgreSQL at ``dsn``, through a pool of at most ``pool_size`` connections."""
 
     def __init__(self, dsn: str, pool_size: int = 4) -> None:
+        # While the database is down the pool would log every reconnection attempt; the
+        # writer logs the outage once, when it starts and when it ends, and counts it.
+        logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
         self.dsn = dsn
         self.label = redact_dsn(dsn)
         self.pool_size = max(1, pool_size)

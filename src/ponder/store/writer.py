@@ -20,6 +20,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+import os
 import threading
 from collections import deque
 from collections.abc import Sequence
@@ -28,7 +29,7 @@ from pathlib import Path
 
 from ponder.store.base import StoreUnavailable, TraceStore
 from ponder.store.dsn import DEFAULT_POOL_SIZE, make_store, scheme
-from ponder.store.journal import Journal, StoreItem, default_journal_dir
+from ponder.store.journal import JOURNAL_ENV, Journal, StoreItem, default_journal_dir
 from ponder.store.record import ReasoningRecord, TraceRecord
 
 log = logging.getLogger("ponder.store")
@@ -50,7 +51,10 @@ class WriterStats:
 
 
 def default_journal_for(dsn: str) -> Path:
-    """Beside a SQLite file (its disk, its lifetime); else the per-user state directory."""
+    """``$PONDER_JOURNAL_DIR``; else beside a SQLite file (its disk, its lifetime); else the
+    per-user state directory."""
+    if os.environ.get(JOURNAL_ENV):
+        return Path(os.environ[JOURNAL_ENV])
     if scheme(dsn) == "sqlite":
         return Path(dsn.removeprefix("sqlite:///") + ".spill")
     return default_journal_dir()
