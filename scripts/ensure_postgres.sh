@@ -21,7 +21,9 @@ if [ -z "$(bindir)" ] || [ ! -x "$(bindir)/initdb" ]; then
   $sudo mkdir -p /etc/postgresql-common
   echo "create_main_cluster = false" | $sudo tee /etc/postgresql-common/createcluster.conf >/dev/null
   $sudo apt-get update -qq
-  $sudo apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+  # confold: keep the createcluster.conf written above rather than prompt for it.
+  $sudo apt-get install -y -qq --no-install-recommends \
+    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold postgresql >/dev/null
   echo "ensure_postgres: installed $("$(bindir)/postgres" --version)" >&2
 fi
 BIN=$(bindir)

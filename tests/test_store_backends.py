@@ -188,3 +188,16 @@ def test_the_journal_keeps_traces_and_reasoning_and_what_came_after_a_load(
     journal.close()
     third = Journal(tmp_path / "j")  # slot 0 free again: the torn line is skipped, not fatal
     assert third.path.name == "journal-0.jsonl" and third.load()[0] == [record(3), record(4)]
+
+
+def test_serve_on_an_unreachable_database_fails_at_start_saying_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.gateway_harness import free_port, write_config
+
+    dsn = f"postgresql://ponder:hunter22@127.0.0.1:{free_port()}/ponder"
+    config = str(write_config(tmp_path))
+    assert main(["--config", config, "serve", "--port", str(free_port()), "--db", dsn]) == 1
+    err = capsys.readouterr().err
+    assert "Cannot open the trace store" in err and "--no-store" in err
+    assert "hunter22" not in err
