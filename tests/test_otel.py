@@ -187,3 +187,24 @@ def test_serve_exports_spans_to_a_real_otlp_receiver(
     assert span.name == "chat deep" and attrs["gen_ai.operation.name"] == "chat"
     assert attrs["gen_ai.usage.reasoning.output_tokens"] == 20 and attrs["ponder.mode"] == "deep"
     assert span.end_time_unix_nano > span.start_time_unix_nano > 0
+
+
+def test_a_callers_traceparent_makes_the_request_span_its_child(
+    memory: tuple[RequestTracer, InMemorySpanExporter], tmp_path: Path
+) -> None:
+    tracer, exporter = memory
+    trace_id, parent_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    app = create_app(load_config(write_config(tmp_path)), ServerSettings(), tracer=tracer)
+    with ThreadServer(app) as server:
+        httpx.post(server.base_url + "/v1/chat/completions",
+                   json={"model": "fast", "messages": ARITHMETIC},
+                   headers={"traceparent": f"00-{trace_id}-{parent_id}-01"})  # fmt: skip
+        httpx.post(server.base_url + "/v1/chat/completions",
+                   json={"model": "fast", "messages": ARITHMETIC})  # fmt: skip
+        deadline = time.monotonic() + 5
+        while len(exporter.get_finished_spans()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    joined, alone = exporter.get_finished_spans()
+    assert format(joined.context.trace_id, "032x") == trace_id
+    assert joined.parent is not None and format(joined.parent.span_id, "016x") == parent_id
+    assert alone.parent is None and alone.context.trace_id != joined.context.trace_id

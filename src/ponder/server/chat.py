@@ -25,6 +25,7 @@ from ponder.events import Event, Failed, Finished, Notice, Started, Thinking, To
 from ponder.server.errors import BodyTooLargeError, error_response, failure_status
 from ponder.server.exchange import Exchange
 from ponder.server.gateway import Gateway
+from ponder.server.otel import trace_context
 from ponder.server.parse import parse_body, parse_chat
 from ponder.server.wire import DONE, ChunkEncoder, completion_body, error_body, error_type
 from ponder.server.wire import failure_extra as failure_json
@@ -64,6 +65,7 @@ async def chat_completions(request: Request) -> Response | _ChatResponse:
         gateway.config.model(parsed.chat.model)  # UnknownModelError -> 404 listing known models
     chat, notes = await gateway.reasoning.restore(parsed.chat)
     exchange = Exchange(chat, parsed.stream)
+    exchange.trace_context = trace_context(request.headers)  # the caller's W3C trace, if any
     exchange.notes.extend(notes)
     events = gateway.engine.stream(chat)
     gateway.open_exchange(exchange)

@@ -36,6 +36,7 @@ class Exchange:
         "terminal",
         "thinking_parts",
         "tool_calls",
+        "trace_context",
         "turn",
         "usage",
     )
@@ -60,6 +61,7 @@ class Exchange:
         # Spans inside this request (a retry, a fallback, a hedge's losing leg): the sink
         # appends one per such event and the OpenTelemetry span gets them as children.
         self.child_spans: list[ChildSpan] = []
+        self.trace_context: dict[str, str] = {}  # the caller's traceparent/tracestate headers
 
     def thought(self, event: Thinking) -> None:
         if event.text:

@@ -93,7 +93,7 @@ class Gateway:
             if record.timed and record.mode and record.ttfa_ms is not None:
                 self.latency.observe(record.mode, record.ttfa_ms)
             if self.tracer is not None:
-                self.tracer.record(record, exchange.child_spans)
+                self.tracer.record(record, exchange.child_spans, exchange.trace_context)
         except Exception:  # recording must never break a response
             log.exception("could not record trace %s", exchange.request.request_id)
 

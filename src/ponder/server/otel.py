@@ -9,6 +9,9 @@ The span is built when the request is over, from its finished trace, with the st
 times it really had: nothing runs on the stream path, and the SDK's batch processor exports
 from its own thread. Prompts and answers are never put on spans (they stay in the store).
 
+A request that arrives with W3C ``traceparent`` (and ``tracestate``) headers gets its span
+under the caller's span, so the gateway shows up inside the client's own trace.
+
 Child spans: :class:`ChildSpan` is the hook for the policy wrappers (retries, fallbacks,
 hedges). A wrapper reports an attempt through the event stream; the sink appends a
 :class:`ChildSpan` to ``Exchange.child_spans``; :meth:`RequestTracer.record` makes each one
@@ -29,6 +32,7 @@ from ponder.store.record import TraceRecord
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
 
+TRACE_HEADERS = ("traceparent", "tracestate")
 ENDPOINT_VARS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 PROTOCOL_VARS = ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
 AttributeValue = str | bool | int | float | Sequence[str]
@@ -43,6 +47,11 @@ class ChildSpan:
     end_ns: int
     attributes: Mapping[str, AttributeValue] = field(default_factory=dict)
     error: str | None = None  # set when this step failed: the span's status says so
+
+
+def trace_context(headers: Mapping[str, str]) -> dict[str, str]:
+    """The W3C trace-context headers of a request (a plain dict: cheap when tracing is off)."""
+    return {name: headers[name] for name in TRACE_HEADERS if name in headers}
 
 
 def otel_enabled(env: Mapping[str, str] | None = None) -> bool:
@@ -95,16 +104,25 @@ class RequestTracer:
         self._provider = provider
         self._tracer = provider.get_tracer("ponder", __version__)
 
-    def record(self, record: TraceRecord, children: Sequence[ChildSpan] = ()) -> None:
+    def record(
+        self,
+        record: TraceRecord,
+        children: Sequence[ChildSpan] = (),
+        caller: Mapping[str, str] | None = None,
+    ) -> None:
+        """One span for ``record``; ``caller``: the request's trace-context headers."""
         from opentelemetry import trace
         from opentelemetry.trace import SpanKind, Status, StatusCode
+        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
         start_ns = int(record.created_at * 1e9)
         end_ns = (
             start_ns + int(record.e2e_ms * 1e6) if record.e2e_ms is not None else time.time_ns()
         )
+        parent = TraceContextTextMapPropagator().extract(dict(caller)) if caller else None
         span = self._tracer.start_span(
             f"chat {record.requested_model}",
+            context=parent,
             kind=SpanKind.CLIENT,
             start_time=start_ns,
             attributes=span_attributes(record),

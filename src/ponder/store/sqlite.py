@@ -183,9 +183,8 @@ def iter_dicts(
 
 
 class SqliteStore(TraceStore):
-    """The SQLite file at ``path``. Writes run inline (only the writer thread calls
-    :meth:`write`, and its loop has nothing else to do); reads open their own connection in
-    a worker thread so the server's loop never waits on the disk."""
+    """The SQLite file at ``path``: one connection for writes (the writer thread's), and a
+    connection per read, each in a worker thread so no loop waits on the disk."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -215,12 +214,24 @@ class SqliteStore(TraceStore):
             self._conn = None
 
     async def write(self, records: Sequence[TraceRecord]) -> None:
+        await self._insert(records, ())
+
+    async def _insert(
+        self, records: Sequence[TraceRecord], reasoning: Sequence[ReasoningRecord]
+    ) -> None:
+        """In a worker thread: a locked database may block for its 10 s timeout, and the
+        writer's loop must stay free to spill to the journal meanwhile."""
         if self._conn is None:
             await self.open()
-        assert self._conn is not None
-        try:
+        conn = self._conn
+        assert conn is not None
+
+        def run() -> None:
             with self._lock:
-                insert(self._conn, records)
+                insert(conn, records, reasoning)
+
+        try:
+            await asyncio.to_thread(run)
         except sqlite3.Error as exc:  # locked past the timeout, disk full, I/O error
             raise StoreUnavailable(f"{self.label}: {exc}") from exc
 
@@ -228,14 +239,7 @@ class SqliteStore(TraceStore):
         return await asyncio.to_thread(read, self.path, q)
 
     async def write_reasoning(self, records: Sequence[ReasoningRecord]) -> None:
-        if self._conn is None:
-            await self.open()
-        assert self._conn is not None
-        try:
-            with self._lock:
-                insert(self._conn, (), records)
-        except sqlite3.Error as exc:
-            raise StoreUnavailable(f"{self.label}: {exc}") from exc
+        await self._insert((), records)
 
     async def find_reasoning(self, call_ids: Sequence[str]) -> list[ReasoningRecord]:
         return await asyncio.to_thread(find_reasoning, self.path, list(call_ids))
