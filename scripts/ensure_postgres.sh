@@ -39,6 +39,8 @@ case "${1:-}" in
   start)
     dir=$2 port=$3 mode=${4:-}
     mkdir -p "$dir"
+    dir=$(cd "$dir" && pwd)
+    cd /  # the postgres user may not be able to enter the caller's directory
     chmod 700 "$dir"
     if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$dir"; fi
     if [ ! -f "$dir/PG_VERSION" ]; then
@@ -52,7 +54,9 @@ case "${1:-}" in
     echo "postgresql://postgres@127.0.0.1:$port/postgres"
     ;;
   stop)
-    as_owner "$BIN/pg_ctl" -D "$2" -m fast -w -t 60 stop >/dev/null
+    dir=$(cd "$2" && pwd)
+    cd /
+    as_owner "$BIN/pg_ctl" -D "$dir" -m fast -w -t 60 stop >/dev/null
     ;;
   *)
     echo "usage: $0 [start DIR PORT [fast] | stop DIR]" >&2
