@@ -163,3 +163,30 @@ def test_serve_under_load_survives_a_database_restart(
     assert len(history) == 5  # the history reads the restarted database
     assert unavailable.status_code == 503  # while it was down, reads said so
     assert unavailable.json()["error"]["code"] == "store_unavailable"
+
+
+def test_a_slow_database_spills_past_the_bound_and_catches_up(
+    pg_dsn: str, tmp_path: Path
+) -> None:
+    writer = TraceWriter(
+        pg_dsn, interval_s=0.01, batch_size=10, queue_limit=20, journal_dir=tmp_path / "j"
+    )
+    try:
+        writer.submit(record(0))
+        wait_for(lambda: writer.written == 1)
+        with psycopg.connect(pg_dsn) as blocker:  # a long transaction holds the table
+            blocker.execute("LOCK TABLE traces IN ACCESS EXCLUSIVE MODE")
+            for n in range(1, 201):
+                writer.submit(record(n))
+            # The write in flight waits on the lock; past SLOW_WRITE_S the queue beyond its
+            # bound goes to the journal, while the database is up all along.
+            wait_for(lambda: writer.journaled > 0 and writer.stats().queued <= 20)
+            blocker.rollback()
+        wait_for(lambda: len(request_ids(pg_dsn)) == 201)
+        writer.flush()
+        stats = writer.stats()
+    finally:
+        writer.close()
+    assert sorted(request_ids(pg_dsn)) == [f"req_{n:04d}" for n in range(201)]
+    assert stats.dropped == 0 and stats.journaled_pending == 0
+    assert stats.replayed == stats.journaled > 0
