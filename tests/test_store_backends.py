@@ -201,3 +201,16 @@ def test_serve_on_an_unreachable_database_fails_at_start_saying_what_to_do(
     err = capsys.readouterr().err
     assert "Cannot open the trace store" in err and "--no-store" in err
     assert "hunter22" not in err
+
+
+def test_ponder_chat_records_its_request_on_either_backend(
+    dsn: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.gateway_harness import write_config
+
+    config = str(write_config(tmp_path))
+    assert main(["--config", config, "chat", "-m", "fast", "--db", dsn, "capital of France?"]) == 0
+    assert "Paris" in capsys.readouterr().out
+    (trace,) = read_traces(dsn, TraceQuery())
+    assert trace.requested_model == "fast" and trace.status == "ok"
+    assert trace.prompt == "capital of France?"

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from ponder.request import ChatRequest, ThinkingSettings
@@ -52,7 +51,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--budget", type=int, help="cap thought tokens (thinking budget)")
     parser.add_argument("--temperature", type=float, help="sampling temperature")
     parser.add_argument(
-        "--db", default=None, help="trace store (default $PONDER_DB, else ~/.local/share/ponder)"
+        "--db",
+        default=None,
+        help="trace store: a SQLite path or postgresql:// DSN (default $PONDER_DB, else"
+        " ~/.local/share/ponder/traces.db)",
     )
     parser.add_argument("--no-store", action="store_true", help="do not record this request")
     parser.set_defaults(func=run)
@@ -136,7 +138,7 @@ async def _chat(args: argparse.Namespace, request: ChatRequest) -> int:
         return 1 if failure else 0
     finally:
         if recorder is not None:
-            recorder.close(quiet=args.answer_only)
+            await recorder.close(quiet=args.answer_only)
         await engine.aclose()
 
 
@@ -146,9 +148,9 @@ class _Recorder:
     def __init__(self, request: ChatRequest, args: argparse.Namespace, config: Any) -> None:
         from ponder.server.exchange import Exchange
         from ponder.server.gateway import collect_secrets
-        from ponder.store import default_db_path
+        from ponder.store import resolve_dsn
 
-        self.path = Path(args.db) if args.db else default_db_path()
+        self.dsn = resolve_dsn(args.db)  # a SQLite path or a postgresql:// DSN
         self.exchange = Exchange(request, stream=True)
         self.secrets = collect_secrets(config, None)
 
@@ -183,27 +185,25 @@ class _Recorder:
         elif isinstance(event, Finished | Failed):
             x.terminal = event
 
-    def close(self, *, quiet: bool) -> None:
-        import sqlite3
-
-        from ponder.store.sqlite import connect, insert
+    async def close(self, *, quiet: bool) -> None:
+        from ponder.store import StoreUnavailable, make_store
 
         x = self.exchange
         # No terminal event: the person pressed Ctrl-C (the gateway's client going away).
         status = x.status() if x.terminal is not None else "client_disconnected"
+        store = make_store(self.dsn, pool_size=1)
         try:
-            conn = connect(self.path)
-            try:
-                insert(conn, [x.record(status, self.secrets)])
-            finally:
-                conn.close()
-        except (OSError, sqlite3.Error) as exc:
+            await store.open()
+            await store.write([x.record(status, self.secrets)])
+        except (OSError, StoreUnavailable) as exc:
             if not quiet:
                 print(
-                    f"ponder chat: could not record the request in {str(self.path)!r}: {exc}"
-                    " (pass --db PATH, or --no-store).",
+                    f"ponder chat: could not record the request in {store.label!r}: {exc}"
+                    " (pass --db PATH or a postgresql:// DSN, or --no-store).",
                     file=sys.stderr,
                 )
+        finally:
+            await store.close()
 
 
 def _width(stream: Any) -> int | None:
