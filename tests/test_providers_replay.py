@@ -136,7 +136,9 @@ async def test_deepseek_reasoning_content(replay: ReplayServer) -> None:
         == "The user asks for 17 + 25. 7 + 5 = 12, carry 1; 1 + 2 + 1 = 4. So 42."
     )
     assert answer_text(events) == "17 + 25 = **42**."
-    assert only(events, Usage) == Usage(14, 31, 7, estimated=False, at_ns=only(events, Usage).at_ns)
+    assert only(events, Usage) == Usage(
+        14, 31, 7, estimated=False, cached_input_tokens=0, at_ns=only(events, Usage).at_ns
+    )
     assert isinstance(events[-1], Finished) and events[-1].finish_reason == "stop"
     assert_schedule(m, t_think, t_answer)
 

@@ -214,3 +214,27 @@ def test_ponder_chat_records_its_request_on_either_backend(
     (trace,) = read_traces(dsn, TraceQuery())
     assert trace.requested_model == "fast" and trace.status == "ok"
     assert trace.prompt == "capital of France?"
+
+
+def test_costs_sort_filter_and_sum_by_model(dsn: str) -> None:
+    write(dsn, [
+        record(1, cost_usd=0.002, cost_thinking_usd=0.0015, cost_estimated=True),
+        record(2, cost_usd=None),
+        record(3, cost_usd=0.010),
+        record(5, cost_usd=0.001, created_at=1_600_000_000.0),  # an earlier day
+    ])  # fmt: skip
+    dearest = read_traces(dsn, TraceQuery(sort="cost", limit=None))
+    assert [r.request_id for r in dearest] == ["req_0003", "req_0001", "req_0005", "req_0002"]
+    assert dearest[1].cost_thinking_usd == 0.0015 and dearest[1].cost_estimated is True
+    costly = read_traces(dsn, TraceQuery(min_cost_usd=0.002, limit=None))
+    assert {r.request_id for r in costly} == {"req_0001", "req_0003"}
+
+    async def spent() -> float:
+        store = make_store(dsn)
+        await store.open()
+        try:
+            return await store.spend_since("deep", 1_700_000_000.0)  # odd ids are deep
+        finally:
+            await store.close()
+
+    assert asyncio.run(spent()) == pytest.approx(0.012)

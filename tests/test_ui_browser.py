@@ -56,6 +56,7 @@ thinking = { enabled = false }
 [models.deep]
 provider = "ui-fake"
 thinking = { enabled = true }
+price = { input = 3.0, output = 15.0 }
 """
 
 # Records, per assistant message, when the page first showed each thing (performance.now()),
@@ -282,7 +283,7 @@ def rgb(css: str) -> tuple[int, ...]:
 def meters(message: Any) -> dict[str, str]:
     return {
         key: message.locator(f'.meter[data-meter="{key}"] dd').inner_text().strip()
-        for key in ("ttft", "ttfa", "thinking", "tokens", "decode", "effective")
+        for key in ("ttft", "ttfa", "thinking", "tokens", "decode", "effective", "cost")
     }
 
 
@@ -357,6 +358,7 @@ def test_mode_streams_thoughts_steps_and_meters(
     thought, answer = (int(x.replace(",", "")) for x in re.findall(r"[\d,]+", shown["tokens"])[:2])
     assert (thought, answer) == (server["thinking_tokens"] or 0, server["answer_tokens"])
     assert shown["effective"].endswith("tok/s")
+    assert shown["cost"] == "free"  # the embedded model runs here: it costs nothing, says so
     if (server["thinking_tokens"] or 0) + server["answer_tokens"] > 1:
         assert shown["decode"].endswith("tok/s")
     if chosen == "deep":
@@ -637,7 +639,7 @@ def shot(page: Page, name: str, *, full_page: bool = True) -> None:
 WIDEST_METERS = """
 dds => dds.forEach(dd => {
   const widest = { ttft: "12.3 s", ttfa: "12.3 s", thinking: "12.3 s", decode: "12,345 tok/s",
-                   effective: "12,345 tok/s" }[dd.parentElement.dataset.meter];
+                   effective: "12,345 tok/s", cost: "≈$0.0042" }[dd.parentElement.dataset.meter];
   if (widest) dd.textContent = widest;
   else {
     dd.querySelector(".tok-thought").textContent = "12,345";
@@ -921,3 +923,27 @@ def test_definitions_and_reasons_open_by_keyboard_and_touch(
         assert not s.dialogs and not s.errors
     finally:
         s.close()
+
+
+def test_cost_meter_priced_and_unpriced(fake_session: Session) -> None:
+    """Deep has a price in the config: its reply shows what it cost (≈, the fake reports no
+    usage, so the tokens are estimated), thinking's share on hover. Fast has none: "—"."""
+    s = fake_session
+    deep = s.ask("What is 347 * 28?", "deep")
+    assert wait_state(deep, "done") == "done"
+    cost = deep.locator('.meter[data-meter="cost"] dd')
+    assert re.fullmatch(r"≈\$\d+(\.\d+)?(e-\d+)?", cost.inner_text().strip()), cost.inner_text()
+    assert (cost.get_attribute("title") or "").startswith("thinking $")
+    fast = s.ask("What is 347 * 28?", "fast")
+    assert wait_state(fast, "done") == "done"
+    assert fast.locator('.meter[data-meter="cost"] dd').inner_text().strip() == "—"
+    # History: sorted dearest first, the priced deep request leads; its cost column shows.
+    s.page.locator("#tab-history").click()
+    s.page.select_option('#history-filters select[name="sort"]', "cost")
+    first = s.page.locator("#history-table tbody tr.trace-row").first
+    first.wait_for()
+    deadline = time.monotonic() + 10
+    while first.get_attribute("data-mode") != "deep" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert first.get_attribute("data-mode") == "deep"
+    assert first.locator(".cell-cost").inner_text().startswith("≈$")

@@ -56,6 +56,31 @@ class ThinkingConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class Price:
+    """USD per million tokens."""
+
+    input: float
+    output: float
+    cached_input: float | None = None  # defaults to ``input``
+    reasoning: float | None = None  # thought tokens; defaults to ``output``
+
+    @property
+    def free(self) -> bool:
+        return not (self.input or self.output or self.cached_input or self.reasoning)
+
+    def as_dict(self) -> dict[str, float | None]:
+        return {
+            "input": self.input,
+            "output": self.output,
+            "cached_input": self.cached_input,
+            "reasoning": self.reasoning,
+        }
+
+
+FREE = Price(0.0, 0.0)
+
+
+@dataclass(frozen=True, slots=True)
 class ModelConfig:
     name: str
     provider: str
@@ -64,6 +89,10 @@ class ModelConfig:
     api_key_env: str | None = None
     thinking: ThinkingConfig = field(default_factory=ThinkingConfig)
     timeout_s: float = 600.0
+    # USD per million tokens; None: unknown (see ponder.pricing).
+    price: Price | None = None
+    # Refuse requests (429) once this model's spend today (UTC) reaches this many USD.
+    daily_cap_usd: float | None = None
     # Provider-specific extras (e.g. ``path`` for the local provider); passed through as is.
     options: Mapping[str, Any] = field(default_factory=dict)
 
@@ -139,7 +168,46 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
     )
 
 
-_MODEL_KEYS = {"provider", "base_url", "model", "api_key_env", "thinking", "timeout_s"}
+_MODEL_KEYS = {
+    "provider",
+    "base_url",
+    "model",
+    "api_key_env",
+    "thinking",
+    "timeout_s",
+    "price",
+    "daily_cap_usd",
+}
+_PRICE_KEYS = {"input", "output", "cached_input", "reasoning"}
+
+
+def _usd(value: Any, where: str, *, required: bool) -> float | None:
+    if value is None and not required:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ConfigError(f"{where} must be a number of USD (0 or more).")
+    return float(value)
+
+
+def _parse_price(raw: Any, where: str) -> Price | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise ConfigError(
+            f"{where} price must be a table in USD per million tokens,"
+            " e.g. price = { input = 0.60, output = 2.50 }."
+        )
+    unknown = set(raw) - _PRICE_KEYS
+    if unknown:
+        raise ConfigError(f"{where} price has unknown keys: {', '.join(sorted(unknown))}.")
+    if "input" not in raw or "output" not in raw:
+        raise ConfigError(f"{where} price needs both input and output (USD per million tokens).")
+    return Price(
+        input=_usd(raw["input"], f"{where} price.input", required=True) or 0.0,
+        output=_usd(raw["output"], f"{where} price.output", required=True) or 0.0,
+        cached_input=_usd(raw.get("cached_input"), f"{where} price.cached_input", required=False),
+        reasoning=_usd(raw.get("reasoning"), f"{where} price.reasoning", required=False),
+    )
 _THINKING_KEYS = {"enabled", "budget", "effort", "flavour", "inline_tags", "opens_in_template"}
 
 
@@ -198,5 +266,7 @@ def _parse_model(name: str, table: Any) -> ModelConfig:
         api_key_env=table.get("api_key_env"),
         thinking=thinking,
         timeout_s=float(table.get("timeout_s", 600.0)),
+        price=_parse_price(table.get("price"), where),
+        daily_cap_usd=_usd(table.get("daily_cap_usd"), f"{where} daily_cap_usd", required=False),
         options=options,
     )

@@ -18,6 +18,7 @@ from typing import cast
 
 import httpx
 
+from ponder.budget import CostModel, SpendCapProvider, SpendLedger
 from ponder.config import AUTO, Config, ModelConfig
 from ponder.errors import (
     PonderError,
@@ -58,8 +59,11 @@ class Engine:
         config: Config,
         router: Router | None = None,
         narrator_factory: Callable[[], Narrator] = KeywordNarrator,
+        spend: SpendLedger | None = None,
     ) -> None:
         self.config = config
+        self.spend = spend
+        self.costs = CostModel()  # the gateway feeds it each finished request's tokens
         self._router = router
         self._narrator_factory = narrator_factory
         self._providers: dict[str, Provider] = {}
@@ -77,10 +81,16 @@ class Engine:
             return cached
         if name == AUTO:
             provider: Provider = RoutingProvider(
-                ModelConfig(AUTO, "router"), self.router, self.provider
+                ModelConfig(AUTO, "router"),
+                self.router,
+                self.provider,
+                cost=lambda mode, model, request: self.costs.expected_usd(mode, model, request),
             )
         else:
-            provider = create_provider(self.config.model(name))
+            model = self.config.model(name)
+            provider = create_provider(model)
+            if model.daily_cap_usd is not None and self.spend is not None:
+                provider = SpendCapProvider(provider, self.spend)
         self._providers[name] = provider
         return provider
 

@@ -125,6 +125,8 @@ class Usage:
     thinking_tokens: int
     answer_tokens: int
     estimated: bool = False
+    # Input tokens served from the provider's prompt cache (billed at the cached rate).
+    cached_input_tokens: int | None = None
     at_ns: int = field(default_factory=now_ns)
     type: Literal["usage"] = "usage"
 

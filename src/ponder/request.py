@@ -209,6 +209,8 @@ class ChatRequest:
     response_format: ResponseFormat | None = None
     # A latency budget from the client: the router must not pick a mode that misses it.
     max_ttfa_ms: float | None = None
+    # A cost budget in USD: ``auto`` picks a mode expected to cost no more (ponder.budget).
+    max_cost_usd: float | None = None
     request_id: str = field(default_factory=lambda: "req_" + uuid.uuid4().hex[:20])
 
     @classmethod

@@ -28,7 +28,14 @@ from ponder.bench.records import ATTEMPTS_FILE, AttemptLog, AttemptRecord, read_
 from ponder.bench.registry import get_suite
 from ponder.bench.report import render_report
 from ponder.bench.runner import BenchRunner, RetryPolicy, RunSettings, chain_key
-from ponder.bench.stats import Summary, break_evens, by_level, headline, reduce_chains
+from ponder.bench.stats import (
+    Summary,
+    break_evens,
+    break_evens_usd,
+    by_level,
+    headline,
+    reduce_chains,
+)
 from ponder.bench.suite import DatabaseSuite, Suite, Task
 from ponder.config import Config
 from ponder.engine import Engine
@@ -48,6 +55,8 @@ class CorrectSettings:
     n_per_level: int = 10
     seed: int = 0
     d_minutes: float = 15.0
+    # What a person fixing a wrong answer costs, in USD (15 minutes at $100 an hour).
+    d_dollars: float = 25.0
     concurrency: int = 1
     models_in_parallel: bool = False
     retry_policy: RetryPolicy = "feedback"
@@ -189,8 +198,10 @@ def summarize_run(
     levels = by_level(chains, settings.models)
     d_s = settings.d_minutes * 60
     be = break_evens(top)
+    be_usd = break_evens_usd(top)
+    d_usd = settings.d_dollars
     out = settings.out
-    write_csv(out / SUMMARY_FILE, [*top, *levels], d_s, be)
+    write_csv(out / SUMMARY_FILE, [*top, *levels], d_s, be, d_usd, be_usd)
     manifest = {
         "suites": ", ".join(settings.suites),
         "models": ", ".join(settings.models),
@@ -199,12 +210,13 @@ def summarize_run(
         "tasks per level": settings.n_per_level,
         "seed": settings.seed,
         "D": f"{settings.d_minutes:g} min",
+        "D$": f"${settings.d_dollars:g}",
         "concurrency per model": settings.concurrency,
         "attempts recorded": len(records),
     }
     if settings.dsn is not None:
         manifest["database"] = settings.dsn
-    html = render_report(top, levels, chains, d_s, be, manifest, records)
+    html = render_report(top, levels, chains, d_s, be, manifest, records, d_usd=d_usd)
     (out / REPORT_FILE).write_text(html, encoding="utf-8")
     return CorrectResult(
         headline=top,
@@ -212,7 +224,7 @@ def summarize_run(
         break_even_s=be,
         new_attempts=new_attempts,
         records=records,
-        text=headline_text(top, d_s, be),
+        text=headline_text(top, d_s, be, d_usd, be_usd),
     )
 
 
@@ -224,6 +236,7 @@ def _write_manifest(out: Path, settings: CorrectSettings, tasks: int) -> None:
         "n_per_level": settings.n_per_level,
         "seed": settings.seed,
         "d_minutes": settings.d_minutes,
+        "d_dollars": settings.d_dollars,
         "retry_policy": settings.retry_policy,
         "concurrency": settings.concurrency,
         "dsn": settings.dsn,

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ponder.bench.stats import MS_PER_S, Summary
+from ponder.pricing import format_usd
 
 CSV_FIELDS = (
     "model",
@@ -29,6 +30,12 @@ CSV_FIELDS = (
     "expected_ttc_s",
     "expected_ttc_1shot_s",
     "break_even_D_s",
+    "cost_per_attempt_usd",
+    "cost_per_task_usd",
+    "cost_per_correct_usd",
+    "D_usd",
+    "expected_cost_usd",
+    "break_even_D_usd",
 )
 
 
@@ -57,6 +64,8 @@ def write_csv(
     rows: Sequence[Summary],
     d_s: float,
     break_even: Mapping[str, float | None],
+    d_usd: float | None = None,
+    break_even_usd: Mapping[str, float | None] | None = None,
 ) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -64,6 +73,8 @@ def write_csv(
         for row in rows:
             overall = row.suite == "all" and row.level == "all"
             be = break_even.get(row.model) if overall else None
+            be_usd = (break_even_usd or {}).get(row.model) if overall else None
+            expected_usd = row.expected_cost_usd(d_usd) if d_usd is not None else None
             writer.writerow(
                 [
                     row.model,
@@ -86,17 +97,31 @@ def write_csv(
                     _num(row.expected_ttc_s(d_s), 3),
                     _num(row.expected_ttc_1shot_s(d_s), 3),
                     _num(be, 3),
+                    _num(row.cost_per_attempt_usd, 8),
+                    _num(row.cost_per_task_usd, 8),
+                    _num(row.cost_per_correct_usd, 8),
+                    _num(d_usd, 2),
+                    _num(expected_usd, 6),
+                    _num(be_usd, 6),
                 ]
             )
 
 
-def table_rows(rows: Sequence[Summary], d_s: float) -> tuple[list[str], list[list[str]]]:
-    """Header and cells of the headline table (shared by stdout and the HTML report)."""
+def table_rows(
+    rows: Sequence[Summary], d_s: float, d_usd: float | None = None
+) -> tuple[list[str], list[list[str]]]:
+    """Header and cells of the headline table (shared by stdout and the HTML report). The
+    cost columns appear when some model has a price (the embedded one is free)."""
     k = max((r.k for r in rows), default=1)
+    costs = any(r.cost_per_task_usd is not None for r in rows)
     header = ["model", "mode", "tasks", "pass@1"]
     if k > 1:
         header.append(f"pass@{k}")
     header += ["TTFA p50", "TTFA p90", "TTC p50", f"E[TTC] @ D={fmt_seconds(d_s)}"]
+    if costs:
+        header.append("$/correct")
+        if d_usd is not None:
+            header.append(f"E[$] @ D={format_usd(d_usd)}")
     cells = []
     for r in rows:
         never = f"> {r.k} tries" if r.k > 1 else "never"
@@ -114,6 +139,10 @@ def table_rows(rows: Sequence[Summary], d_s: float) -> tuple[list[str], list[lis
             fmt_seconds(_ms(r.ttc_p50_ms), censored=never),
             fmt_seconds(r.expected_ttc_s(d_s)),
         ]
+        if costs:
+            row.append(format_usd(r.cost_per_correct_usd) if r.solved else "never")
+            if d_usd is not None:
+                row.append(format_usd(r.expected_cost_usd(d_usd)))
         cells.append(row)
     return header, cells
 
@@ -148,8 +177,42 @@ def break_even_lines(rows: Sequence[Summary], break_even: Mapping[str, float | N
     return lines
 
 
+def break_even_usd_lines(
+    rows: Sequence[Summary], break_even: Mapping[str, float | None]
+) -> list[str]:
+    priced = [r for r in rows if r.cost_per_task_usd is not None]
+    if not priced or not break_even:
+        return []
+    cheapest = min(priced, key=lambda r: r.cost_per_task_usd or 0.0)
+    lines = []
+    for model, d in break_even.items():
+        if d is None:
+            lines.append(
+                f"break-even in money: {model} never beats {cheapest.model}: no more accurate"
+                " and dearer per task."
+            )
+        elif d == 0:
+            lines.append(f"break-even in money: {model} beats {cheapest.model} at any D$.")
+        else:
+            lines.append(
+                f"break-even in money: {model} beats {cheapest.model} once a wrong answer costs"
+                f" more than {format_usd(d)} to fix (D$)."
+            )
+    return lines
+
+
 def headline_text(
-    rows: Sequence[Summary], d_s: float, break_even: Mapping[str, float | None]
+    rows: Sequence[Summary],
+    d_s: float,
+    break_even: Mapping[str, float | None],
+    d_usd: float | None = None,
+    break_even_usd: Mapping[str, float | None] | None = None,
 ) -> str:
-    header, cells = table_rows(rows, d_s)
-    return "\n".join([render_table(header, cells), *break_even_lines(rows, break_even)])
+    header, cells = table_rows(rows, d_s, d_usd)
+    return "\n".join(
+        [
+            render_table(header, cells),
+            *break_even_lines(rows, break_even),
+            *break_even_usd_lines(rows, break_even_usd or {}),
+        ]
+    )

@@ -56,6 +56,8 @@ class AttemptRecord:
     reference: str | None = None
     route_reason: str | None = None
     error: ErrorRecord | None = None
+    # What the attempt cost in USD at the model's price (None: the model has no price).
+    cost_usd: float | None = None
     ponder_version: str = ""
     schema: int = SCHEMA_VERSION
     extra: Mapping[str, Any] = field(default_factory=dict)

@@ -2,7 +2,8 @@
 
 1. TTFA vs pass rate per model (one dot per model and per model x level);
 2. time-to-correct CDFs (tasks never correct are censored: a curve plateaus at the solved share);
-3. expected time-to-correct as the human fix-up cost D grows, break-even marked.
+3. expected time-to-correct as the human fix-up cost D grows, break-even marked;
+4. cost per correct answer vs median time-to-correct per model (when any model has a price).
 """
 
 from __future__ import annotations
@@ -134,6 +135,28 @@ def rejection_reasons(records: Sequence[AttemptRecord], top: int = 6) -> list[li
     return rows
 
 
+def cost_vs_ttc(headline: Sequence[Summary]) -> str:
+    """One dot per model: what a correct answer costs against how long it takes to get one."""
+    rows = [r for r in headline if r.cost_per_correct_usd is not None and r.ttc_p50_ms is not None]
+    if not rows:
+        return ""
+    xs = [(r.ttc_p50_ms or 0.0) / MS_PER_S for r in rows]
+    ys = [r.cost_per_correct_usd or 0.0 for r in rows]
+    chart = Chart(
+        "Cost per correct answer vs time-to-correct",
+        "median time-to-correct (s)",
+        "USD per correct answer",
+        (0.0, max(xs) * 1.25 or 1.0),
+        (0.0, max(ys) * 1.25 or 1.0),
+    )
+    for i, r in enumerate(headline):
+        if r in rows:
+            chart.point((r.ttc_p50_ms or 0.0) / MS_PER_S, r.cost_per_correct_usd or 0.0,
+                        color(i), radius=7)  # fmt: skip
+            chart.legend_entry(f"{r.model} ({r.mode})", color(i))
+    return chart.render()
+
+
 def render_report(
     headline: Sequence[Summary],
     levels: Sequence[Summary],
@@ -142,9 +165,10 @@ def render_report(
     break_even: Mapping[str, float | None],
     settings: Mapping[str, Any],
     records: Sequence[AttemptRecord] = (),
+    d_usd: float | None = None,
 ) -> str:
-    header, cells = table_rows(headline, d_s)
-    level_header, level_cells = table_rows(levels, d_s)
+    header, cells = table_rows(headline, d_s, d_usd)
+    level_header, level_cells = table_rows(levels, d_s, d_usd)
     setting_cells = [[str(k), str(v)] for k, v in settings.items()]
     notes = "".join(f"<p>{escape(line)}</p>" for line in break_even_lines(headline, break_even))
     return f"""<!doctype html>
@@ -158,6 +182,7 @@ def render_report(
 {ttfa_vs_pass(headline, levels)}
 {ttc_cdf_chart(headline, chains)}
 {expected_vs_d(headline, d_s, break_even)}
+{cost_vs_ttc(headline)}
 </div>
 <h2>By suite and level</h2>
 {_table(level_header, level_cells)}
@@ -172,7 +197,10 @@ the <code>independent</code> retry policy, the unbiased estimator of Chen et al.
 accepted; tasks never accepted are censored at the attempt budget, so a median shows “&gt; k tries”
 when fewer than half were solved. <b>E[TTC]</b> = mean machine time per task + (1 − share
 solved) · D, where D is what a person spends fixing a wrong answer; the break-even D is where
-a slower, more accurate model starts to win.</p>
+a slower, more accurate model starts to win. <b>$/correct</b>: everything a model's attempts
+cost at its price (thought tokens included) divided by the tasks it got right; <b>E[$]</b> =
+mean cost per task + (1 − share solved) · D$, with D$ what fixing a wrong answer costs.
+Models without a price show “—”: their cost is unknown, not zero.</p>
 </div>
 <h2>Run</h2>
 {_table(["setting", "value"], setting_cells)}

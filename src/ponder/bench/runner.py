@@ -30,11 +30,14 @@ from ponder import __version__
 from ponder.bench.progressbar import ProgressBar
 from ponder.bench.records import AttemptLog, AttemptRecord, ErrorRecord, VerdictRecord
 from ponder.bench.suite import Suite, Task, Verdict, feedback_for
+from ponder.config import Price
 from ponder.engine import Engine
 from ponder.errors import PonderError
-from ponder.events import Answer, Failed, Started, Thinking
+from ponder.events import Answer, Failed, Started, Thinking, Usage
 from ponder.meter import Meter
+from ponder.pricing import cost_of, price_for
 from ponder.request import ChatRequest, Message
+from ponder.tokens import estimate_tokens
 
 RetryPolicy = Literal["feedback", "independent"]
 RETRY_POLICIES: tuple[RetryPolicy, ...] = ("feedback", "independent")
@@ -179,6 +182,7 @@ class BenchRunner:
         thinking: list[str] = []
         answer: list[str] = []
         mode = "unknown"
+        served = model
         route_reason: str | None = None
         error: ErrorRecord | None = None
         try:
@@ -186,6 +190,7 @@ class BenchRunner:
                 meter.feed(event)
                 if isinstance(event, Started):
                     mode = event.mode
+                    served = event.model
                     route_reason = event.reason
                 elif isinstance(event, Thinking):
                     thinking.append(event.text)
@@ -202,6 +207,15 @@ class BenchRunner:
         else:
             verdict = await asyncio.to_thread(_safe_verify, suite, task, answer_text)
         verify_ms = (time.perf_counter() - t0) * 1000
+        metrics = meter.metrics()
+        usage = Usage(
+            metrics.input_tokens,
+            metrics.thinking_tokens,
+            metrics.answer_tokens,
+            metrics.tokens_estimated,
+        )
+        prompt_tokens = estimate_tokens("\n".join(m.content for m in messages))
+        cost = cost_of(self._price(served), usage, prompt_tokens)
         return AttemptRecord(
             suite=task.suite,
             task_id=task.id,
@@ -219,14 +233,21 @@ class BenchRunner:
             verdict=VerdictRecord(verdict.ok, verdict.reason, verdict.extracted),
             thinking="".join(thinking),
             answer=answer_text,
-            meter=meter.metrics().as_dict(),
+            meter=metrics.as_dict(),
             verify_ms=round(verify_ms, 3),
             started_at=started_at,
             reference=task.reference,
             route_reason=route_reason,
             error=error,
+            cost_usd=round(cost.total_usd, 10) if cost is not None else None,
             ponder_version=__version__,
         )
+
+    def _price(self, name: str) -> Price | None:
+        try:
+            return price_for(self.engine.config.model(name))
+        except PonderError:
+            return None
 
 
 def _safe_verify(suite: Suite, task: Task, answer: str) -> Verdict:

@@ -17,6 +17,12 @@ Definitions (DESIGN.md's metric table, applied to k attempts per task):
 - **break-even D** of a model against the fastest one (least T): the D above which it has
   the lower expected time-to-correct, ``(T_b - T_a) / (p_b - p_a)``; 0 when it is both faster
   and better, ``None`` when it is never better.
+- **cost** (USD, at each model's price; unknown — ``None`` — when a model has none): per
+  attempt (mean), per task until correct (the attempts' costs up to the accepted one, or all
+  of them when none was), and **per correct answer**: everything spent on the model's tasks
+  divided by the tasks it got right. **Expected cost-to-correct** at a fix-up cost D$:
+  ``C + (1 - p) * D$`` with C the mean cost per task; its **break-even D$** against the
+  cheapest model is ``(C_b - C_a) / (p_b - p_a)``, like the time form.
 """
 
 from __future__ import annotations
@@ -62,6 +68,9 @@ class ChainResult:
     spent_ms: float  # machine time until accepted (or over all attempts when never)
     ttfa_ms: tuple[float, ...]
     first_e2e_ms: float
+    # USD until accepted (all attempts when never); None when an attempt had no price.
+    cost_usd: float | None = None
+    attempt_costs: tuple[float | None, ...] = ()
 
     @property
     def solved(self) -> bool:
@@ -78,8 +87,10 @@ def reduce_chains(records: Iterable[AttemptRecord]) -> list[ChainResult]:
         first = chain[0]
         first_ok: int | None = None
         spent = 0.0
+        cost: float | None = 0.0
         for record in chain:
             spent += record.e2e_ms + record.verify_ms
+            cost = None if cost is None or record.cost_usd is None else cost + record.cost_usd
             if record.verdict.ok:
                 first_ok = record.attempt
                 break
@@ -100,6 +111,8 @@ def reduce_chains(records: Iterable[AttemptRecord]) -> list[ChainResult]:
                 spent_ms=spent,
                 ttfa_ms=tuple(r.ttfa_ms for r in chain if r.ttfa_ms is not None),
                 first_e2e_ms=first.e2e_ms,
+                cost_usd=cost,
+                attempt_costs=tuple(r.cost_usd for r in chain),
             )
         )
     return results
@@ -154,6 +167,15 @@ class Summary:
     spent_mean_ms: float
     ttc_p50_ms: float | None
     ttc_p90_ms: float | None
+    cost_per_attempt_usd: float | None = None
+    cost_per_task_usd: float | None = None
+    cost_per_correct_usd: float | None = None  # None also when nothing was correct
+
+    def expected_cost_usd(self, d_usd: float) -> float | None:
+        """Expected cost-to-correct in USD when a wrong answer costs ``d_usd`` to fix."""
+        if self.cost_per_task_usd is None:
+            return None
+        return self.cost_per_task_usd + (1.0 - self.solved) * d_usd
 
     def expected_ttc_s(self, d_s: float) -> float:
         """Expected time-to-correct in seconds when a wrong answer costs ``d_s`` seconds."""
@@ -177,6 +199,10 @@ def summarize(chains: Sequence[ChainResult], model: str, suite: str, level: str)
         pk = _mean([1.0 if c.solved else 0.0 for c in chains])
     ttfa = [t for c in chains for t in c.ttfa_ms]
     observations = [(c.spent_ms, c.solved) for c in chains]
+    chain_costs = [c.cost_usd for c in chains]
+    attempt_costs = [a for c in chains for a in c.attempt_costs]
+    priced = all(x is not None for x in chain_costs)
+    solved = sum(1 for c in chains if c.solved)
     return Summary(
         model=model,
         mode=Counter(c.mode for c in chains).most_common(1)[0][0],
@@ -195,6 +221,15 @@ def summarize(chains: Sequence[ChainResult], model: str, suite: str, level: str)
         spent_mean_ms=_mean([c.spent_ms for c in chains]),
         ttc_p50_ms=ttc_quantile(observations, 0.5),
         ttc_p90_ms=ttc_quantile(observations, 0.9),
+        cost_per_attempt_usd=(
+            _mean([a for a in attempt_costs if a is not None])
+            if attempt_costs and all(a is not None for a in attempt_costs)
+            else None
+        ),
+        cost_per_task_usd=_mean([x for x in chain_costs if x is not None]) if priced else None,
+        cost_per_correct_usd=(
+            sum(x for x in chain_costs if x is not None) / solved if priced and solved else None
+        ),
     )
 
 
@@ -245,6 +280,26 @@ def break_evens(rows: Sequence[Summary]) -> dict[str, float | None]:
         return {}
     fastest = min(rows, key=lambda r: r.spent_mean_ms)
     return {r.model: break_even_s(fastest, r) for r in rows if r is not fastest}
+
+
+def break_even_usd(cheap: Summary, dear: Summary) -> float | None:
+    """The D$ above which ``dear`` beats ``cheap`` on expected cost-to-correct."""
+    if cheap.cost_per_task_usd is None or dear.cost_per_task_usd is None:
+        return None
+    extra_cost = dear.cost_per_task_usd - cheap.cost_per_task_usd
+    extra_accuracy = dear.solved - cheap.solved
+    if extra_accuracy <= 0:
+        return 0.0 if (extra_cost < 0 and extra_accuracy == 0) else None
+    return max(0.0, extra_cost / extra_accuracy)
+
+
+def break_evens_usd(rows: Sequence[Summary]) -> dict[str, float | None]:
+    """Each priced model's break-even D$ against the cheapest priced model."""
+    priced = [r for r in rows if r.cost_per_task_usd is not None]
+    if not priced:
+        return {}
+    cheapest = min(priced, key=lambda r: r.cost_per_task_usd or 0.0)
+    return {r.model: break_even_usd(cheapest, r) for r in priced if r is not cheapest}
 
 
 def fastest_model(rows: Sequence[Summary]) -> str | None:

@@ -84,6 +84,14 @@ def register(subparsers: Any) -> None:
         help="human minutes to fix a wrong answer, for expected time-to-correct (default 15)",
     )
     correct.add_argument(
+        "--D-dollars",
+        dest="d_dollars",
+        type=float,
+        default=25.0,
+        help="USD a person's fix of a wrong answer costs, for expected cost-to-correct and its"
+        " break-even (default 25: 15 minutes at $100 an hour)",
+    )
+    correct.add_argument(
         "--concurrency", type=_positive, default=1, help="requests in flight per model (default 1)"
     )
     correct.add_argument(
@@ -150,6 +158,7 @@ def run_correct_command(args: argparse.Namespace) -> int:
         n_per_level=args.n_per_level,
         seed=args.seed,
         d_minutes=args.d_minutes,
+        d_dollars=args.d_dollars,
         concurrency=args.concurrency,
         models_in_parallel=args.models_in_parallel,
         retry_policy=args.retry_policy,

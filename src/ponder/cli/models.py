@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ponder.config import ModelConfig
 
 
 def register(subparsers: Any) -> None:
@@ -46,7 +49,7 @@ async def _run(args: argparse.Namespace) -> int:
 
     names = sorted(config.models)
     results = await asyncio.gather(*(check(n) for n in names))
-    rows = [("MODEL", "PROVIDER", "UPSTREAM", "THINKING", "STATUS")]
+    rows = [("MODEL", "PROVIDER", "UPSTREAM", "THINKING", "PRICE $/Mtok in/out", "STATUS")]
     for name, status in zip(names, results, strict=True):
         model = config.models[name]
         thinking = "on" if model.thinking.enabled else "off"
@@ -54,10 +57,36 @@ async def _run(args: argparse.Namespace) -> int:
             thinking += f" (budget {model.thinking.budget})"
         mark = "ok" if status.usable else "unusable"
         rows.append(
-            (name, model.provider, model.model or "-", thinking, f"{mark}: {status.detail}")
+            (
+                name,
+                model.provider,
+                model.model or "-",
+                thinking,
+                describe_price(model),
+                f"{mark}: {status.detail}",
+            )
         )
-    rows.append(("auto", "router", "fast|deep", "per request", "ok: routes to fast or deep"))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    auto = ("auto", "router", "fast|deep", "per request", "as routed")
+    rows.append((*auto, "ok: routes to fast or deep"))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
     for row in rows:
-        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4])
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:5])) + "  " + row[5])
     return 0 if all(r.usable for r in results) else 1
+
+
+def describe_price(model: ModelConfig) -> str:
+    """``0.60/2.50`` (thoughts ``r …`` when priced apart), ``free``, or ``unknown``."""
+    from ponder.pricing import price_for
+
+    price = price_for(model)
+    if price is None:
+        return "unknown (no price)"
+    if price.free:
+        return "free (runs here)" if model.price is None else "free"
+    text = f"{price.input:g}/{price.output:g}"
+    if price.cached_input is not None:
+        text += f" cached {price.cached_input:g}"
+    if price.reasoning is not None:
+        text += f" thinking {price.reasoning:g}"
+    cap = model.daily_cap_usd
+    return text + (f" · cap ${cap:g}/day" if cap is not None else "")

@@ -35,6 +35,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--status", choices=("ok", "error", "client_disconnected", "interrupted"))
     parser.add_argument("--since", help="only newer: 30m, 2h, 7d or an ISO date/time")
     parser.add_argument("-q", "--text", help="only traces whose prompt or answer contains this")
+    parser.add_argument(
+        "--min-cost", type=float, default=None, metavar="USD", help="only traces costing this much"
+    )
+    parser.add_argument("--by-cost", action="store_true", help="dearest first (unpriced last)")
     parser.add_argument("--limit", type=int, default=20, help="at most this many (0: all)")
     parser.add_argument("--jsonl", action="store_true", help="one JSON object per line")
     parser.set_defaults(func=run)
@@ -98,8 +102,12 @@ def run(args: argparse.Namespace) -> int:
         status=args.status,
         since=parse_since(args.since) if args.since else None,
         text=args.text,
+        min_cost_usd=args.min_cost,
+        sort="cost" if args.by_cost else "created",
         limit=args.limit or None,
     )
+    from ponder.pricing import format_usd
+
     try:
         records = read_traces(path, query)
     except StoreUnavailable as exc:
@@ -111,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
             out.write(json.dumps(record.to_dict()) + "\n")
         return 0
     rows: list[tuple[str, ...]] = [
-        ("TIME", "REQUEST", "MODEL", "MODE", "END", "TTFA ms", "E2E ms", "THINK/ANS", "OK")
+        ("TIME", "REQUEST", "MODEL", "MODE", "END", "TTFA ms", "E2E ms", "THINK/ANS", "COST",
+         "OK")
     ]
     prompts = ["PROMPT"]
     for r in records:
@@ -131,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
                 _ms(r.ttfa_ms),
                 _ms(r.e2e_ms),
                 tokens,
+                format_usd(r.cost_usd) + ("~" if r.cost_estimated and r.cost_usd else ""),
                 verdict_mark(r),
             )
         )

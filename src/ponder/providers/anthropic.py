@@ -263,7 +263,9 @@ class AnthropicProvider(http.HTTPProvider):
             )
         for event in reader.calls.close():  # calls whose block never stopped
             yield event
-        usage = reader.tracker.split_usage(reader.input_tokens, reader.output_tokens)
+        usage = reader.tracker.split_usage(
+            reader.input_tokens, reader.output_tokens, cached_input_tokens=reader.cached_tokens
+        )
         yield usage
         yield Finished(reader.tracker.finish_reason(reader.finish))
 
@@ -278,6 +280,7 @@ class _MessageReader:
         self.calls = ToolCallAssembler()
         self._tool_blocks: dict[int, int] = {}  # content block index -> tool call fragments key
         self.input_tokens: int | None = None
+        self.cached_tokens: int | None = None
         self.output_tokens = 0
         self.finish: FinishReason = "stop"
         self.stopped = False
@@ -310,6 +313,7 @@ class _MessageReader:
                 + _int(usage.get("cache_creation_input_tokens"))
                 + _int(usage.get("cache_read_input_tokens"))
             )
+            self.cached_tokens = _int(usage.get("cache_read_input_tokens")) or None
             self.output_tokens = _int(usage.get("output_tokens"))
         return []
 

@@ -35,6 +35,8 @@ class Provider(ABC):
     # Whether the model behind this provider can call tools. A request that forces a call
     # (tool_choice required or a named tool) is refused before it reaches one that cannot.
     supports_tools: ClassVar[bool] = True
+    # The model runs in this process (no provider bill): its cost is zero, not unknown.
+    runs_in_process: ClassVar[bool] = False
 
     def __init__(self, config: ModelConfig) -> None:
         self.config = config

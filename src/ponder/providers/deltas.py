@@ -108,7 +108,11 @@ class DeltaTracker:
         return upstream
 
     def split_usage(
-        self, input_tokens: int | None, output_tokens: int, thinking_tokens: int | None = None
+        self,
+        input_tokens: int | None,
+        output_tokens: int,
+        thinking_tokens: int | None = None,
+        cached_input_tokens: int | None = None,
     ) -> Usage:
         """A Usage from a provider's counts.
 
@@ -119,8 +123,10 @@ class DeltaTracker:
         """
         if thinking_tokens is not None:
             thinking = min(max(thinking_tokens, 0), output_tokens)
-            return Usage(input_tokens, thinking, output_tokens - thinking, estimated=False)
+            return Usage(
+                input_tokens, thinking, output_tokens - thinking, False, cached_input_tokens
+            )
         if not self.saw_thinking:
-            return Usage(input_tokens, 0, output_tokens, estimated=False)
+            return Usage(input_tokens, 0, output_tokens, False, cached_input_tokens)
         answer = min(estimate_tokens(self.answer_text), output_tokens)
-        return Usage(input_tokens, output_tokens - answer, answer, estimated=True)
+        return Usage(input_tokens, output_tokens - answer, answer, True, cached_input_tokens)

@@ -165,6 +165,7 @@ class LocalProvider(Provider):
 
     kind = "local"
     supports_tools = False
+    runs_in_process = True
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)

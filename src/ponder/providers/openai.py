@@ -462,7 +462,13 @@ class _Reader:
         reasoning = _int(details.get("reasoning_tokens")) if isinstance(details, dict) else None
         if reasoning == 0 and self.tracker.saw_thinking:
             reasoning = None  # a server that counts no reasoning for thoughts it sent inline
-        return self.tracker.split_usage(_int(usage.get("prompt_tokens")), completion, reasoning)
+        prompt_details = usage.get("prompt_tokens_details")
+        cached = (
+            _int(prompt_details.get("cached_tokens")) if isinstance(prompt_details, dict) else None
+        )
+        return self.tracker.split_usage(
+            _int(usage.get("prompt_tokens")), completion, reasoning, cached
+        )
 
     def end(self) -> list[Event]:
         """The flushed splitter, the tool calls, the reasoning state, the usage, the finish."""

@@ -8,7 +8,7 @@ one-line reason on the ``started`` event.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from ponder.config import ModelConfig
@@ -29,6 +29,10 @@ class Router(Protocol):
     def decide(self, request: ChatRequest) -> Decision: ...
 
 
+# (mode, the model it routes to, the request) -> (expected USD or None, where it came from)
+CostEstimate = Callable[[Mode, ModelConfig, ChatRequest], tuple[float | None, str]]
+
+
 class RoutingProvider(Provider):
     """``auto``: route to the model named by the mode (``fast``/``deep`` by default)."""
 
@@ -40,11 +44,36 @@ class RoutingProvider(Provider):
         router: Router,
         resolve: Callable[[str], Provider],
         targets: dict[Mode, str] | None = None,
+        cost: CostEstimate | None = None,
     ) -> None:
         super().__init__(config)
         self.router = router
         self.resolve = resolve
         self.targets: dict[Mode, str] = targets or {"fast": "fast", "deep": "deep"}
+        self.cost = cost
+
+    def _within_budget(self, request: ChatRequest, decision: Decision) -> Decision:
+        """The decision, changed to a cheaper mode when it would exceed ``max_cost_usd``."""
+        budget = request.max_cost_usd
+        if budget is None or self.cost is None:
+            return decision
+        from ponder.budget import budget_choice  # late: budget imports the providers
+
+        costs = {
+            mode: self.cost(mode, self.resolve(name).config, request)
+            for mode, name in self.targets.items()
+        }
+        mode, note = budget_choice(decision.mode, budget, costs)
+        if note is None:
+            return decision
+        estimates = dict(decision.estimates or {})
+        for m, (usd, _) in costs.items():
+            if usd is not None:
+                estimates[f"{m}_cost_usd"] = usd
+        estimates["max_cost_usd"] = budget
+        return replace(
+            decision, mode=mode, reason=f"{decision.reason}; {note}", estimates=estimates
+        )
 
     async def stream(
         self,
@@ -52,7 +81,7 @@ class RoutingProvider(Provider):
         reason: str | None = None,
         estimates: dict[str, float] | None = None,
     ) -> AsyncIterator[Event]:
-        decision = self.router.decide(request)
+        decision = self._within_budget(request, self.router.decide(request))
         target = self.resolve(self.targets[decision.mode])
         # The chosen mode wins over the target model's default thinking switch.
         thinking = ThinkingSettings(

@@ -12,7 +12,7 @@ from ponder.config import AUTO, Config
 from ponder.server.errors import NotFoundError, ParamError
 from ponder.server.gateway import Gateway
 from ponder.server.metrics import store_lines
-from ponder.store.base import TraceQuery
+from ponder.store.base import SORTS, TraceQuery
 from ponder.store.record import STATUSES
 
 MODES = ("fast", "deep", AUTO)
@@ -115,12 +115,28 @@ def _seconds_param(request: Request, name: str) -> float | None:
         raise ParamError(name, f"'{name}' must be unix seconds.") from None
 
 
+def _usd_param(request: Request, name: str) -> float | None:
+    raw = request.query_params.get(name)
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise ParamError(name, f"'{name}' must be a number of USD (0 or more).")
+    return value
+
+
 async def api_traces(request: Request) -> JSONResponse:
     gateway = _gateway(request)
     params = request.query_params
     status = params.get("status") or None
     if status is not None and status not in STATUSES:
         raise ParamError("status", f"'status' must be one of {', '.join(STATUSES)}.")
+    sort = params.get("sort") or "created"
+    if sort not in SORTS:
+        raise ParamError("sort", f"'sort' must be one of {', '.join(SORTS)}.")
     query = TraceQuery(
         model=params.get("model") or None,
         mode=params.get("mode") or None,
@@ -128,6 +144,8 @@ async def api_traces(request: Request) -> JSONResponse:
         since=_seconds_param(request, "since"),
         before=_seconds_param(request, "before"),
         text=params.get("q") or None,
+        min_cost_usd=_usd_param(request, "min_cost"),
+        sort=sort,  # type: ignore[arg-type]
         limit=_int_param(request, "limit", 50, MAX_TRACE_LIMIT),
     )
     records = await gateway.read_traces(query)

@@ -225,7 +225,7 @@ class StreamingChat(_ChatResponse):
                 x.terminal = event
                 self.gateway.remember(x)
                 await self.gateway.reasoning_saved(x)  # another gateway may get the next turn
-                chunk = enc.finished(event, x.usage)
+                chunk = enc.finished(event, x.usage, self.gateway.cost(x))
                 if self.include_usage:
                     chunk += enc.usage(x.usage, x.prompt_tokens())
                 break
@@ -289,6 +289,7 @@ class CollectedChat(_ChatResponse):
                 progress=x.progress,
                 tool_calls=x.tool_calls,
                 notes=x.notes,
+                cost=self.gateway.cost(x),
             )
         else:
             failed = self._redacted(

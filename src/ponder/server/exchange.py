@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import time
 
+from ponder.config import Price
 from ponder.errors import redact
 from ponder.events import Failed, Finished, Started, Thinking, ToolCallEnd, Usage, now_ns
 from ponder.meter import NS_PER_MS
+from ponder.pricing import cost_of
 from ponder.request import ChatRequest, Message
 from ponder.server.otel import ChildSpan
 from ponder.store.record import TraceRecord, TraceStatus, clip
@@ -100,7 +102,9 @@ class Exchange:
     def status(self) -> TraceStatus:
         return "ok" if isinstance(self.terminal, Finished) else "error"
 
-    def record(self, status: TraceStatus, secrets: tuple[str, ...] = ()) -> TraceRecord:
+    def record(
+        self, status: TraceStatus, secrets: tuple[str, ...] = (), price: Price | None = None
+    ) -> TraceRecord:
         """The trace; ``status`` says how the stream ended (``client_disconnected`` ...)."""
         started, terminal, usage = self.started, self.terminal, self.usage
         timings = _partial_timings(self) if not isinstance(terminal, Finished) else terminal.timings
@@ -108,6 +112,7 @@ class Exchange:
         thinking, answer = self.thinking_text, self.answer_text
         if usage is None:
             usage = Usage(None, estimate_tokens(thinking), estimate_tokens(answer), estimated=True)
+        cost = cost_of(price, usage, self.prompt_tokens())
         if isinstance(terminal, Finished):
             finish_reason: str | None = terminal.finish_reason
         elif isinstance(terminal, Failed):
@@ -168,6 +173,11 @@ class Exchange:
                 for call in self.tool_calls
             ],
             notes=list(self.notes),
+            cost_usd=cost.total_usd if cost else None,
+            cost_input_usd=cost.input_usd if cost else None,
+            cost_thinking_usd=cost.thinking_usd if cost else None,
+            cost_answer_usd=cost.answer_usd if cost else None,
+            cost_estimated=cost.estimated if cost else False,
         )
 
 

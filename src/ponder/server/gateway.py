@@ -19,9 +19,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ponder import parts_json
-from ponder.config import AUTO, Config
+from ponder.budget import SpendLedger
+from ponder.config import AUTO, Config, Price
 from ponder.engine import Engine
 from ponder.errors import PonderError
+from ponder.events import Usage
+from ponder.pricing import Cost, cost_of, price_for
 from ponder.reasoning_memory import ReasoningMemory, RememberedTurn
 from ponder.router.default import latency_tracker, load_default_router
 from ponder.router.latency import LatencyTracker
@@ -32,6 +35,7 @@ from ponder.server.otel import RequestTracer, tracer_from_env
 from ponder.store.base import StoreUnavailable, TraceQuery, TraceStore
 from ponder.store.record import ReasoningRecord, TraceRecord, TraceStatus
 from ponder.store.writer import TraceWriter
+from ponder.tokens import estimate_tokens
 
 log = logging.getLogger("ponder.server")
 API_KEY_ENV = "PONDER_API_KEY"
@@ -60,8 +64,14 @@ class Gateway:
         self.settings = settings
         self.writer = writer
         self.latency = latency or latency_tracker(config)
-        self.engine = engine or Engine(config, router=load_default_router(config, self.latency))
+        self.spend = SpendLedger(load=self._load_spend if writer is not None else None)
+        self.engine = engine or Engine(
+            config, router=load_default_router(config, self.latency), spend=self.spend
+        )
+        if self.engine.spend is None:
+            self.engine.spend = self.spend
         self.metrics = GatewayMetrics()
+        self._prices: dict[str, Price | None] = {}
         self.reasoning = ReasoningMemory(
             lookup=self._lookup_reasoning if writer is not None else None,
             save=self._save_reasoning if writer is not None else None,
@@ -86,16 +96,47 @@ class Gateway:
             self._idle.set()
         self._saving.pop(exchange.request.request_id, None)  # a sink that never waited
         try:
-            record = exchange.record(status, self.secrets)
+            record = exchange.record(status, self.secrets, self.price(exchange))
             if self.writer is not None:
                 self.writer.submit(record)
             self.metrics.observe(record)
+            if record.model is not None:
+                self.spend.add(record.model, record.cost_usd, record.created_at)
+            if record.timed and record.mode and record.thinking_tokens is not None:
+                self.engine.costs.observe(
+                    record.mode, record.thinking_tokens, record.answer_tokens or 0
+                )
             if record.timed and record.mode and record.ttfa_ms is not None:
                 self.latency.observe(record.mode, record.ttfa_ms)
             if self.tracer is not None:
                 self.tracer.record(record, exchange.child_spans, exchange.trace_context)
         except Exception:  # recording must never break a response
             log.exception("could not record trace %s", exchange.request.request_id)
+
+    async def _load_spend(self, model: str, since: float) -> float:
+        return await (await self._reader_store()).spend_since(model, since)
+
+    def price(self, exchange: Exchange) -> Price | None:
+        """The price of the model that served the exchange (None: unknown)."""
+        started = exchange.started
+        if started is None or started.model == AUTO:
+            return None
+        if started.model not in self._prices:
+            try:
+                self._prices[started.model] = price_for(self.config.model(started.model))
+            except PonderError:
+                self._prices[started.model] = None
+        return self._prices[started.model]
+
+    def cost(self, exchange: Exchange) -> Cost | None:
+        """What the exchange cost so far (None: the model has no price)."""
+        usage = exchange.usage or Usage(
+            None,
+            estimate_tokens(exchange.thinking_text),
+            estimate_tokens(exchange.answer_text),
+            estimated=True,
+        )
+        return cost_of(self.price(exchange), usage, exchange.prompt_tokens())
 
     def remember(self, exchange: Exchange) -> None:
         """Keep a finished tool-call turn's reasoning for the turns that follow it. Called by

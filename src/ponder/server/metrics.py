@@ -147,6 +147,12 @@ class GatewayMetrics:
             "Requests refused before reaching a model (bad JSON, unknown model, auth, size).",
             ("code",),
         )
+        self.cost = Counter(
+            "ponder_cost_usd_total",
+            "What requests cost in USD, by model, mode and part (input, thinking, answer);"
+            " models without a price are not counted.",
+            ("model", "mode", "part"),
+        )
         self._reasons: set[str] = set()
 
     def _reason_label(self, reason: str) -> str:
@@ -163,6 +169,13 @@ class GatewayMetrics:
         mode = trace.mode or "none"
         base = ("chat", trace.requested_model, model, mode)
         self.requests.inc((model, mode, trace.status))
+        for part, usd in (
+            ("input", trace.cost_input_usd),
+            ("thinking", trace.cost_thinking_usd),
+            ("answer", trace.cost_answer_usd),
+        ):
+            if usd is not None:
+                self.cost.inc((model, mode, part), usd)
         if trace.route_reason is not None:
             self.routes.inc((mode, self._reason_label(trace.route_reason)))
         if trace.finish_reason == "declined":
@@ -193,6 +206,7 @@ class GatewayMetrics:
             self.routes,
             self.requests,
             self.rejected,
+            self.cost,
         ):
             lines.extend(metric.render())
         lines.extend(extra)

@@ -37,6 +37,7 @@ from ponder.request import (
 from ponder.server.errors import MalformedJSONError, ParamError
 
 MAX_TTFA_HEADER = "x-ponder-max-ttfa-ms"
+MAX_COST_HEADER = "x-ponder-max-cost-usd"
 _ROLES: Mapping[str, Role] = {
     "system": "system",
     "developer": "system",
@@ -100,6 +101,7 @@ def parse_chat(
         parallel_tool_calls=_optional_bool(body, "parallel_tool_calls"),
         response_format=_response_format(body.get("response_format")),
         max_ttfa_ms=_max_ttfa(headers.get(MAX_TTFA_HEADER)),
+        max_cost_usd=_max_cost(body, headers.get(MAX_COST_HEADER)),
         request_id=request_id,
     )
     return ParsedRequest(chat=chat, stream=stream, include_usage=include_usage)
@@ -155,6 +157,25 @@ def _max_ttfa(header: str | None) -> float | None:
             MAX_TTFA_HEADER, f"Header {MAX_TTFA_HEADER} must be a positive number of ms."
         )
     return value
+
+
+def _max_cost(body: Mapping[str, Any], header: str | None) -> float | None:
+    """A cost budget from the header, or ``ponder.max_cost_usd`` in the body (header wins)."""
+    if header is not None:
+        try:
+            value = float(header)
+        except ValueError:
+            value = -1.0
+        if not math.isfinite(value) or value < 0:
+            raise ParamError(MAX_COST_HEADER, f"Header {MAX_COST_HEADER} must be USD (0 or more).")
+        return value
+    extension = body.get("ponder")
+    raw = extension.get("max_cost_usd") if isinstance(extension, Mapping) else None
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or raw < 0:
+        raise ParamError("ponder.max_cost_usd", "'ponder.max_cost_usd' must be USD (0 or more).")
+    return float(raw)
 
 
 def _thinking(body: Mapping[str, Any]) -> ThinkingSettings:

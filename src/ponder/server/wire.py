@@ -25,6 +25,7 @@ from ponder.events import (
     ToolCallStart,
     Usage,
 )
+from ponder.pricing import Cost
 
 DONE = b"data: [DONE]\n\n"
 
@@ -184,12 +185,13 @@ class ChunkEncoder:
         extra = {"event": "progress", "label": event.label, "index": event.index}
         return self._chunk({}, None, extra)
 
-    def finished(self, event: Finished, usage: Usage | None) -> bytes:
+    def finished(self, event: Finished, usage: Usage | None, cost: Cost | None = None) -> bytes:
         extra = {
             "event": "finished",
             "finish_reason": event.finish_reason,
             "timings": event.timings,
             "usage": usage_extra(usage),
+            "cost": cost.as_dict() if cost is not None else None,
         }
         return self._chunk({}, openai_finish_reason(event.finish_reason), extra)
 
@@ -218,6 +220,7 @@ def completion_body(
     progress: Sequence[str],
     tool_calls: Sequence[ToolCallEnd] = (),
     notes: Sequence[str] = (),
+    cost: Cost | None = None,
 ) -> dict[str, Any]:
     """The non-streaming ``chat.completion`` object."""
     message: dict[str, Any] = {"role": "assistant", "content": answer}
@@ -233,6 +236,7 @@ def completion_body(
         finish_reason=finished.finish_reason,
         timings=finished.timings,
         usage=usage_extra(usage),
+        cost=cost.as_dict() if cost is not None else None,
         progress=list(progress),
         notes=list(notes),
     )

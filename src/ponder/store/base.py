@@ -11,8 +11,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from ponder.store.record import ReasoningRecord, TraceRecord
+
+Sort = Literal["created", "cost"]
+SORTS: tuple[Sort, ...] = ("created", "cost")
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +28,8 @@ class TraceQuery:
     before: float | None = None  # unix seconds, exclusive (the next page of a listing)
     text: str | None = None  # substring of prompt or answer
     request_id: str | None = None
+    min_cost_usd: float | None = None  # only priced traces costing at least this
+    sort: Sort = "created"  # newest first, or dearest first (unpriced last)
     limit: int | None = 50
 
 
@@ -65,3 +71,7 @@ class TraceStore(ABC):
     @abstractmethod
     async def find_reasoning(self, call_ids: Sequence[str]) -> list[ReasoningRecord]:
         """The saved reasoning for those of ``call_ids`` the store has."""
+
+    @abstractmethod
+    async def spend_since(self, model: str, since: float) -> float:
+        """USD the traces of ``model`` cost since ``since`` (unix seconds), for spend caps."""

@@ -74,6 +74,18 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         CREATE INDEX reasoning_created_at ON reasoning (created_at)
         """,
     ),
+    (
+        4,
+        "traces: cost",
+        """
+        ALTER TABLE traces ADD COLUMN cost_usd REAL;
+        ALTER TABLE traces ADD COLUMN cost_input_usd REAL;
+        ALTER TABLE traces ADD COLUMN cost_thinking_usd REAL;
+        ALTER TABLE traces ADD COLUMN cost_answer_usd REAL;
+        ALTER TABLE traces ADD COLUMN cost_estimated INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX traces_model_cost ON traces (model, created_at, cost_usd)
+        """,
+    ),
 )
 
 

@@ -109,6 +109,9 @@ def _where(q: TraceQuery) -> tuple[str, list[Any]]:
     if q.text:
         where.append("(strpos(lower(prompt), %s) > 0 OR strpos(lower(answer), %s) > 0)")
         args.extend([q.text.lower(), q.text.lower()])
+    if q.min_cost_usd is not None:
+        where.append("cost_usd >= %s")
+        args.append(q.min_cost_usd)
     return (" WHERE " + " AND ".join(where)) if where else "", args
 
 
@@ -216,7 +219,12 @@ class PostgresStore(TraceStore):
     async def query(self, q: TraceQuery) -> list[TraceRecord]:
         psycopg, psycopg_pool = _import_psycopg()
         where, args = _where(q)
-        sql = f"SELECT {', '.join(_COLUMNS)} FROM traces{where} ORDER BY created_at DESC, id DESC"
+        order = (
+            "cost_usd DESC NULLS LAST, created_at DESC, id DESC"
+            if q.sort == "cost"
+            else "created_at DESC, id DESC"
+        )
+        sql = f"SELECT {', '.join(_COLUMNS)} FROM traces{where} ORDER BY {order}"
         if q.limit is not None:
             sql += " LIMIT %s"
             args.append(q.limit)
@@ -257,3 +265,15 @@ class PostgresStore(TraceStore):
         except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
             raise self._unavailable(exc) from exc
         return [ReasoningRecord(*row) for row in rows]
+
+    async def spend_since(self, model: str, since: float) -> float:
+        psycopg, psycopg_pool = _import_psycopg()
+        pool = await self._ready_pool()
+        sql = "SELECT COALESCE(SUM(cost_usd), 0) FROM traces WHERE model = %s AND created_at >= %s"
+        try:
+            async with pool.connection() as conn:
+                cursor = await conn.execute(sql, (model, since))
+                row = await cursor.fetchone()
+        except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
+            raise self._unavailable(exc) from exc
+        return float(row[0]) if row is not None else 0.0

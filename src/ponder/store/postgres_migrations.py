@@ -72,4 +72,15 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE INDEX reasoning_created_at ON reasoning (created_at)
         """,
     ),
+    (
+        "0004 traces: cost",
+        """
+        ALTER TABLE traces ADD COLUMN cost_usd DOUBLE PRECISION;
+        ALTER TABLE traces ADD COLUMN cost_input_usd DOUBLE PRECISION;
+        ALTER TABLE traces ADD COLUMN cost_thinking_usd DOUBLE PRECISION;
+        ALTER TABLE traces ADD COLUMN cost_answer_usd DOUBLE PRECISION;
+        ALTER TABLE traces ADD COLUMN cost_estimated BOOLEAN NOT NULL DEFAULT FALSE;
+        CREATE INDEX traces_model_cost ON traces (model, created_at, cost_usd)
+        """,
+    ),
 )

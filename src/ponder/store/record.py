@@ -49,6 +49,13 @@ class TraceRecord:
     # that the caller should know (notices: tools not offered, reasoning restored, …).
     tool_calls: list[dict[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # What the request cost in USD, by part (None: the model has no price, so unknown);
+    # estimated when a token count behind it was.
+    cost_usd: float | None = None
+    cost_input_usd: float | None = None
+    cost_thinking_usd: float | None = None
+    cost_answer_usd: float | None = None
+    cost_estimated: bool = False
 
     @property
     def timed(self) -> bool:

@@ -26,7 +26,7 @@ DB_ENV = "PONDER_DB"
 _COLUMNS = tuple(f.name for f in fields(TraceRecord))
 _JSON_COLUMNS = frozenset({"route_estimates", "progress", "tool_calls", "notes"})
 _LIST_COLUMNS = frozenset({"progress", "tool_calls", "notes"})
-_BOOL_COLUMNS = frozenset({"stream", "tokens_estimated"})
+_BOOL_COLUMNS = frozenset({"stream", "tokens_estimated", "cost_estimated"})
 _INSERT = (
     f"INSERT OR REPLACE INTO traces ({', '.join(_COLUMNS)})"
     f" VALUES ({', '.join('?' for _ in _COLUMNS)})"
@@ -150,10 +150,16 @@ def query(conn: sqlite3.Connection, q: TraceQuery) -> list[TraceRecord]:
     if q.text:
         where.append("(instr(lower(prompt), ?) > 0 OR instr(lower(answer), ?) > 0)")
         args.extend([q.text.lower(), q.text.lower()])
+    if q.min_cost_usd is not None:
+        where.append("cost_usd >= ?")
+        args.append(q.min_cost_usd)
     sql = f"SELECT {', '.join(_COLUMNS)} FROM traces"
     if where:
         sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY created_at DESC, id DESC"
+    if q.sort == "cost":
+        sql += " ORDER BY cost_usd IS NULL, cost_usd DESC, created_at DESC, id DESC"
+    else:
+        sql += " ORDER BY created_at DESC, id DESC"
     if q.limit is not None:
         sql += " LIMIT ?"
         args.append(q.limit)
@@ -180,6 +186,21 @@ def iter_dicts(
 ) -> Iterable[dict[str, Any]]:
     for record in records:
         yield record.to_dict(with_text=with_text)
+
+
+def spend_since(path: str | Path, model: str, since: float) -> float:
+    """USD the store records for ``model`` since ``since`` (unix seconds); 0 without a store."""
+    if str(path) != ":memory:" and not Path(path).exists():
+        return 0.0
+    conn = connect(path)
+    try:
+        row = conn.execute(
+            "SELECT COALESCE(SUM(cost_usd), 0) FROM traces WHERE model = ? AND created_at >= ?",
+            (model, since),
+        ).fetchone()
+    finally:
+        conn.close()
+    return float(row[0])
 
 
 class SqliteStore(TraceStore):
@@ -243,3 +264,6 @@ class SqliteStore(TraceStore):
 
     async def find_reasoning(self, call_ids: Sequence[str]) -> list[ReasoningRecord]:
         return await asyncio.to_thread(find_reasoning, self.path, list(call_ids))
+
+    async def spend_since(self, model: str, since: float) -> float:
+        return await asyncio.to_thread(spend_since, self.path, model, since)

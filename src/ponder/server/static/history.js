@@ -2,7 +2,7 @@
 // strip chart of time to first answer token by mode (inline SVG).
 
 import { getJSON } from "./stream.js";
-import { fmtInt, fmtMs, h, pick, s } from "./util.js";
+import { fmtInt, fmtMs, fmtUsd, h, pick, s } from "./util.js";
 
 const MODES = ["fast", "deep"];
 
@@ -106,7 +106,7 @@ export class HistoryView {
   async load() {
     const data = new FormData(this.form);
     const params = new URLSearchParams();
-    for (const key of ["mode", "model", "q", "limit"]) {
+    for (const key of ["mode", "model", "q", "sort", "min_cost", "limit"]) {
       const value = String(data.get(key) || "").trim();
       if (value) params.set(key, value);
     }
@@ -161,6 +161,7 @@ export class HistoryView {
         h("td", { class: "num cell-thinking", dataset: { label: "Thinking" }, text: declined(t) ? "—" : fmtMs(timing(t, "thinking_ms")) }),
         h("td", { class: "num cell-tokens", dataset: { label: "Tokens" }, text: `${fmtInt(thought)} / ${fmtInt(answer)}${pick(t, "tokens_estimated") ? " est." : ""}` }),
         h("td", { class: "num cell-e2e", dataset: { label: "E2E" }, text: declined(t) ? "—" : fmtMs(timing(t, "e2e_ms")) }),
+        h("td", { class: "num cell-cost", dataset: { label: "Cost" }, text: costText(t), title: costTitle(t) }),
         h("td", { class: `nowrap cell-end end-${status && status !== "ok" ? status : finish}`, text: end }),
       );
     });
@@ -176,7 +177,7 @@ export class HistoryView {
       row.classList.remove("expanded");
       return;
     }
-    const cell = h("td", { colspan: "10" }, h("span", { class: "muted", text: "Loading…" }));
+    const cell = h("td", { colspan: "11" }, h("span", { class: "muted", text: "Loading…" }));
     row.after(h("tr", { class: "trace-detail" }, cell));
     row.classList.add("expanded");
     try {
@@ -261,4 +262,17 @@ export class HistoryView {
     const notes = [log ? "log scale" : "", leftOut ? `${leftOut} canned ${leftOut === 1 ? "reply" : "replies"} left out` : ""];
     this.noteEl.textContent = notes.filter(Boolean).join(" · ");
   }
+}
+
+// A trace's cost: "$0.0042" (≈ when estimated), "free", or "—" when the model has no price.
+function costText(t) {
+  const usd = pick(t, "cost_usd");
+  if (usd === null || usd === undefined) return "—";
+  return (pick(t, "cost_estimated") && usd ? "≈" : "") + fmtUsd(usd);
+}
+
+function costTitle(t) {
+  const usd = pick(t, "cost_usd");
+  if (usd === null || usd === undefined) return "the model has no price in ponder.toml";
+  return `thinking ${fmtUsd(pick(t, "cost_thinking_usd"))} of ${fmtUsd(usd)}`;
 }

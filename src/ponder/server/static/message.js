@@ -4,7 +4,7 @@
 // person opens it to watch the thoughts stream.
 
 import { renderMarkdown } from "./markdown.js";
-import { fmtDuration, fmtInt, fmtMs, fmtSeconds, fmtTps, h, pick, plural } from "./util.js";
+import { fmtDuration, fmtInt, fmtMs, fmtSeconds, fmtTps, fmtUsd, h, pick, plural } from "./util.js";
 
 const METERS = [
   ["ttft", "TTFT", "Request sent → first token of any kind (thought or answer)"],
@@ -13,7 +13,9 @@ const METERS = [
   ["tokens", "Tokens", "Thought tokens / answer tokens (reported by the provider, or estimated)"],
   ["decode", "Decode", "(output tokens − 1) / (E2E − TTFT), all output tokens"],
   ["effective", "Effective", "Answer tokens / E2E: the speed a reader experiences"],
+  ["cost", "Cost", "What the request cost at the model's price (input + thinking + answer, USD per million tokens); — when the model has no price"],
 ];
+
 
 const METRIC_NAMES = { ttfa: "TTFA", ttft: "TTFT", e2e: "E2E" };
 
@@ -392,6 +394,9 @@ export class AssistantView {
     dd.classList.toggle("provisional", !fromServer);
     set("decode", fmtTps(fromServer ? t.decode_tps : null));
     set("effective", fmtTps(fromServer ? t.effective_tps : null));
+    const cost = (this.server && this.server.cost) || null;
+    set("cost", cost ? (cost.estimated && cost.total_usd ? "≈" : "") + fmtUsd(cost.total_usd) : "—");
+    if (cost && cost.total_usd) this.meterEls.cost.title = `thinking ${fmtUsd(cost.thinking_usd)} of ${fmtUsd(cost.total_usd)} (input ${fmtUsd(cost.input_usd)}, answer ${fmtUsd(cost.answer_usd)})`;
     this.el.classList.add("has-meters");
   }
 

@@ -73,3 +73,13 @@ export function pick(obj, ...keys) {
   }
   return undefined;
 }
+
+// USD as the meters show it: "$0.0042", "free", or "—" when unknown.
+export function fmtUsd(value) {
+  if (value === null || value === undefined || !Number.isFinite(Number(value))) return "—";
+  const v = Number(value);
+  if (v === 0) return "free";
+  if (v >= 1) return `$${v.toFixed(2)}`;
+  if (v >= 0.01) return `$${v.toFixed(3)}`;
+  return v < 0.0001 ? `$${v.toPrecision(2)}` : `$${v.toFixed(4)}`;
+}
