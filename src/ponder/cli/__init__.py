@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from ponder import __version__
 from ponder.errors import PonderError
 
-COMMANDS = ("chat", "models", "serve", "traces", "db", "bench", "router")
+COMMANDS = ("chat", "models", "serve", "traces", "db", "bench", "router", "stub")
 
 
 def build_parser() -> argparse.ArgumentParser:
