@@ -117,6 +117,11 @@ class Meter:
         """Everything but the thoughts: answer text and tool calls' names and arguments."""
         return self.answer_text + "".join(self._tool_text)
 
+    @property
+    def itl_ms(self) -> list[float]:
+        """Every gap between successive content chunks (the ITL samples), in ms."""
+        return [g / NS_PER_MS for g in self._gaps_ns]
+
     def feed(self, event: Event) -> None:
         if isinstance(event, Started):
             if self._start_ns is None:
@@ -183,7 +188,7 @@ class Meter:
         if e2e is not None and ttft is not None and e2e > ttft and output > 1:
             decode = (output - 1) / ((e2e - ttft) / 1000)
         effective = answer_tokens / (e2e / 1000) if e2e else None
-        gaps = [g / NS_PER_MS for g in self._gaps_ns]
+        gaps = self.itl_ms
         return Metrics(
             ttft_ms=ttft,
             ttfa_ms=ttfa,

@@ -1,4 +1,5 @@
-"""``ponder bench``: benchmarks. ``ponder bench correct`` measures time-to-correct."""
+"""``ponder bench``: benchmarks. ``ponder bench correct`` measures time-to-correct;
+``ponder bench speed`` latency and throughput under load, thinking and answer apart."""
 
 from __future__ import annotations
 
@@ -36,8 +37,9 @@ def _dsn(value: str) -> str:
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "bench",
-        help="benchmarks (time-to-correct on verified tasks)",
-        description="Benchmarks. See `ponder bench correct --help`.",
+        help="benchmarks (time-to-correct on verified tasks; speed under load)",
+        description="Benchmarks. See `ponder bench correct --help` and"
+        " `ponder bench speed --help`.",
     )
     sub = parser.add_subparsers(dest="bench_command", metavar="BENCH")
     correct = sub.add_parser(
@@ -117,6 +119,9 @@ def register(subparsers: Any) -> None:
         "--list-suites", action="store_true", help="list the available suites and exit"
     )
     correct.set_defaults(func=run_correct_command)
+    from ponder.cli.bench_speed import register_speed
+
+    register_speed(sub)
     parser.set_defaults(func=lambda args: _help(parser))
 
 

@@ -75,7 +75,8 @@ class Schedule:
         unknown = sorted(set(overrides) - known)
         if unknown:
             raise ScheduleError(
-                f"unknown schedule field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}."
+                f"unknown schedule field(s) {', '.join(unknown)};"
+                f" known: {', '.join(sorted(known))}."
             )
         return replace(self, **overrides)  # type: ignore[arg-type]
 

@@ -42,7 +42,7 @@ class StubSettings:
 
 class HTTPError(Exception):
     def __init__(self, status: int, message: str, kind: str = "invalid_request_error",
-                 param: str | None = None, code: str | None = None) -> None:  # fmt: skip
+                 param: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.body = json.dumps(
@@ -51,7 +51,7 @@ class HTTPError(Exception):
 
 
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
-            405: "Method Not Allowed", 411: "Length Required", 413: "Payload Too Large"}  # fmt: skip
+            405: "Method Not Allowed", 411: "Length Required", 413: "Payload Too Large"}
 
 
 def _response(status: int, body: bytes, content_type: str = "application/json") -> bytes:
@@ -68,7 +68,7 @@ def _chunk(payload: bytes) -> bytes:
 
 def _missing(name: str) -> HTTPError:
     return HTTPError(400, f"Missing required parameter: '{name}'.", param=name,
-                     code="missing_required_parameter")  # fmt: skip
+                     code="missing_required_parameter")
 
 
 def _prompt_tokens(messages: list[Any]) -> int:
@@ -113,7 +113,7 @@ class StubServer:
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._connection, self.host, self.port,
-                                                  backlog=4096)  # fmt: skip
+                                                  backlog=4096)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def serve_forever(self) -> None:
@@ -131,7 +131,7 @@ class StubServer:
     # -- one connection (keep-alive: one request after another)
 
     async def _connection(self, reader: asyncio.StreamReader,
-                          writer: asyncio.StreamWriter) -> None:  # fmt: skip
+                          writer: asyncio.StreamWriter) -> None:
         try:
             while True:
                 try:
@@ -148,7 +148,7 @@ class StubServer:
             writer.close()
 
     async def _request(self, head: bytes, reader: asyncio.StreamReader,
-                       writer: asyncio.StreamWriter) -> bool:  # fmt: skip
+                       writer: asyncio.StreamWriter) -> bool:
         lines = head.decode("latin-1").split("\r\n")
         method, _, rest = lines[0].partition(" ")
         path = rest.partition(" ")[0].partition("?")[0]
@@ -169,7 +169,7 @@ class StubServer:
             self._authorise(headers)
             if path in ("/v1/models", "/models") and method == "GET":
                 body = {"object": "list", "data": [{"id": self.settings.model, "object": "model",
-                                                    "created": 0, "owned_by": "ponder"}]}  # fmt: skip
+                                                    "created": 0, "owned_by": "ponder"}]}
                 writer.write(_response(200, json.dumps(body).encode()))
             elif path == "/healthz" and method == "GET":
                 writer.write(_response(200, b'{"status":"ok"}'))
@@ -205,32 +205,32 @@ class StubServer:
             body = None
         if not isinstance(body, dict):
             raise HTTPError(400, "We could not parse the JSON body of your request. The body"
-                            " must be a JSON object.")  # fmt: skip
+                            " must be a JSON object.")
         if "model" not in body:
             raise _missing("model")
         if not isinstance(body["model"], str):
             raise HTTPError(400, "Invalid type for 'model': expected a string.", param="model",
-                            code="invalid_type")  # fmt: skip
+                            code="invalid_type")
         messages = body.get("messages")
         if messages is None:
             raise _missing("messages")
         if not isinstance(messages, list):
             raise HTTPError(400, "Invalid type for 'messages': expected an array.",
-                            param="messages", code="invalid_type")  # fmt: skip
+                            param="messages", code="invalid_type")
         if not messages:
             raise HTTPError(400, "Invalid 'messages': empty array. Expected an array with"
                             " minimum length 1, but got an empty array instead.",
-                            param="messages", code="empty_array")  # fmt: skip
+                            param="messages", code="empty_array")
         stream = body.get("stream", False)
         if not isinstance(stream, bool):
             raise HTTPError(400, "Invalid type for 'stream': expected a boolean.",
-                            param="stream", code="invalid_type")  # fmt: skip
+                            param="stream", code="invalid_type")
         options = body.get("stream_options")
         include_usage = isinstance(options, dict) and options.get("include_usage") is True
         cap = body.get("max_completion_tokens", body.get("max_tokens"))
         if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap < 1):
             raise HTTPError(400, "Invalid 'max_tokens': expected an integer >= 1.",
-                            param="max_tokens", code="invalid_value")  # fmt: skip
+                            param="max_tokens", code="invalid_value")
         schedule = self.settings.schedule
         overrides = body.get("stub")
         if overrides is not None:
@@ -242,7 +242,7 @@ class StubServer:
                 raise HTTPError(400, f"Invalid 'stub': {exc.message}", param="stub") from None
         index = next(self._counter)
         return StubRequest(index, stream, include_usage, _prompt_tokens(messages),
-                           plan(schedule, cap, index))  # fmt: skip
+                           plan(schedule, cap, index))
 
     def _usage(self, request: StubRequest) -> dict[str, Any]:
         thoughts, answer = request.plan.thought_tokens, request.plan.answer_tokens
@@ -254,12 +254,14 @@ class StubServer:
         }
 
     async def _stream(self, request: StubRequest, read_at: float,
-                      writer: asyncio.StreamWriter) -> None:  # fmt: skip
+                      writer: asyncio.StreamWriter) -> None:
         writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
-                     b"cache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n")  # fmt: skip
-        base = ('data: {"id":"chatcmpl-stub%d","object":"chat.completion.chunk","created":%d,'
-                '"model":%s,' % (request.index, int(time.time()),
-                                 json.dumps(self.settings.model))).encode()  # fmt: skip
+                     b"cache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n")
+        model = json.dumps(self.settings.model)
+        base = (
+            f'data: {{"id":"chatcmpl-stub{request.index}","object":"chat.completion.chunk",'
+            f'"created":{int(time.time())},"model":{model},'
+        ).encode()
         head = base + b'"choices":[{"index":0,'
         field = {"thinking": self.settings.reasoning_field.encode(), "answer": b"content"}
         stamp = self.settings.stamp
@@ -284,7 +286,7 @@ class StubServer:
         writer.write(_chunk(tail + b"data: [DONE]\n\n") + b"0\r\n\r\n")
 
     async def _whole(self, request: StubRequest, read_at: float,
-                     writer: asyncio.StreamWriter) -> None:  # fmt: skip
+                     writer: asyncio.StreamWriter) -> None:
         tokens = request.plan.tokens
         if tokens:
             delay = read_at + tokens[-1].at_ms / 1000 - time.perf_counter()
@@ -301,7 +303,7 @@ class StubServer:
             "created": int(time.time()),
             "model": self.settings.model,
             "choices": [{"index": 0, "message": message,
-                         "finish_reason": request.plan.finish_reason}],  # fmt: skip
+                         "finish_reason": request.plan.finish_reason}],
             "usage": self._usage(request),
         }
         writer.write(_response(200, json.dumps(body).encode()))
@@ -314,7 +316,7 @@ def run_stub(settings: StubSettings, host: str, port: int) -> None:
         server = StubServer(settings, host, port)
         await server.start()
         print(f"ponder stub: {server.base_url} (model {settings.model!r}); "
-              f"{describe(settings.schedule)}", flush=True)  # fmt: skip
+              f"{describe(settings.schedule)}", flush=True)
         await server.serve_forever()
 
     try:

@@ -1,0 +1,122 @@
+"""Run one load step against a target; every request becomes a :class:`RequestRecord`.
+
+A step lasts ``duration_s`` (requests start until then; those in flight are waited for) or
+until ``max_requests`` measured requests have started, whichever comes first. Requests that
+start in the first ``warmup_s`` seconds of a step are warm-up: recorded, marked, and kept out
+of the step's statistics (they open connections and fill caches).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ponder.bench.speed.profiles import Step
+from ponder.bench.speed.targets import Outcome, Target
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    step: int
+    step_name: str
+    index: int
+    started_s: float  # since the step began
+    warmup: bool
+    outcome: Outcome
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    duration_s: float | None = 30.0
+    max_requests: int | None = None
+    warmup_s: float = 0.0
+    max_concurrency: int = 256
+
+
+@dataclass
+class StepRun:
+    step: Step
+    index: int
+    records: list[RequestRecord]
+    elapsed_s: float
+
+
+async def run_step(
+    target: Target,
+    step: Step,
+    index: int,
+    prompts: Sequence[str],
+    limits: Limits,
+    on_done: Callable[[RequestRecord], None] = lambda record: None,
+    seed: int = 0,
+) -> StepRun:
+    if limits.duration_s is None and limits.max_requests is None:
+        raise ValueError("a step needs a duration or a request cap")
+    records: list[RequestRecord] = []
+    begin = time.perf_counter()
+    end = begin + limits.warmup_s + (limits.duration_s if limits.duration_s is not None else 1e12)
+    started = 0  # every request, warm-up included
+    measured = 0
+
+    def may_start() -> tuple[bool, bool]:
+        """(start another?, is it warm-up?)"""
+        now = time.perf_counter()
+        if now >= end:
+            return False, False
+        warm = now - begin < limits.warmup_s
+        if not warm and limits.max_requests is not None and measured >= limits.max_requests:
+            return False, False
+        return True, warm
+
+    async def one(warm: bool) -> None:
+        nonlocal started, measured
+        number = started
+        started += 1
+        measured += 0 if warm else 1
+        offset = time.perf_counter() - begin
+        outcome = await target.send(prompts[number % len(prompts)])
+        record = RequestRecord(index, step.name, number, offset, warm, outcome)
+        records.append(record)
+        on_done(record)
+
+    if not step.open_loop:
+        async def worker() -> None:
+            while True:
+                go, warm = may_start()
+                if not go:
+                    return
+                await one(warm)
+
+        await asyncio.gather(*(worker() for _ in range(int(step.value))))
+    else:
+        rng = random.Random(seed * 7919 + index)
+        slots = asyncio.Semaphore(limits.max_concurrency)
+        tasks: set[asyncio.Task[None]] = set()
+
+        async def held(warm: bool) -> None:
+            try:
+                await one(warm)
+            finally:
+                slots.release()
+
+        due = begin
+        while True:
+            gap = rng.expovariate(step.value) if step.kind == "poisson" else 1 / step.value
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            go, warm = may_start()
+            if not go:
+                break
+            await slots.acquire()
+            task = asyncio.create_task(held(warm))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            due += gap
+        if tasks:
+            await asyncio.gather(*tasks)
+    records.sort(key=lambda r: r.index)
+    return StepRun(step, index, records, time.perf_counter() - begin)
