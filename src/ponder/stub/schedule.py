@@ -118,6 +118,9 @@ def plan(schedule: Schedule, max_tokens: int | None = None, request_index: int =
         if rng is not None:
             at = max(last, at + rng.uniform(-schedule.jitter_ms, schedule.jitter_ms))
         last = at
-        words = THOUGHT_WORDS if kind == "thinking" else ANSWER_WORDS
-        tokens.append(Token(at, kind, words[k % len(words)] + " "))
+        if kind == "thinking":
+            text = THOUGHT_WORDS[k % len(THOUGHT_WORDS)]
+        else:
+            text = ANSWER_WORDS[(k - schedule.thought_tokens) % len(ANSWER_WORDS)]
+        tokens.append(Token(at, kind, text + " "))
     return Plan(tuple(tokens), finish)
