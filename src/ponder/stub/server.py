@@ -2,16 +2,17 @@
 and every token leaves when its schedule says.
 
 Endpoints: ``POST /v1/chat/completions`` (streaming SSE or one JSON response, thoughts in
-``reasoning_content`` unless told otherwise), ``GET /v1/models``, ``GET /healthz``. Requests
-are validated as OpenAI does (JSON object, ``model`` string, non-empty ``messages`` array,
-boolean ``stream``; a bearer key when one is configured) and rejected with OpenAI-shaped
-errors. A request may carry a ``stub`` object that overrides schedule fields for itself
+``reasoning_content`` unless told otherwise), ``GET /v1/models``, ``GET /healthz`` (and
+``/health``, as vLLM and SGLang name it), ``GET /stub/stats``. Requests are validated as
+OpenAI does (JSON object, ``model`` string, non-empty ``messages`` array, boolean
+``stream``; a bearer key when one is configured) and rejected with OpenAI-shaped errors.
+A request may carry a ``stub`` object that overrides schedule fields for itself
 (``{"stub": {"ttft_ms": 50}}``); ``max_tokens``/``max_completion_tokens`` cap the output.
 
 Tokens are sent at absolute deadlines (request read + offset), so one late wake-up never
-delays the tokens after it. With ``stamp=True`` every chunk also carries ``stub_sent_ns``,
-the ``time.perf_counter_ns()`` reading when it was written, for benchmarks that separate
-the stub's own lateness from the client's.
+delays the tokens after it. The stub measures its own lateness (first token and first answer
+token written − due) and serves it at ``GET /stub/stats``, so a benchmark can tell the
+stub's share of a timing error from the client's.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ import asyncio
 import itertools
 import json
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ponder.meter import percentile
 from ponder.stub.schedule import Plan, Schedule, ScheduleError, plan
 from ponder.tokens import estimate_tokens
 
@@ -37,7 +40,6 @@ class StubSettings:
     model: str = "ponder-stub"
     reasoning_field: str = "reasoning_content"
     api_key: str | None = None
-    stamp: bool = False
 
 
 class HTTPError(Exception):
@@ -106,6 +108,15 @@ class StubServer:
         self.requests = 0
         self._counter = itertools.count()
         self._server: asyncio.Server | None = None
+        # Written − due, in ms, of each stream's first token and first answer token.
+        self.late_ms: dict[str, deque[float]] = {
+            "first_token": deque(maxlen=100_000), "first_answer": deque(maxlen=100_000)}
+
+    def stats(self) -> dict[str, object]:
+        """Requests served and the stub's own lateness percentiles (ms)."""
+        late = {name: {f"p{q}": percentile(list(values), q) for q in (50, 90, 99)}
+                for name, values in self.late_ms.items()}
+        return {"requests": self.requests, "late_ms": late}
 
     @property
     def base_url(self) -> str:
@@ -171,7 +182,9 @@ class StubServer:
                 body = {"object": "list", "data": [{"id": self.settings.model, "object": "model",
                                                     "created": 0, "owned_by": "ponder"}]}
                 writer.write(_response(200, json.dumps(body).encode()))
-            elif path == "/healthz" and method == "GET":
+            elif path == "/stub/stats" and method == "GET":
+                writer.write(_response(200, json.dumps(self.stats()).encode()))
+            elif path in ("/healthz", "/health") and method == "GET":
                 writer.write(_response(200, b'{"status":"ok"}'))
             elif path in ("/v1/chat/completions", "/chat/completions"):
                 if method != "POST":
@@ -264,19 +277,22 @@ class StubServer:
         ).encode()
         head = base + b'"choices":[{"index":0,'
         field = {"thinking": self.settings.reasoning_field.encode(), "answer": b"content"}
-        stamp = self.settings.stamp
-        first = True
+        first, answered = True, False
         for token in request.plan.tokens:
-            delay = read_at + token.at_ms / 1000 - time.perf_counter()
+            due = read_at + token.at_ms / 1000
+            delay = due - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
             role = b'"role":"assistant",' if first else b""
-            first = False
-            frame = b'%s"delta":{%s"%s":"%s"},"finish_reason":null}]' % (
+            frame = b'%s"delta":{%s"%s":"%s"},"finish_reason":null}]}\n\n' % (
                 head, role, field[token.kind], token.text.encode())
-            if stamp:
-                frame += b',"stub_sent_ns":%d' % time.perf_counter_ns()
-            writer.write(_chunk(frame + b"}\n\n"))
+            writer.write(_chunk(frame))
+            if first:
+                self.late_ms["first_token"].append((time.perf_counter() - due) * 1000)
+                first = False
+            if not answered and token.kind == "answer":
+                self.late_ms["first_answer"].append((time.perf_counter() - due) * 1000)
+                answered = True
             await writer.drain()
         tail = b'%s"delta":{},"finish_reason":"%s"}]}\n\n' % (
             head, request.plan.finish_reason.encode())
