@@ -50,16 +50,16 @@ def test_step_figures_from_synthetic_requests() -> None:
         record(4, 2.5, metrics(50, None, 500), error="HTTP 500: boom"),
     ]
     row = summarise(0, "s", "concurrent", 4, records, {"ttfa": 600})
-    # window: first measured start 1.0 s → last end max(2.0, 3.0, 4.0, 3.0) = 4.0 s
-    assert row.window_s == pytest.approx(3.0)
+    # window: measured starts span 1.0 → 2.5 s, plus one mean gap (0.5 s) = 2.0 s
+    assert row.window_s == pytest.approx(2.0)
     assert (row.requests, row.errors) == (4, 1)
-    assert row.req_per_s == pytest.approx(3 / 3.0)
-    assert row.thinking_tok_per_s == pytest.approx(30 / 3.0)
-    assert row.answer_tok_per_s == pytest.approx(15 / 3.0)
-    assert row.output_tok_per_s == pytest.approx(45 / 3.0)
-    assert row.goodput_req_per_s == pytest.approx(2 / 3.0)  # TTFA 700 > 600, and the error
+    assert row.req_per_s == pytest.approx(3 / 2.0)
+    assert row.thinking_tok_per_s == pytest.approx(30 / 2.0)
+    assert row.answer_tok_per_s == pytest.approx(15 / 2.0)
+    assert row.output_tok_per_s == pytest.approx(45 / 2.0)
+    assert row.goodput_req_per_s == pytest.approx(2 / 2.0)  # TTFA 700 > 600, and the error
     assert row.goodput_share == pytest.approx(2 / 4)
-    assert row.mean_in_flight == pytest.approx((1.0 + 1.5 + 2.0 + 0.5) / 3.0)
+    assert row.mean_in_flight == pytest.approx((1.0 + 1.5 + 2.0 + 0.5) / 2.0)
     assert row.q("ttfa", 50) == 500 and row.q("ttft", 90) == pytest.approx(280)
     assert row.q("itl", 50) == 2.0  # over every gap of every request
     assert row.q("thinking", 50) == 300
@@ -85,6 +85,11 @@ def test_slo_parsing() -> None:
                       ("ttfa=0", "> 0"), ("", "empty")):
         with pytest.raises(SLOError, match=says):
             parse_slo(bad)
+
+
+def test_one_request_steps_use_its_e2e_as_the_window() -> None:
+    row = summarise(0, "s", "synchronous", 1, [record(1, 0.3, metrics(100, 300, 500))], {})
+    assert row.window_s == pytest.approx(0.5) and row.req_per_s == pytest.approx(2.0)
 
 
 def test_knee_is_the_step_with_the_most_goodput() -> None:

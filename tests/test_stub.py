@@ -187,3 +187,14 @@ def test_cli_refuses_an_unset_key_variable(capsys: pytest.CaptureFixture[str],
     monkeypatch.delenv("I18_UNSET_KEY", raising=False)
     assert main(["stub", "--api-key-env", "I18_UNSET_KEY"]) == 2
     assert "I18_UNSET_KEY" in capsys.readouterr().err
+
+
+async def test_stats_report_requests_and_the_stubs_own_lateness(stub: StubServer) -> None:
+    await _events(stub.base_url, _chat(stream=True))
+    async with httpx.AsyncClient() as client:
+        stats = (await client.get(f"http://{stub.host}:{stub.port}/stub/stats")).json()
+        health = await client.get(f"http://{stub.host}:{stub.port}/health")
+    assert stats["requests"] == 1
+    assert set(stats["late_ms"]) == {"first_token", "first_answer"}
+    assert stats["late_ms"]["first_token"]["p50"] >= 0  # never sent before it was due
+    assert health.status_code == 200

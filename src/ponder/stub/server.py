@@ -280,8 +280,9 @@ class StubServer:
         first, answered = True, False
         for token in request.plan.tokens:
             due = read_at + token.at_ms / 1000
-            delay = due - time.perf_counter()
-            if delay > 0:
+            # A loop, not one sleep: uvloop's timers count whole milliseconds from a cached
+            # clock and can fire up to a millisecond early; a token must never leave early.
+            while (delay := due - time.perf_counter()) > 0:
                 await asyncio.sleep(delay)
             role = b'"role":"assistant",' if first else b""
             frame = b'%s"delta":{%s"%s":"%s"},"finish_reason":null}]}\n\n' % (

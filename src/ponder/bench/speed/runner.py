@@ -4,6 +4,11 @@ A step lasts ``duration_s`` (requests start until then; those in flight are wait
 until ``max_requests`` measured requests have started, whichever comes first. Requests that
 start in the first ``warmup_s`` seconds of a step are warm-up: recorded, marked, and kept out
 of the step's statistics (they open connections and fill caches).
+
+A closed-loop step's workers start spread evenly over the warm-up rather than all at once:
+N workers started in the same millisecond stay in lockstep against a server with steady
+latency (all finish together, all send again together), so every request would meet a burst
+of N arrivals; spread out, they arrive as N independent users would.
 """
 
 from __future__ import annotations
@@ -61,21 +66,21 @@ async def run_step(
     started = 0  # every request, warm-up included
     measured = 0
 
-    def may_start() -> tuple[bool, bool]:
-        """(start another?, is it warm-up?)"""
+    def claim() -> tuple[int, bool] | None:
+        """The next request's number and whether it is warm-up; None: start no more.
+        Counted here, when the request is decided, so an open loop never overshoots."""
+        nonlocal started, measured
         now = time.perf_counter()
         if now >= end:
-            return False, False
+            return None
         warm = now - begin < limits.warmup_s
         if not warm and limits.max_requests is not None and measured >= limits.max_requests:
-            return False, False
-        return True, warm
-
-    async def one(warm: bool) -> None:
-        nonlocal started, measured
-        number = started
+            return None
         started += 1
         measured += 0 if warm else 1
+        return started - 1, warm
+
+    async def one(number: int, warm: bool) -> None:
         offset = time.perf_counter() - begin
         outcome = await target.send(prompts[number % len(prompts)])
         record = RequestRecord(index, step.name, number, offset, warm, outcome)
@@ -83,22 +88,23 @@ async def run_step(
         on_done(record)
 
     if not step.open_loop:
-        async def worker() -> None:
-            while True:
-                go, warm = may_start()
-                if not go:
-                    return
-                await one(warm)
+        workers = int(step.value)
 
-        await asyncio.gather(*(worker() for _ in range(int(step.value))))
+        async def worker(k: int) -> None:
+            if k and limits.warmup_s:
+                await asyncio.sleep(limits.warmup_s * k / workers)
+            while (claimed := claim()) is not None:
+                await one(*claimed)
+
+        await asyncio.gather(*(worker(k) for k in range(workers)))
     else:
         rng = random.Random(seed * 7919 + index)
         slots = asyncio.Semaphore(limits.max_concurrency)
         tasks: set[asyncio.Task[None]] = set()
 
-        async def held(warm: bool) -> None:
+        async def held(number: int, warm: bool) -> None:
             try:
-                await one(warm)
+                await one(number, warm)
             finally:
                 slots.release()
 
@@ -108,11 +114,12 @@ async def run_step(
             delay = due - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            go, warm = may_start()
-            if not go:
-                break
             await slots.acquire()
-            task = asyncio.create_task(held(warm))
+            claimed = claim()
+            if claimed is None:
+                slots.release()
+                break
+            task = asyncio.create_task(held(*claimed))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
             due += gap

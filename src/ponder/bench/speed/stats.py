@@ -6,8 +6,11 @@ inverse of the meter's decode speed. Per step:
 
 - p50/p90/p99 of TTFT, TTFA, thinking time, E2E, TPOT, and ITL (over every gap of every
   request, not a mean of per-request percentiles);
-- **req/s**: successful requests / the step's window, which runs from the first measured
-  request's start to the last one's end;
+- **req/s**: successful requests / the step's window. The window is the span of the measured
+  requests' starts plus one mean gap between starts, so N requests started at a steady rate
+  λ give N / window = λ whether the step was cut by time or by count, and the drain at the
+  end (requests still finishing after the last start) does not dilute the rate. With a
+  single request, the window is its E2E;
 - **output tok/s**, split into thinking and answer: tokens of successful requests / window;
 - **goodput**: successful requests that met every SLO / window (and their share);
 - **mean in flight**: Σ E2E / window (Little's law: the concurrency the server really saw).
@@ -118,10 +121,11 @@ def summarise(
     measured = [r for r in records if not r.warmup]
     ok = [r for r in measured if r.outcome.error is None]
     window = 0.0
-    if measured:
-        first = min(r.started_s for r in measured)
-        last = max(r.started_s + (r.outcome.metrics.e2e_ms or 0.0) / 1000 for r in measured)
-        window = max(last - first, 1e-9)
+    if len(measured) > 1:
+        span = max(r.started_s for r in measured) - min(r.started_s for r in measured)
+        window = span * len(measured) / (len(measured) - 1)
+    if measured and window <= 0:
+        window = max((measured[0].outcome.metrics.e2e_ms or 0.0) / 1000, 1e-9)
     series: dict[str, list[float]] = {m: [] for m in ("ttft", "ttfa", "thinking", "e2e", "tpot")}
     gaps: list[float] = []
     thinking_tokens = answer_tokens = 0
