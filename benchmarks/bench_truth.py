@@ -59,7 +59,7 @@ class Stub:
         command = [sys.executable, "-m", "ponder", "stub", "--port", "0",
                    "--ttft-ms", str(schedule.ttft_ms), "--itl-ms", str(schedule.itl_ms),
                    "--thought-tokens", str(schedule.thought_tokens),
-                   "--answer-tokens", str(schedule.answer_tokens)]  # fmt: skip
+                   "--answer-tokens", str(schedule.answer_tokens)]
         self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
@@ -84,13 +84,13 @@ def _child_cpu() -> float:
 
 
 def run_ponder(schedule: Schedule, streams: int, seconds: float, warmup: float,
-               work: Path) -> Figures:  # fmt: skip
+               work: Path) -> Figures:
     stub = Stub(schedule)
     out = work / "ponder"
     command = [sys.executable, "-m", "ponder", "bench", "speed", "--model", "m",
                "--base-url", stub.root + "/v1", "--profile", "concurrent",
                "--concurrency", str(streams), "--duration", str(seconds),
-               "--warmup", str(warmup), "--no-progress", "--out", str(out)]  # fmt: skip
+               "--warmup", str(warmup), "--no-progress", "--out", str(out)]
     before = _child_cpu()
     try:
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
@@ -109,7 +109,7 @@ def run_ponder(schedule: Schedule, streams: int, seconds: float, warmup: float,
     step = next(csv.DictReader((out / "steps.csv").open()))
     note = f"mean in flight {float(step['mean_in_flight']):.0f}"
     return Figures("ponder bench speed", streams, len(ttft), _quantiles(ttft), _quantiles(ttfa),
-                   float(step["req_per_s"]), cpu, late, note)  # fmt: skip
+                   float(step["req_per_s"]), cpu, late, note)
 
 
 def _quantiles(values: Sequence[float]) -> dict[int, float | None]:
@@ -124,17 +124,17 @@ def find_guidellm(given: str | None) -> str | None:
 
 
 def run_guidellm(executable: str, schedule: Schedule, streams: int, seconds: float,
-                 warmup: float, work: Path) -> Figures:  # fmt: skip
+                 warmup: float, work: Path) -> Figures:
     stub = Stub(schedule)
     prompts = work / "prompts.jsonl"
     prompts.write_text("".join(json.dumps({"prompt": f"request {i}: sum the orders per user"})
-                               + "\n" for i in range(512)))  # fmt: skip
+                               + "\n" for i in range(512)))
     report = work / "guidellm.json"
     command = [executable, "run", "--backend", f"kind=openai_http,target={stub.root},model=m",
                "--profile", f"kind=concurrent,streams={streams}",
                "--constraint", f"kind=max_duration,seconds={seconds + warmup:g}",
                "--data", f"kind=json_file,path={prompts}",
-               "--output", f"kind=json,path={report}", "--disable-console"]  # fmt: skip
+               "--output", f"kind=json,path={report}", "--disable-console"]
     before = _child_cpu()
     try:
         result = subprocess.run(command, capture_output=True, text=True)
@@ -155,7 +155,7 @@ def run_guidellm(executable: str, schedule: Schedule, streams: int, seconds: flo
     rate = float(bench["requests_per_second"]["successful"]["mean"])
     return Figures("guidellm", streams, done, errors("time_to_first_token_ms", schedule.ttft_ms),
                    errors("time_to_first_output_token_ms", schedule.ttfa_ms or 0.0), rate, cpu,
-                   late, "TTFA = its TTFOT; no warm-up excluded")  # fmt: skip
+                   late, "TTFA = its TTFOT; no warm-up excluded")
 
 
 def _ms(value: float | None) -> str:
@@ -164,7 +164,7 @@ def _ms(value: float | None) -> str:
 
 def table(rows: Sequence[Figures]) -> list[str]:
     header = (f"{'tool':<20} {'streams':>7} {'requests':>8} {'TTFT err p50/p90/p99 ms':>26}"
-              f" {'TTFA err p50/p90/p99 ms':>26} {'req/s':>7} {'CPU ms/req':>10}")  # fmt: skip
+              f" {'TTFA err p50/p90/p99 ms':>26} {'req/s':>7} {'CPU ms/req':>10}")
     lines = [header, "-" * len(header)]
     for r in rows:
         ttft = "/".join(_ms(r.ttft_err[q]) for q in (50, 90, 99))
@@ -172,11 +172,11 @@ def table(rows: Sequence[Figures]) -> list[str]:
         per = r.cpu_s * 1000 / r.requests if r.requests else float("nan")
         rate = "—" if r.req_per_s is None else f"{r.req_per_s:.1f}"
         lines.append(f"{r.tool:<20} {r.streams:>7} {r.requests:>8} {ttft:>26} {ttfa:>26}"
-                     f" {rate:>7} {per:>10.2f}")  # fmt: skip
+                     f" {rate:>7} {per:>10.2f}")
         stub = r.stub
         lines.append(f"{'':<20} stub's own lateness p50: first token"
                      f" {_ms(stub['first_token']['p50'])} ms, first answer"
-                     f" {_ms(stub['first_answer']['p50'])} ms; {r.note}")  # fmt: skip
+                     f" {_ms(stub['first_answer']['p50'])} ms; {r.note}")
     return lines
 
 
@@ -190,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--answer-tokens", type=int, default=8)
     parser.add_argument("--itl-ms", type=float, default=50.0)
     parser.add_argument("--guidellm", default=None, help="guidellm's executable (default: on"
-                        " PATH or beside this Python)")  # fmt: skip
+                        " PATH or beside this Python)")
     parser.add_argument("--no-guidellm", action="store_true")
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     args = parser.parse_args(argv)
@@ -201,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"stub schedule: TTFT {schedule.ttft_ms:g} ms, TTFA {schedule.ttfa_ms:g} ms,"
           f" E2E {schedule.e2e_ms:g} ms; {args.streams} streams ≈ {chunks:.0f} chunks/s;"
           f" {os.cpu_count()} CPUs (shared: figures are noisy); python"
-          f" {sys.version.split()[0]}")  # fmt: skip
+          f" {sys.version.split()[0]}")
     rows: list[Figures] = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -210,12 +210,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         executable = None if args.no_guidellm else find_guidellm(args.guidellm)
         if executable is None:
             skipped = "guidellm: not run (" + ("--no-guidellm" if args.no_guidellm else
-                       "not installed: pip install guidellm, or --guidellm PATH") + ")"  # fmt: skip
+                       "not installed: pip install guidellm, or --guidellm PATH") + ")"
         else:
             skipped = ""
             try:
                 rows.append(run_guidellm(executable, schedule, args.streams, args.seconds,
-                                         args.warmup, work))  # fmt: skip
+                                         args.warmup, work))
             except RuntimeError as exc:
                 skipped = f"guidellm: {exc}"
         for line in table(rows):
@@ -226,9 +226,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ours = rows[0]
     ttft50, ttfa50 = ours.ttft_err[50], ours.ttfa_err[50]
     ok = (ours.streams >= 256 and ttft50 is not None and ttfa50 is not None
-          and abs(ttft50) < 1.0 and abs(ttfa50) < 1.0)  # fmt: skip
+          and abs(ttft50) < 1.0 and abs(ttfa50) < 1.0)
     print(f"floor: {ours.streams} streams (>= 256), TTFT error p50 {_ms(ttft50)} ms and TTFA"
-          f" error p50 {_ms(ttfa50)} ms (< 1 ms): {'PASS' if ok else 'FAIL'}")  # fmt: skip
+          f" error p50 {_ms(ttfa50)} ms (< 1 ms): {'PASS' if ok else 'FAIL'}")
     return 0 if ok or args.quick else 1
 
 
