@@ -7,7 +7,8 @@ its own read and write for a gateway (back to back, a client like aiohttp would 
 them into one read and the per-chunk cost would vanish from the figures). ``/burst`` paths
 stream them back to back, for a look at that case (``--burst``). Every gateway runs as its
 own process as deployed (ponder: ``ponder serve`` with the ``openai`` provider, trace store
-on). The load comes from one client process (ponder's bench client, :mod:`ponder.bench.speed.targets`).
+on). The load comes from one client process (ponder's bench client,
+:mod:`ponder.bench.speed.targets`).
 
 Reported per path, in one run (so ratios hold on a noisy machine):
 
