@@ -128,7 +128,7 @@ def run_guidellm(executable: str, schedule: Schedule, streams: int, seconds: flo
     stub = Stub(schedule)
     prompts = work / "prompts.jsonl"
     prompts.write_text("".join(json.dumps({"prompt": f"request {i}: sum the orders per user"})
-                               + "\n" for i in range(512)))
+                               + "\n" for i in range(8192)))
     report = work / "guidellm.json"
     command = [executable, "run", "--backend", f"kind=openai_http,target={stub.root},model=m",
                "--profile", f"kind=concurrent,streams={streams}",
