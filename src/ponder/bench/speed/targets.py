@@ -170,7 +170,10 @@ class EndpointTarget:
             self._release(connection, body, headers)
             message = error_message(raw, f"HTTP {status}")
             return _failed(meter, "upstream", "upstream_error", f"HTTP {status}: {message}")
-        stream = _StreamReader(meter, DeltaTracker(inline_tags=self.inline_tags))
+        # Without --inline-tags, detect them as the openai provider does (content opening
+        # with <think>); with it, every content delta goes through the splitter.
+        tracker = DeltaTracker(inline_tags=True if self.inline_tags else None)
+        stream = _StreamReader(meter, tracker)
         sse = SSEData()
         if "text/event-stream" not in headers.get("content-type", ""):
             raw = body.feed(rest)
