@@ -1,0 +1,98 @@
+"""The streaming requests' transport: aiohttp, chosen by measurement.
+
+``benchmarks/gateway_overhead.py`` (64 streams of 32 deltas through ``ponder serve``) measured
+the gateway's CPU per streamed request at 5.4–6.3 ms with httpx and 2.0–2.3 ms with this
+transport, and a minimal pass-through proxy at 0.9–1.2 ms with aiohttp against 4–12 ms with
+httpx: httpcore's connection pool scans every pooled connection (a socket poll each) on every
+request and every response close, and its chunked reader costs more per chunk. One-shot
+requests (non-streaming calls, readiness probes) stay on the provider's ``httpx.AsyncClient``,
+whose base URL, headers and timeouts this transport reuses, so a provider configures one
+client.
+
+One :class:`aiohttp.ClientSession` per httpx client and event loop (sessions are bound to the
+loop they were made in), made on the first stream and closed with the provider.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import weakref
+from collections.abc import AsyncGenerator, Mapping
+from typing import Any
+
+import aiohttp
+import httpx
+
+# Headers httpx adds on its own that aiohttp sets itself (or must not forward as they are).
+_TRANSPORT_HEADERS = frozenset({"connection", "accept-encoding", "content-length", "host"})
+
+_sessions: weakref.WeakKeyDictionary[
+    httpx.AsyncClient, tuple[asyncio.AbstractEventLoop, aiohttp.ClientSession]
+] = weakref.WeakKeyDictionary()
+
+
+def _session(client: httpx.AsyncClient) -> aiohttp.ClientSession:
+    loop = asyncio.get_running_loop()
+    cached = _sessions.get(client)
+    if cached is not None and cached[0] is loop and not cached[1].closed:
+        return cached[1]
+    timeout = client.timeout
+    session = aiohttp.ClientSession(
+        # As many connections as streams; idle ones kept for reuse (no per-request connect).
+        connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30),
+        # The read timeout bounds the gap between two chunks, not the whole answer.
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout.connect,
+                                      sock_read=timeout.read),
+        trust_env=True,  # HTTP(S)_PROXY and NO_PROXY, as httpx honours them
+    )
+    _sessions[client] = (loop, session)
+    return session
+
+
+async def close_session(client: httpx.AsyncClient) -> None:
+    """Close the client's streaming session (when it belongs to the running loop)."""
+    cached = _sessions.pop(client, None)
+    if cached is None:
+        return
+    loop, session = cached
+    if loop is asyncio.get_running_loop():
+        await session.close()
+
+
+class StreamError(Exception):
+    """The upstream answered with an error status; its body is read."""
+
+    def __init__(self, status: int, reason: str, retry_after: str, body: bytes) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status, self.reason, self.retry_after, self.body = status, reason, retry_after, body
+
+
+async def stream_bytes(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    body: Mapping[str, Any] | None,
+    headers: Mapping[str, str] | None,
+    on_start: Any,
+) -> AsyncGenerator[bytes, None]:
+    """The response body as it arrives. Raises :class:`StreamError` for an error status,
+    ``aiohttp.ClientError`` or ``TimeoutError`` for transport failures; calls ``on_start()``
+    once the response started (so a caller can tell a drop mid-stream from no connection)."""
+    merged = {k: v for k, v in client.headers.items() if k.lower() not in _TRANSPORT_HEADERS}
+    merged.update(headers or {})
+    payload = None
+    if body is not None:
+        # Encoded as httpx encodes ``json=``: compact, UTF-8, no NaN.
+        payload = json.dumps(body, ensure_ascii=False, separators=(",", ":"),
+                             allow_nan=False).encode()
+        merged["content-type"] = "application/json"
+    full = str(client.base_url).rstrip("/") + url
+    async with _session(client).request(method, full, data=payload, headers=merged) as response:
+        if response.status >= 400:
+            data = await response.read()
+            raise StreamError(response.status, response.reason or "",
+                              response.headers.get("retry-after", ""), data)
+        on_start()
+        async for chunk in response.content.iter_any():
+            yield chunk
