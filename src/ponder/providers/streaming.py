@@ -1,10 +1,11 @@
 """The streaming requests' transport: aiohttp, chosen by measurement.
 
 ``benchmarks/gateway_overhead.py`` (64 streams of 32 deltas through ``ponder serve``) measured
-the gateway's CPU per streamed request at 5.4–6.3 ms with httpx and 2.0–2.3 ms with this
+the gateway's CPU per streamed request at 5.4–6.3 ms with httpx and 1.9–2.0 ms with this
 transport, and a minimal pass-through proxy at 0.9–1.2 ms with aiohttp against 4–12 ms with
-httpx: httpcore's connection pool scans every pooled connection (a socket poll each) on every
-request and every response close, and its chunked reader costs more per chunk. One-shot
+httpx. py-spy showed why: httpcore's connection pool scans every pooled connection (a socket
+poll each) on every request and every response close — 15% of the gateway's CPU at 64 streams,
+more with a larger pool — and its chunked reader costs more per chunk. One-shot
 requests (non-streaming calls, readiness probes) stay on the provider's ``httpx.AsyncClient``,
 whose base URL, headers and timeouts this transport reuses, so a provider configures one
 client.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import urllib.request
 import weakref
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any
@@ -28,15 +30,26 @@ import httpx
 _TRANSPORT_HEADERS = frozenset({"connection", "accept-encoding", "content-length", "host"})
 
 _sessions: weakref.WeakKeyDictionary[
-    httpx.AsyncClient, tuple[asyncio.AbstractEventLoop, aiohttp.ClientSession]
+    httpx.AsyncClient, tuple[asyncio.AbstractEventLoop, aiohttp.ClientSession, str | None]
 ] = weakref.WeakKeyDictionary()
 
 
-def _session(client: httpx.AsyncClient) -> aiohttp.ClientSession:
+def env_proxy(url: str) -> str | None:
+    """The proxy ``HTTP(S)_PROXY`` names for ``url`` (None when ``NO_PROXY`` exempts it), as
+    httpx reads it. Resolved once per session: aiohttp's own ``trust_env`` re-reads the
+    environment and ``~/.netrc`` on every request (measured: a tenth of the gateway's CPU)."""
+    scheme, _, rest = url.partition("://")
+    host = rest.split("/", 1)[0]
+    if urllib.request.proxy_bypass(host):
+        return None
+    return urllib.request.getproxies().get(scheme)
+
+
+def _session(client: httpx.AsyncClient) -> tuple[aiohttp.ClientSession, str | None]:
     loop = asyncio.get_running_loop()
     cached = _sessions.get(client)
     if cached is not None and cached[0] is loop and not cached[1].closed:
-        return cached[1]
+        return cached[1], cached[2]
     timeout = client.timeout
     session = aiohttp.ClientSession(
         # As many connections as streams; idle ones kept for reuse (no per-request connect).
@@ -44,10 +57,10 @@ def _session(client: httpx.AsyncClient) -> aiohttp.ClientSession:
         # The read timeout bounds the gap between two chunks, not the whole answer.
         timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout.connect,
                                       sock_read=timeout.read),
-        trust_env=True,  # HTTP(S)_PROXY and NO_PROXY, as httpx honours them
     )
-    _sessions[client] = (loop, session)
-    return session
+    proxy = env_proxy(str(client.base_url))
+    _sessions[client] = (loop, session, proxy)
+    return session, proxy
 
 
 async def close_session(client: httpx.AsyncClient) -> None:
@@ -55,7 +68,7 @@ async def close_session(client: httpx.AsyncClient) -> None:
     cached = _sessions.pop(client, None)
     if cached is None:
         return
-    loop, session = cached
+    loop, session, _ = cached
     if loop is asyncio.get_running_loop():
         await session.close()
 
@@ -88,7 +101,9 @@ async def stream_bytes(
                              allow_nan=False).encode()
         merged["content-type"] = "application/json"
     full = str(client.base_url).rstrip("/") + url
-    async with _session(client).request(method, full, data=payload, headers=merged) as response:
+    session, proxy = _session(client)
+    request = session.request(method, full, data=payload, headers=merged, proxy=proxy)
+    async with request as response:
         if response.status >= 400:
             data = await response.read()
             raise StreamError(response.status, response.reason or "",
