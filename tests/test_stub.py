@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -198,3 +199,18 @@ async def test_stats_report_requests_and_the_stubs_own_lateness(stub: StubServer
     assert set(stats["late_ms"]) == {"first_token", "first_answer"}
     assert stats["late_ms"]["first_token"]["p50"] >= 0  # never sent before it was due
     assert health.status_code == 200
+
+
+async def test_a_client_leaving_mid_stream_does_not_disturb_the_next() -> None:
+    server = StubServer(StubSettings(Schedule(ttft_ms=0, thought_tokens=50, answer_tokens=1,
+                                              itl_ms=2)))
+    await server.start()
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    body = json.dumps(_chat(stream=True)).encode()
+    writer.write(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: %d\r\n\r\n%s"
+                 % (len(body), body))
+    await reader.readuntil(b"reasoning_content")
+    writer.close()
+    chunks = await _events(server.base_url, _chat(stream=True))
+    await server.aclose()
+    assert chunks[-1]["choices"][0]["finish_reason"] == "stop"

@@ -155,6 +155,8 @@ class StubServer:
                     return
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
+        except RuntimeError:  # uvloop: a write to a transport the client has closed
+            pass
         finally:
             writer.close()
 
@@ -284,6 +286,8 @@ class StubServer:
             # clock and can fire up to a millisecond early; a token must never leave early.
             while (delay := due - time.perf_counter()) > 0:
                 await asyncio.sleep(delay)
+            if writer.is_closing():  # the client went away (a load tool stopping mid-stream)
+                return
             role = b'"role":"assistant",' if first else b""
             frame = b'%s"delta":{%s"%s":"%s"},"finish_reason":null}]}\n\n' % (
                 head, role, field[token.kind], token.text.encode())
