@@ -96,8 +96,9 @@ kind (thought or answer); <b>TTFA</b> request sent → first <i>answer</i> token
 waits for; <b>thinking time</b> TTFA − TTFT; <b>E2E</b> request sent → stream end;
 <b>ITL</b> the gaps between successive chunks (percentiles over every gap of the step).
 {escape(TPOT_DEFINITION)}.</p>
-<p><b>req/s</b>: successful requests over the step's window (first measured start → last
-measured end); <b>tok/s</b> likewise, thinking and answer tokens apart{
+<p><b>req/s</b>: successful requests over the step's window (the span of the measured
+requests' starts plus one mean gap between starts, so requests started at a steady rate λ
+give λ); <b>tok/s</b> likewise, thinking and answer tokens apart{
 " (some counts estimated: the server reported no split)" if estimated else ""};
 <b>goodput</b>: requests that succeeded and met every SLO, per second; <b>mean in flight</b>:
 Σ E2E / window. Warm-up requests are recorded in requests.jsonl and left out of every figure.</p>
