@@ -294,3 +294,21 @@ def test_cli_run_against_the_stub(stub_process: str, through: str, tmp_path: Pat
     lines = [json.loads(x) for x in (out / "requests.jsonl").read_text().splitlines()]
     assert len(lines) == 6
     assert {(x["thinking_tokens"], x["answer_tokens"], x["ok"]) for x in lines} == {(3, 2, True)}
+
+
+def test_progress_line_names_the_step_and_counts_requests() -> None:
+    import io
+
+    from ponder.bench.speed.progress import SpeedProgress
+
+    by_requests = SpeedProgress(total=10, steps=2, by_time=False, stream=io.StringIO())
+    by_requests.begin_step(1, "concurrent 8")
+    for ok in (True, True, False):
+        by_requests.request(ok)
+    line = by_requests.line()
+    assert "step 2/2 concurrent 8" in line and "3 requests, 1 errors" in line
+    assert "ETA" in line and "[#######" in line  # 3 of 10 done
+    by_time = SpeedProgress(total=90, steps=3, by_time=True, stream=io.StringIO())
+    by_time.begin_step(0, "synchronous")
+    by_time.end_step(90)  # the whole plan spent
+    assert "ETA 0:00" in by_time.line()
