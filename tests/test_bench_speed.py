@@ -312,3 +312,34 @@ def test_progress_line_names_the_step_and_counts_requests() -> None:
     by_time.begin_step(0, "synchronous")
     by_time.end_step(90)  # the whole plan spent
     assert "ETA 0:00" in by_time.line()
+
+
+async def test_the_lean_client_splits_inline_think_tags() -> None:
+    """A server that writes its thoughts inline (Qwen3/R1 via llama.cpp or Ollama's /v1)."""
+    import asyncio
+
+    frames = [{"content": "<thi"}, {"content": "nk>two plus two"}, {"content": "</think>"},
+              {"content": "4"}]
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        await reader.readexactly(length)
+        body = b"".join(b"data: %s\n\n" % json.dumps(
+            {"choices": [{"index": 0, "delta": d, "finish_reason": None}]}).encode()
+            for d in frames)
+        body += b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
+        body += b"data: [DONE]\n\n"
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                     b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(body), body))
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    outcome = await EndpointTarget(f"http://127.0.0.1:{port}/v1", "m").send("2+2?")
+    server.close()
+    m = outcome.metrics
+    assert outcome.error is None
+    assert m.thinking_tokens > 0 and m.answer_tokens == 1 and m.tokens_estimated
+    assert m.ttfa_ms is not None and m.ttft_ms is not None and m.ttfa_ms >= m.ttft_ms
