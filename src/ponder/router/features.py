@@ -246,3 +246,26 @@ def _shape(word: str) -> str:
         return word
     whole, _, frac = word.partition(".")
     return f"#{len(whole)}.{len(frac)}" if frac else f"#{len(whole)}"
+
+
+# The structure figures that tell how long a model takes on a prompt, and a scale for each
+# so that one unit of distance is a comparable step (about e times the length, three more
+# operand digits, one more calculation or a doubling of rows).
+_TIMING_COLUMNS = (
+    ("log_chars", 1.0), ("top2_operand_digits", 1 / 3), ("expressions", 0.5),
+    ("log_number_lines", 1.5), ("log_labels", 1.0),
+)  # fmt: skip
+
+
+PROFILE_MAX_CHARS = 2000
+
+
+def structure_profile(text: str) -> tuple[float, ...]:
+    """A few scaled structure figures of ``text`` for comparing prompts by size (the
+    estimator's similarity; see :mod:`ponder.estimate`)."""
+    full_length = len(text)
+    text = clip(text, PROFILE_MAX_CHARS)
+    words: list[str] = _WORDS.findall(text.lower())
+    figures = dict(zip(STRUCTURE, _structure(text, words, _EXPR.findall(text)), strict=True))
+    figures["log_chars"] = math.log1p(full_length)
+    return tuple(figures[name] * scale for name, scale in _TIMING_COLUMNS)

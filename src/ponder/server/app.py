@@ -26,6 +26,7 @@ from ponder.errors import PonderError, redact
 from ponder.server import api
 from ponder.server.chat import chat_completions
 from ponder.server.errors import NotFoundError, error_response
+from ponder.server.estimate_api import api_estimate
 from ponder.server.gateway import Gateway, ServerSettings
 from ponder.server.middleware import GatewayMiddleware
 from ponder.server.otel import RequestTracer
@@ -36,6 +37,7 @@ from ponder.store.writer import TraceWriter
 log = logging.getLogger("ponder.server")
 UI_MODULE = "ponder.server.ui"
 SEED_TRACES = 100
+ESTIMATE_SEED_TRACES = 2000
 
 
 def api_routes() -> list[BaseRoute]:
@@ -47,6 +49,7 @@ def api_routes() -> list[BaseRoute]:
         Route("/metrics", api.metrics, methods=["GET"]),
         Route("/api/config", api.api_config, methods=["GET"]),
         Route("/api/traces", api.api_traces, methods=["GET"]),
+        Route("/api/estimate", api_estimate, methods=["POST"]),
         Route("/api/traces/{request_id}", api.api_trace, methods=["GET"]),
     ]
 
@@ -77,6 +80,12 @@ async def _seed_latency(gateway: Gateway) -> None:
     )
 
 
+async def _seed_estimator(gateway: Gateway) -> None:
+    """Give the wait estimator the recent history it predicts from (oldest first)."""
+    records = await gateway.read_traces(TraceQuery(status="ok", limit=ESTIMATE_SEED_TRACES))
+    gateway.estimator.observe_traces(reversed(records))
+
+
 def create_app(
     config: Config,
     settings: ServerSettings | None = None,
@@ -97,6 +106,10 @@ def create_app(
             await _seed_latency(gateway)
         except Exception:
             log.exception("could not read recent traces to seed latency estimates")
+        try:
+            await _seed_estimator(gateway)
+        except Exception:
+            log.exception("could not read recent traces to seed wait estimates")
         yield
         gateway.draining = True
         if not await gateway.wait_idle(settings.drain_timeout_s):

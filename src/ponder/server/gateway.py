@@ -23,6 +23,7 @@ from ponder.budget import SpendLedger
 from ponder.config import AUTO, Config, Price
 from ponder.engine import Engine
 from ponder.errors import PonderError
+from ponder.estimate import Estimator
 from ponder.events import Usage
 from ponder.pricing import Cost, cost_of, price_for
 from ponder.reasoning_memory import ReasoningMemory, RememberedTurn
@@ -72,6 +73,7 @@ class Gateway:
             self.engine.spend = self.spend
         self.metrics = GatewayMetrics()
         self._prices: dict[str, Price | None] = {}
+        self.estimator = Estimator()  # expected waits, from the traces this gateway sees
         self.reasoning = ReasoningMemory(
             lookup=self._lookup_reasoning if writer is not None else None,
             save=self._save_reasoning if writer is not None else None,
@@ -108,6 +110,7 @@ class Gateway:
                 )
             if record.timed and record.mode and record.ttfa_ms is not None:
                 self.latency.observe(record.mode, record.ttfa_ms)
+            self.estimator.observe_trace(record)
             if self.tracer is not None:
                 self.tracer.record(record, exchange.child_spans, exchange.trace_context)
         except Exception:  # recording must never break a response
