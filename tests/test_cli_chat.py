@@ -161,3 +161,37 @@ def test_a_canned_reply_says_so_instead_of_metrics(
     captured = capsys.readouterr()
     assert "a size I was not trained on" in captured.out
     assert "TTFT" not in captured.err and "canned reply" in captured.err
+
+
+STUCK_CONFIG = """
+[server]
+stall_floor_s = 0.2  # no history in ponder chat: a stall after 0.4 s
+
+[models.stuck]
+provider = "scripted"
+script = [["thinking", "Let me count the rows once more. ", 1],
+          ["thinking", "Let me count the rows once more. ", 1],
+          ["thinking", "Let me count the rows once more. ", 1],
+          ["thinking", "Let me count the rows once more. ", 1],
+          ["thinking", "Let me count the rows once more. ", 1],
+          ["thinking", "Let me count the rows once more. ", 800],
+          ["answer", "7", 1], ["finish", "stop"]]
+"""
+
+
+def test_chat_says_when_the_model_stalls_or_loops_and_records_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ponder.store import TraceQuery, read
+
+    db = tmp_path / "traces.db"
+    monkeypatch.setenv("PONDER_DB", str(db))
+    path = tmp_path / "ponder.toml"
+    path.write_text(STUCK_CONFIG)
+    assert main(["--config", str(path), "chat", "-m", "stuck", "How many rows?"]) == 0
+    err = capsys.readouterr().err
+    assert "note: The model is repeating itself" in err
+    assert re.search(r"note: No tokens for \d s — the model may be stuck", err)
+    (trace,) = read(db, TraceQuery())
+    assert "The model is repeating itself" in trace.notes
+    assert any(n.startswith("No tokens for") for n in trace.notes)

@@ -36,6 +36,8 @@ NEIGHBOURS = 80
 MIN_SIMILAR = 8
 MIN_MODEL = 5
 MAX_DISTANCE = 1.5
+GAP_WINDOW = 200
+_STALE = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +135,7 @@ class Estimator:
         self._min_model = min_model
         self._max_distance = max_distance
         self._by_model: dict[str, deque[Observation]] = {}
+        self._gaps: dict[str, float | None] = {}  # usual_gap_ms per model, until it learns
         self._lock = threading.Lock()
 
     def observe(
@@ -150,6 +153,7 @@ class Estimator:
             if samples is None:
                 samples = self._by_model[model] = deque(maxlen=self._window)
             samples.append(obs)
+            self._gaps.pop(model, None)
 
     def observe_trace(self, record: TraceRecord) -> bool:
         """Learn from a finished trace; False when it says nothing about timing (failed,
@@ -166,6 +170,20 @@ class Estimator:
 
     def observe_traces(self, records: Iterable[TraceRecord]) -> int:
         return sum(self.observe_trace(r) for r in records)
+
+    def usual_gap_ms(self, model: str) -> float | None:
+        """The model's usual longest gap between tokens (p90 of its recent requests' p99
+        inter-token latency); None with fewer than ``min_model`` requests that had one."""
+        with self._lock:
+            cached = self._gaps.get(model, _STALE)
+            if cached is not _STALE:
+                return cached  # type: ignore[return-value]
+            recent = list(self._by_model.get(model, ()))[-GAP_WINDOW:]
+        gaps = [o.gap_ms for o in recent if o.gap_ms is not None]
+        value = percentile(gaps, 90) if len(gaps) >= self._min_model else None
+        with self._lock:
+            self._gaps[model] = value
+        return value
 
     def samples(self, model: str) -> int:
         with self._lock:

@@ -87,9 +87,10 @@ def run(args: argparse.Namespace) -> int:
 async def _chat(args: argparse.Namespace, request: ChatRequest) -> int:
     from ponder.config import load_config
     from ponder.engine import Engine
-    from ponder.events import Failed, to_dict
+    from ponder.events import Failed, Notice, to_dict
     from ponder.meter import Meter
     from ponder.render import ChatRenderer
+    from ponder.wait_watch import StreamWatch, stall_after_ms, stall_floor_ms
 
     config = load_config(args.config)
     engine = Engine(config)
@@ -119,19 +120,31 @@ async def _chat(args: argparse.Namespace, request: ChatRequest) -> int:
             width=_width(err),
         )
         ticker = asyncio.create_task(_tick(renderer)) if renderer.ansi else None
+        watch = StreamWatch(stall_after_ms(None, stall_floor_ms(config)))
+
+        def notify(text: str | None) -> None:  # a stall or a loop: shown and recorded
+            if text is not None:
+                notice = Notice(text)
+                renderer.handle(notice)
+                if recorder is not None:
+                    recorder.feed(notice)
+
+        watcher = asyncio.create_task(_watch(watch, notify))
         try:
             async for event in engine.stream(request):
                 meter.feed(event)
                 if recorder is not None:
                     recorder.feed(event)
                 renderer.handle(event)
+                notify(watch.feed(event))
                 if isinstance(event, Failed):
                     failure = event
         finally:
-            if ticker is not None:
-                ticker.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await ticker
+            for task in (ticker, watcher):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
         renderer.finish(meter.metrics(), failure)
         if failure is not None and args.answer_only:
             print(f"ponder: {failure.message}", file=err)
@@ -214,6 +227,13 @@ def _width(stream: Any) -> int | None:
         return os.get_terminal_size(stream.fileno()).columns if stream.isatty() else None
     except (OSError, ValueError, AttributeError):
         return None
+
+
+async def _watch(watch: Any, notify: Any) -> None:
+    """Look for a stall a few times a second, while the stream waits for its next event."""
+    while True:
+        await asyncio.sleep(0.1)
+        notify(watch.check())
 
 
 async def _tick(renderer: Any) -> None:

@@ -4,7 +4,8 @@ Body ``{"prompt": "...", "model": "auto"}`` (``model`` optional). For ``auto`` (
 the answer has an estimate per mode (the models ``fast`` and ``deep`` name) and which mode
 auto would choose, with its reason; for a named model, that model's estimate alone. An
 estimate is ``null`` when the gateway has too little history for the model: ponder never
-guesses a number it has no data for.
+guesses a number it has no data for. ``stall_after_ms`` says, per model, how long without a
+token the UI should call a stall (:mod:`ponder.wait_watch`).
 """
 
 from __future__ import annotations
@@ -38,7 +39,13 @@ async def api_estimate(request: Request) -> JSONResponse:
         raise ParamError("model", "'model' must be a model name: fast, deep, auto or an alias.")
     if model != AUTO:
         gateway.config.model(model)  # raises UnknownModelError listing the known models
-        return JSONResponse({"model": model, "estimates": {model: _one(gateway, model, prompt)}})
+        return JSONResponse(
+            {
+                "model": model,
+                "estimates": {model: _one(gateway, model, prompt)},
+                "stall_after_ms": {model: gateway.stall_after_ms(model)},
+            }
+        )
     known = set(gateway.config.names())
     estimates = {m: _one(gateway, m, prompt) for m in MODE_MODELS if m in known}
     decision = gateway.engine.router.decide(ChatRequest.from_prompt(prompt))
@@ -47,6 +54,7 @@ async def api_estimate(request: Request) -> JSONResponse:
             "model": AUTO,
             "estimates": estimates,
             "auto": {"mode": decision.mode, "reason": decision.reason},
+            "stall_after_ms": {m: gateway.stall_after_ms(m) for m in estimates},
         }
     )
 

@@ -30,6 +30,8 @@ class Exchange:
         "created_at",
         "first_answer_ns",
         "first_token_ns",
+        "last_token_ns",
+        "longest_gap_ns",
         "notes",
         "progress",
         "request",
@@ -55,6 +57,10 @@ class Exchange:
         self.progress: list[str] = []
         self.first_token_ns: int | None = None
         self.first_answer_ns: int | None = None
+        # The latest token and the longest quiet spell so far (from the start to the first
+        # token, or between two tokens): what stall detection looks at.
+        self.last_token_ns: int | None = None
+        self.longest_gap_ns = 0
         self.tool_calls: list[ToolCallEnd] = []
         self.notes: list[str] = []
         # The assistant turn in order (reasoning with its provider state, text, calls), for
@@ -65,14 +71,21 @@ class Exchange:
         self.child_spans: list[ChildSpan] = []
         self.trace_context: dict[str, str] = {}  # the caller's traceparent/tracestate headers
 
+    def token(self, at_ns: int) -> None:
+        previous = self.last_token_ns or (self.started.at_ns if self.started else at_ns)
+        self.longest_gap_ns = max(self.longest_gap_ns, at_ns - previous)
+        self.last_token_ns = at_ns
+
     def thought(self, event: Thinking) -> None:
         if event.text:
+            self.token(event.at_ns)
             if self.first_token_ns is None:
                 self.first_token_ns = event.at_ns
             self.thinking_parts.append(event.text)
         self.turn.feed(event)
 
     def answered(self, text: str, at_ns: int) -> None:
+        self.token(at_ns)
         if self.first_answer_ns is None:
             self.first_answer_ns = at_ns
             if self.first_token_ns is None:
@@ -81,6 +94,7 @@ class Exchange:
         self.turn.add_text(text)
 
     def called(self, event: ToolCallEnd) -> None:
+        self.token(event.at_ns)
         if self.first_answer_ns is None:  # a tool call is the turn's answer (see meter.py)
             self.first_answer_ns = event.at_ns
             if self.first_token_ns is None:

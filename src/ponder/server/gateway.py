@@ -24,7 +24,8 @@ from ponder.config import AUTO, Config, Price
 from ponder.engine import Engine
 from ponder.errors import PonderError
 from ponder.estimate import Estimator
-from ponder.events import Usage
+from ponder.events import Usage, now_ns
+from ponder.meter import NS_PER_MS
 from ponder.pricing import Cost, cost_of, price_for
 from ponder.reasoning_memory import ReasoningMemory, RememberedTurn
 from ponder.router.default import latency_tracker, load_default_router
@@ -37,6 +38,7 @@ from ponder.store.base import StoreUnavailable, TraceQuery, TraceStore
 from ponder.store.record import ReasoningRecord, TraceRecord, TraceStatus
 from ponder.store.writer import TraceWriter
 from ponder.tokens import estimate_tokens
+from ponder.wait_watch import stall_after_ms, stall_floor_ms, stream_notes
 
 log = logging.getLogger("ponder.server")
 API_KEY_ENV = "PONDER_API_KEY"
@@ -74,6 +76,7 @@ class Gateway:
         self.metrics = GatewayMetrics()
         self._prices: dict[str, Price | None] = {}
         self.estimator = Estimator()  # expected waits, from the traces this gateway sees
+        self.stall_floor_ms = stall_floor_ms(config)
         self.reasoning = ReasoningMemory(
             lookup=self._lookup_reasoning if writer is not None else None,
             save=self._save_reasoning if writer is not None else None,
@@ -98,6 +101,7 @@ class Gateway:
             self._idle.set()
         self._saving.pop(exchange.request.request_id, None)  # a sink that never waited
         try:
+            exchange.notes.extend(self._wait_notes(exchange, status))
             record = exchange.record(status, self.secrets, self.price(exchange))
             if self.writer is not None:
                 self.writer.submit(record)
@@ -140,6 +144,22 @@ class Gateway:
             estimated=True,
         )
         return cost_of(self.price(exchange), usage, exchange.prompt_tokens())
+
+    def stall_after_ms(self, model: str) -> float:
+        """How long without a token counts as a stall for ``model``."""
+        return stall_after_ms(self.estimator.usual_gap_ms(model), self.stall_floor_ms)
+
+    def _wait_notes(self, exchange: Exchange, status: TraceStatus) -> list[str]:
+        """Stall and loop notes for the trace (see :mod:`ponder.wait_watch`)."""
+        started = exchange.started
+        if started is None:
+            return []
+        gap_ns = exchange.longest_gap_ns
+        if status != "ok":  # the client left (or it failed) during a quiet spell
+            gap_ns = max(gap_ns, now_ns() - (exchange.last_token_ns or started.at_ns))
+        return stream_notes(
+            exchange.thinking_text, gap_ns / NS_PER_MS, self.stall_after_ms(started.model)
+        )
 
     def remember(self, exchange: Exchange) -> None:
         """Keep a finished tool-call turn's reasoning for the turns that follow it. Called by
