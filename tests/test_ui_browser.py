@@ -49,6 +49,9 @@ PHONE = {"width": 390, "height": 844}
 STREAM_TIMEOUT_MS = 60_000
 
 FAKE_CONFIG = """
+[server]
+stall_floor_s = 1  # the stall test waits a second or two, not ten
+
 [models.fast]
 provider = "ui-fake"
 thinking = { enabled = false }
@@ -947,3 +950,86 @@ def test_cost_meter_priced_and_unpriced(fake_session: Session) -> None:
         time.sleep(0.1)
     assert first.get_attribute("data-mode") == "deep"
     assert first.locator(".cell-cost").inner_text().startswith("≈$")
+
+# --- the wait, predicted ---------------------------------------------------------------------
+
+
+def _teach(base: str, prompt: str, models: tuple[str, ...] = ("fast", "deep"), n: int = 6) -> None:
+    """Real requests, so the estimator has a history for the prompt's kind."""
+    for model in models:
+        for _ in range(n):
+            body = {"model": model, "messages": [{"role": "user", "content": prompt}]}
+            assert httpx.post(f"{base}/v1/chat/completions", json=body, timeout=60).is_success
+
+
+def test_the_wait_is_estimated_before_sending_and_followed_while_thinking(
+    session: Session, model_server: str
+) -> None:
+    page = session.page
+    _teach(model_server, "What is 5123 × 44?")
+    page.fill("#prompt", DEEP_PROMPT)
+    deep = page.locator('#wait-hint .wait-part[data-mode="deep"]')
+    deep.wait_for(state="visible")
+    expected = httpx.post(f"{model_server}/api/estimate", json={"prompt": DEEP_PROMPT}).json()
+    est = expected["estimates"]["deep"]
+    assert est is not None and est["samples"] >= 6
+    text = deep.inner_text()
+    assert text.startswith("Deep ≈ ") and "thought tokens" in text, text
+    low, high = est["thinking_tokens"]["p10"], est["thinking_tokens"]["p90"]
+    assert f"usually {round(low)}–{round(high)} thought tokens" in text
+    fast = page.locator('#wait-hint .wait-part[data-mode="fast"]')
+    assert fast.inner_text().startswith("Fast ≈ ")
+    auto = page.locator("#wait-hint .wait-auto")
+    assert auto.inner_text() == f"Auto → {expected['auto']['mode']}"
+    # The sample size: on hover (title) and, by keyboard, in the detail line.
+    assert f"based on {est['samples']} " in (deep.get_attribute("title") or "")
+    deep.focus()
+    page.keyboard.press("Enter")
+    detail = page.locator("#wait-hint .wait-detail")
+    assert detail.is_visible() and f"based on {est['samples']} " in detail.inner_text()
+    assert deep.get_attribute("aria-expanded") == "true"
+    # It follows the typing: another prompt, another answer from the server.
+    other = "hello there, how are you today?"
+    page.fill("#prompt", other)
+    again = httpx.post(f"{model_server}/api/estimate", json={"prompt": other}).json()
+    deadline = time.monotonic() + 10
+    while auto.inner_text() != f"Auto → {again['auto']['mode']}" or detail.is_visible():
+        assert time.monotonic() < deadline, auto.inner_text()
+        time.sleep(0.05)
+    # While thinking, the gray box counts against the estimate.
+    page.fill("#prompt", DEEP_PROMPT)
+    deep.wait_for(state="visible")
+    message = session.ask(DEEP_PROMPT, "deep")
+    assert wait_state(message, "done") == "done"
+    labels = session.observed(message)["labels"]
+    pattern = rf"^Thinking… [\d.]+ s · \d+ of ~{round(est['thinking_tokens']['p50'])} tokens"
+    assert any(re.match(pattern, label) for label in labels), labels
+    assert not session.errors
+
+
+def test_a_stalled_stream_offers_stop_and_answer_fast_instead(
+    fake_session: Session, fake_server: str
+) -> None:
+    page = fake_session.page
+    message = fake_session.ask("Please stall on this one", "deep")
+    stall = message.locator(".stall")
+    stall.wait_for(state="visible", timeout=20_000)
+    assert re.match(r"^No tokens for \d+ s — the model may be stuck", stall.inner_text())
+    assert stall.get_attribute("role") == "alert"
+    assert stall.locator("button", has_text="Stop").is_visible()
+    stall.locator("button", has_text="Answer fast instead").click()
+    assert wait_state(message, "stopped", timeout_ms=5000) == "stopped"
+    replies = page.locator("#chat-log article.msg.assistant")
+    fast = replies.last
+    assert wait_state(fast, "done") == "done"
+    assert fast.get_attribute("data-mode") == "fast"
+    assert fast.locator(".answer").inner_text().strip()  # the fast model answered
+    asked = page.locator("#chat-log article.msg.user").last
+    assert asked.inner_text() == "Please stall on this one"
+    # The stall is in the deep request's trace.
+    request_id = message.get_attribute("data-request-id")
+    assert request_id
+    server = trace(fake_server, request_id)
+    assert server["status"] == "client_disconnected"
+    assert any(note.startswith("stall: No tokens for") for note in server["notes"]), server
+    assert not fake_session.errors

@@ -8,6 +8,8 @@ It runs inside a real ``ponder serve`` subprocess (imported by the launcher in
 - ``drawl``: one short thought, then a long answer at a steady pace (to Stop mid-answer);
 - ``brief``: one short thought (under 0.1 s of thinking), then the answer;
 - ``slow``: a long stream of thoughts at a steady pace, so Stop can land mid-thought;
+- ``stall``: with thinking on, a few thoughts and then a minute of silence (stall detection
+  and "Answer fast instead"); with thinking off, like anything else;
 - ``agent``: an interleaved turn — thoughts, a tool call whose arguments are hostile markup,
   more thoughts, then the answer;
 - anything else: the embedded task families' reference scratchpad (``ponder.tasks.solve``)
@@ -87,6 +89,14 @@ class UiFakeProvider(Provider):
             for piece in pieces("The answer is 1."):
                 await asyncio.sleep(delay)
                 yield Answer(piece)
+            yield Finished("stop")
+            return
+        if "stall" in prompt and thinking:
+            for piece in pieces("Let me think about this one. "):
+                await asyncio.sleep(delay)
+                yield Thinking(piece)
+            await asyncio.sleep(60)  # stuck (cancelled when the client gives up)
+            yield Answer("too late")
             yield Finished("stop")
             return
         if "hostile" in prompt:

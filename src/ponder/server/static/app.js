@@ -5,6 +5,7 @@ import { HttpError, postJSON, setApiKey, streamChat } from "./stream.js";
 import { h } from "./util.js";
 import { RaceView } from "./race.js";
 import { HistoryView } from "./history.js";
+import { WaitHint } from "./estimate.js";
 
 export const EXAMPLES = [
   { label: "347 × 28", prompt: "What is 347 × 28?" },
@@ -98,6 +99,7 @@ const form = document.getElementById("composer");
 const promptEl = document.getElementById("prompt");
 const sendButton = document.getElementById("send");
 const stopButton = document.getElementById("stop");
+const waitHint = new WaitHint(document.getElementById("wait-hint"));
 const conversation = []; // {role, content} sent as context with the next turn
 let current = null; // {controller, view}
 let stick = true; // follow the stream unless the person scrolled up to read
@@ -138,18 +140,27 @@ export async function verifyInto(view, prompt, signal) {
   }
 }
 
-async function send(prompt) {
+async function send(prompt, chosen = null) {
   if (current || !prompt.trim()) return;
   document.getElementById("chat-empty")?.remove();
-  const model = selectedMode();
+  const model = chosen || selectedMode();
   log.append(userBubble(prompt));
   stick = true;
-  const view = new AssistantView({ requested: model, onChange: () => followBottom(stick) });
+  let replaced = false; // "Answer fast instead": this turn gives way to a fast one
+  const onStall = {
+    stop: () => stopChat(),
+    answerFast: () => {
+      replaced = true;
+      stopChat();
+    },
+  };
+  const view = new AssistantView({ requested: model, onChange: () => followBottom(stick), onStall });
   log.append(view.el);
   followBottom(true);
   const controller = new AbortController();
   current = { controller, view };
   setBusy(true);
+  waitHint.forPrompt(prompt).then((response) => view.setExpectation(response), () => view.setExpectation(null));
   const messages = [...conversation, { role: "user", content: prompt }];
   try {
     await streamChat({ model, messages, signal: controller.signal, onEvent: (event) => view.handle(event) });
@@ -160,6 +171,10 @@ async function send(prompt) {
   } finally {
     current = null;
     setBusy(false);
+  }
+  if (replaced) {
+    send(prompt, "fast");
+    return;
   }
   conversation.push({ role: "user", content: prompt });
   if (view.answerText) conversation.push({ role: "assistant", content: view.answerText });
@@ -178,6 +193,7 @@ form.addEventListener("submit", (event) => {
   promptEl.value = "";
   autosize(promptEl);
   send(prompt);
+  waitHint.schedule("");
 });
 
 promptEl.addEventListener("keydown", (event) => {
@@ -186,7 +202,10 @@ promptEl.addEventListener("keydown", (event) => {
     form.requestSubmit();
   }
 });
-promptEl.addEventListener("input", () => autosize(promptEl));
+promptEl.addEventListener("input", () => {
+  autosize(promptEl);
+  waitHint.schedule(promptEl.value);
+});
 stopButton.addEventListener("click", stopChat);
 
 document.addEventListener("keydown", (event) => {
@@ -212,6 +231,7 @@ for (const example of EXAMPLES) {
       onclick: () => {
         promptEl.value = example.prompt;
         autosize(promptEl);
+        waitHint.schedule(example.prompt);
         promptEl.focus();
       },
     }),

@@ -3,6 +3,7 @@
 // The thinking box is collapsed by default and stays collapsed when the answer starts; the
 // person opens it to watch the thoughts stream.
 
+import { LoopDetector, stallLimits } from "./estimate.js";
 import { renderMarkdown } from "./markdown.js";
 import { fmtDuration, fmtInt, fmtMs, fmtSeconds, fmtTps, fmtUsd, h, pick, plural } from "./util.js";
 
@@ -42,9 +43,17 @@ export function formatEstimates(estimates) {
 }
 
 export class AssistantView {
-  constructor({ requested = "auto", compact = false, onChange = null } = {}) {
+  constructor({ requested = "auto", compact = false, onChange = null, onStall = null } = {}) {
     this.requested = requested;
     this.onChange = onChange;
+    // The wait, predicted (estimate.js): the estimate for this prompt, once known, and what
+    // to offer when the stream goes quiet ({stop(), answerFast()}; none in the race lanes).
+    this.onStall = onStall;
+    this.expectation = null;
+    this.estimate = null;
+    this.limits = null;
+    this.lastTokenAt = null;
+    this.loop = new LoopDetector();
     this.state = "waiting";
     this.thoughtText = "";
     this.answerText = "";
@@ -59,17 +68,20 @@ export class AssistantView {
 
     this.routeEl = h("div", { class: "route" }, h("span", { class: "badge badge-pending", text: requested }));
     this.thinkingLabel = h("span", { class: "thinking-label", text: "Thinking…" });
+    // Progress against the estimate: no bar without one; past the usual p90 it says so.
+    this.waitBar = h("span", { class: "wait-bar", hidden: true, role: "progressbar", "aria-label": "Thinking, against the usual", "aria-valuemin": "0", "aria-valuemax": "100" }, h("span", { class: "wait-bar-fill" }));
     this.thoughtsEl = h("div", { class: "thoughts" });
     this.thinkingEl = h(
       "details",
       { class: "thinking", hidden: true },
-      h("summary", {}, h("span", { class: "pulse", "aria-hidden": "true" }), this.thinkingLabel, h("span", { class: "chevron", "aria-hidden": "true" })),
+      h("summary", {}, h("span", { class: "pulse", "aria-hidden": "true" }), this.thinkingLabel, this.waitBar, h("span", { class: "chevron", "aria-hidden": "true" })),
       this.thoughtsEl,
     );
     this.stepsEl = h("ol", { class: "steps", hidden: true, "aria-label": "Progress" });
     // Tool calls, and the thoughts after each (an interleaved turn), in the order they came.
     this.segmentsEl = h("div", { class: "segments" });
     this.notesEl = h("div", { class: "notes", hidden: true });
+    this.stallEl = h("div", { class: "stall", role: "alert", hidden: true });
     this.calls = new Map();
     this.segmentThoughts = null; // the thoughts element after the latest tool call
     this.statusEl = h("div", { class: "status", role: "status" }, "Sending…");
@@ -93,6 +105,7 @@ export class AssistantView {
       { class: `msg assistant${compact ? " compact" : ""}`, dataset: { state: "waiting" } },
       this.routeEl,
       this.notesEl,
+      this.stallEl,
       this.thinkingEl,
       this.stepsEl,
       this.segmentsEl,
@@ -135,8 +148,7 @@ export class AssistantView {
         this.onToolArgs(event);
         break;
       case "notice":
-        this.notesEl.hidden = false;
-        this.notesEl.append(h("p", { class: "notice", text: event.text }));
+        this.note(event.text);
         break;
       case "finished":
         this.onFinished(event.ponder, event.at);
@@ -176,7 +188,83 @@ export class AssistantView {
     this.el.dataset.mode = mode;
     if (mode === "deep") this.showThinkingBox();
     if (this.state === "waiting") this.statusEl.textContent = mode === "deep" ? "" : "Waiting for the first token…";
+    this.startedAt = this.elapsed();
+    this.applyExpectation();
     this.tick();
+  }
+
+  note(text, kind = "") {
+    this.notesEl.hidden = false;
+    this.notesEl.append(h("p", { class: `notice${kind ? ` notice-${kind}` : ""}`, text }));
+  }
+
+  // --- the wait, predicted -------------------------------------------------------------------
+
+  // The /api/estimate answer for this prompt (it may come before or after `started`).
+  setExpectation(response) {
+    this.expectation = response;
+    this.applyExpectation();
+  }
+
+  applyExpectation() {
+    if (!this.route) return;
+    const model = String(this.route.model || "");
+    const estimates = (this.expectation && this.expectation.estimates) || {};
+    this.estimate = estimates[model] || null;
+    this.limits = stallLimits(this.expectation, model);
+    this.tick();
+  }
+
+  sawToken() {
+    this.lastTokenAt = this.elapsed();
+    if (!this.stallEl.hidden) this.stallEl.hidden = true; // it moved again
+  }
+
+  checkStall(now) {
+    if (!this.route || !this.limits || ["done", "stopped", "failed"].includes(this.state)) return;
+    const since = this.lastTokenAt ?? this.startedAt ?? 0;
+    const limit = this.lastTokenAt === null ? this.limits.first : this.limits.after;
+    const silent = now - since;
+    if (silent < limit) return;
+    const text = `No tokens for ${Math.round(silent / 1000)} s — the model may be stuck`;
+    if (this.stallEl.hidden) {
+      const actions = [];
+      if (this.onStall) {
+        actions.push(h("button", { type: "button", class: "stall-stop", text: "Stop", onclick: () => this.onStall.stop() }));
+        if (this.route.mode === "deep") actions.push(h("button", { type: "button", class: "stall-fast", text: "Answer fast instead", onclick: () => this.onStall.answerFast() }));
+      }
+      this.stallEl.replaceChildren(h("span", { class: "stall-text", text }), ...actions);
+      this.stallEl.hidden = false;
+    } else {
+      const label = this.stallEl.querySelector(".stall-text");
+      if (label.textContent !== text) label.textContent = text;
+    }
+  }
+
+  // "Thinking… 1.2 s · 120 of ~180 tokens" and the bar's share, from the estimate: the bar
+  // fills against the usual p90, so it never says "almost done" before the usual end.
+  liveThinking(now, tokens) {
+    const est = this.estimate;
+    let label = `Thinking… ${fmtSeconds(now)} · ${plural(tokens, "token")}`;
+    let share = null;
+    if (est && est.thinking_tokens) {
+      label = `Thinking… ${fmtSeconds(now)} · ${fmtInt(tokens)} of ~${fmtInt(est.thinking_tokens.p50)} tokens`;
+      share = tokens / Math.max(1, est.thinking_tokens.p90);
+    } else if (est) {
+      share = now / Math.max(1, est.ttfa_ms.p90);
+    }
+    const over = share !== null && share > 1;
+    if (over) label += " · longer than usual";
+    this.waitBar.hidden = share === null;
+    if (share !== null) {
+      this.waitBar.classList.toggle("over", over);
+      const pct = Math.round(100 * Math.min(1, share));
+      this.waitBar.firstChild.style.width = `${pct}%`;
+      if (over) this.waitBar.removeAttribute("aria-valuenow");
+      else this.waitBar.setAttribute("aria-valuenow", String(pct));
+      this.waitBar.setAttribute("aria-valuetext", over ? "longer than usual" : `${pct}% of the usual`);
+    }
+    return label;
   }
 
   showThinkingBox() {
@@ -187,6 +275,7 @@ export class AssistantView {
   }
 
   onToolCall(event, at) {
+    this.sawToken();
     if (this.client.ttft === null) this.client.ttft = at;
     if (this.client.ttfa === null) this.client.ttfa = at; // a call is the turn's answer
     const args = h("pre", { class: "tool-args" });
@@ -221,6 +310,8 @@ export class AssistantView {
   }
 
   onThinking(text, at) {
+    this.sawToken();
+    if (this.loop.feed(text)) this.note("The model is repeating itself", "loop");
     if (this.client.ttft === null) this.client.ttft = at;
     this.thoughtDeltas += 1;
     this.thoughtText += text;
@@ -237,6 +328,7 @@ export class AssistantView {
   }
 
   onAnswer(text, at) {
+    this.sawToken();
     if (this.client.ttft === null) this.client.ttft = at;
     if (this.client.ttfa === null) {
       this.client.ttfa = at;
@@ -297,6 +389,7 @@ export class AssistantView {
 
   end(state, note) {
     clearInterval(this.timer);
+    this.stallEl.hidden = true;
     this.setState(state);
     this.answerEl.classList.remove("streaming");
     this.renderNow();
@@ -341,6 +434,7 @@ export class AssistantView {
 
   tick() {
     const now = this.elapsed();
+    this.checkStall(now);
     if (this.state === "waiting" && this.statusEl.textContent !== "" && this.route && this.route.mode !== "deep") {
       this.statusEl.textContent = `Waiting for the first token… ${fmtSeconds(now)}`;
     } else if (this.state === "waiting" && !this.route) {
@@ -360,8 +454,9 @@ export class AssistantView {
     } else if (this.state === "done") {
       label = `No thoughts · ${fmtSeconds(this.client.end ?? now)}`;
     } else {
-      label = `Thinking… ${fmtSeconds(now)} · ${tokens}`;
+      label = this.liveThinking(now, this.thinkingTokens());
     }
+    if (!["thinking", "waiting"].includes(this.state) || this.client.ttfa !== null) this.waitBar.hidden = true;
     if (this.thinkingLabel.textContent !== label) this.thinkingLabel.textContent = label;
     this.thinkingEl.classList.toggle("live", this.state === "thinking" || (this.state === "waiting" && !this.thinkingEl.hidden));
   }
