@@ -1033,3 +1033,56 @@ def test_a_stalled_stream_offers_stop_and_answer_fast_instead(
     assert server["status"] == "client_disconnected"
     assert any(note.startswith("stall: No tokens for") for note in server["notes"]), server
     assert not fake_session.errors
+
+
+# --- accessibility ---------------------------------------------------------------------------
+
+AXE = ROOT / "tests" / "vendor" / "axe-core" / "axe.min.js"
+AXE_RUN = """async () => {
+  const result = await axe.run(document, {
+    runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] },
+  });
+  const violations = result.violations.map((v) => ({
+    id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.slice(0, 4).map((n) => n.target.join(" ")),
+  }));
+  return { violations, passed: result.passes.map((p) => p.id) };
+}"""
+
+
+def serious_violations(page: Page) -> list[dict[str, Any]]:
+    """axe-core's serious and critical findings on the page as it is now (vendored copy,
+    evaluated by the debugger protocol: the page's CSP would refuse a script tag)."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text(encoding="utf-8") + "\n;0")
+    found: dict[str, Any] = page.evaluate(AXE_RUN)
+    # axe really looked: the rules that matter here ran and passed on this page
+    assert {"aria-allowed-attr", "button-name", "color-contrast"} <= set(found["passed"])
+    return [v for v in found["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def test_streaming_is_announced_politely_and_axe_finds_nothing_serious(
+    fake_session: Session,
+) -> None:
+    page = fake_session.page
+    message = fake_session.ask("Tell me in a long drawl", "deep")
+    answer = message.locator(".answer")
+    assert answer.get_attribute("aria-live") == "polite"
+    wait_state(message, "answering")
+    assert answer.get_attribute("aria-busy") == "true"  # no announcement per token
+    assert wait_state(message, "done") == "done"
+    assert answer.get_attribute("aria-busy") == "false"  # now it is read, once
+    summary = message.locator("details.thinking summary")
+    assert summary.get_attribute("aria-expanded") == "false"
+    summary.focus()
+    page.keyboard.press("Enter")
+    assert message.locator("details.thinking").evaluate("d => d.open") is True
+    assert summary.get_attribute("aria-expanded") == "true"
+    page.fill("#prompt", "What is 12 + 30?")  # the wait hint, too
+    page.locator("#wait-hint .wait-line").wait_for(state="visible")
+    assert serious_violations(page) == []
+    page.emulate_media(color_scheme="dark", reduced_motion="reduce")
+    assert serious_violations(page) == []
+    bar = summary.locator(".wait-bar-fill")  # reduced motion: the bar jumps, never slides
+    assert bar.evaluate("e => getComputedStyle(e).transitionDuration") == "0s"
+    assert not fake_session.errors

@@ -74,9 +74,11 @@ export class AssistantView {
     this.thinkingEl = h(
       "details",
       { class: "thinking", hidden: true },
-      h("summary", {}, h("span", { class: "pulse", "aria-hidden": "true" }), this.thinkingLabel, this.waitBar, h("span", { class: "chevron", "aria-hidden": "true" })),
+      h("summary", { "aria-expanded": "false" }, h("span", { class: "pulse", "aria-hidden": "true" }), this.thinkingLabel, this.waitBar, h("span", { class: "chevron", "aria-hidden": "true" })),
       this.thoughtsEl,
     );
+    // Its state, said outright for assistive technology (details' own is not read by all).
+    this.thinkingEl.addEventListener("toggle", () => this.thinkingEl.firstChild.setAttribute("aria-expanded", String(this.thinkingEl.open)));
     this.stepsEl = h("ol", { class: "steps", hidden: true, "aria-label": "Progress" });
     // Tool calls, and the thoughts after each (an interleaved turn), in the order they came.
     this.segmentsEl = h("div", { class: "segments" });
@@ -85,7 +87,8 @@ export class AssistantView {
     this.calls = new Map();
     this.segmentThoughts = null; // the thoughts element after the latest tool call
     this.statusEl = h("div", { class: "status", role: "status" }, "Sending…");
-    this.answerEl = h("div", { class: "answer md" });
+    // A polite live region, busy while it streams: read once it is complete, not per token.
+    this.answerEl = h("div", { class: "answer md", "aria-live": "polite", "aria-busy": "false" });
     this.meterEls = {};
     // Definitions and the verdict's reason open on click, tap or Enter, not only on hover.
     this.explainEl = h("p", { class: "explain", hidden: true, "aria-live": "polite" });
@@ -339,6 +342,7 @@ export class AssistantView {
     this.answerText += text;
     if (this.state !== "answering") this.setState("answering");
     this.answerEl.classList.add("streaming");
+    this.answerEl.setAttribute("aria-busy", "true");
     this.scheduleRender();
     this.tick();
   }
@@ -393,6 +397,7 @@ export class AssistantView {
     this.setState(state);
     this.answerEl.classList.remove("streaming");
     this.renderNow();
+    this.answerEl.setAttribute("aria-busy", "false");
     this.statusEl.textContent = note;
     this.statusEl.classList.toggle("error", state === "failed");
     this.statusEl.classList.toggle("note", state !== "failed" && Boolean(note));
