@@ -951,6 +951,7 @@ def test_cost_meter_priced_and_unpriced(fake_session: Session) -> None:
     assert first.get_attribute("data-mode") == "deep"
     assert first.locator(".cell-cost").inner_text().startswith("≈$")
 
+
 # --- the wait, predicted ---------------------------------------------------------------------
 
 
