@@ -238,3 +238,14 @@ def test_costs_sort_filter_and_sum_by_model(dsn: str) -> None:
             await store.close()
 
     assert asyncio.run(spent()) == pytest.approx(0.012)
+
+
+def test_a_conversations_turns_are_found_by_its_id(dsn: str) -> None:
+    write(dsn, [
+        record(1, conversation_id="c_one"), record(2, conversation_id="c_two"),
+        record(3, conversation_id="c_one"), record(4),
+    ])  # fmt: skip
+    turns = read_traces(dsn, TraceQuery(conversation_id="c_one", limit=None))
+    assert [r.request_id for r in turns] == ["req_0003", "req_0001"]  # newest first
+    assert turns[0].conversation_id == "c_one"
+    assert read_traces(dsn, TraceQuery(request_id="req_0004"))[0].conversation_id is None

@@ -1087,3 +1087,58 @@ def test_streaming_is_announced_politely_and_axe_finds_nothing_serious(
     bar = summary.locator(".wait-bar-fill")  # reduced motion: the bar jumps, never slides
     assert bar.evaluate("e => getComputedStyle(e).transitionDuration") == "0s"
     assert not fake_session.errors
+
+
+# --- conversations that last -----------------------------------------------------------------
+
+
+def test_a_reload_restores_the_chat_with_its_timings(session: Session, model_server: str) -> None:
+    page = session.page
+    first = session.ask(DEEP_PROMPT, "deep")
+    assert wait_state(first, "done") == "done"
+    second = session.ask("What is 7305 − 2948?", "fast")
+    assert wait_state(second, "done") == "done"
+    before = [meters(m) for m in (first, second)]
+    answers = [m.locator(".answer").inner_text() for m in (first, second)]
+    label = first.locator("details.thinking summary").inner_text().strip()
+    request_id = first.get_attribute("data-request-id")
+    assert request_id
+    trace(model_server, second.get_attribute("data-request-id") or "")  # both are stored
+    page.reload()
+    restored = page.locator('#chat-log article.msg.assistant[data-restored="true"]')
+    restored.nth(1).wait_for()
+    assert restored.count() == 2
+    assert page.locator("#chat-log article.msg.user").all_inner_texts() == [
+        DEEP_PROMPT, "What is 7305 − 2948?",
+    ]
+    again = [restored.nth(i) for i in range(2)]
+    assert [m.locator(".answer").inner_text() for m in again] == answers
+    assert [meters(m) for m in again] == before  # the server's figures, as shown live
+    assert again[0].locator("details.thinking summary").inner_text().strip() == label
+    assert again[0].get_attribute("data-request-id") == request_id
+    assert again[0].get_attribute("data-mode") == "deep"
+    # The next turn carries the restored chat as its context, in the same conversation.
+    third = session.ask("And 12 + 30?", "fast")
+    assert wait_state(third, "done") == "done"
+    conversation = trace(model_server, request_id)["conversation_id"]
+    third_id = third.get_attribute("data-request-id") or ""
+    assert trace(model_server, third_id)["conversation_id"] == conversation
+    # New chat: an empty page, and a reload does not bring the old chat back.
+    page.click("#new-chat")
+    page.wait_for_selector("#chat-empty")
+    page.reload()
+    page.wait_for_load_state("networkidle")  # the conversation's (empty) turns have come
+    assert page.locator("#chat-empty").is_visible()
+    assert page.locator("#chat-log article.msg").count() == 0
+    assert page.locator("#new-chat").is_hidden()
+    assert not session.errors
+
+
+def test_a_malformed_conversation_id_is_refused_clearly(model_server: str) -> None:
+    chat = {"model": "fast", "messages": [{"role": "user", "content": "hi"}]}
+    bad = httpx.post(f"{model_server}/v1/chat/completions", json=chat,
+                     headers={"x-ponder-conversation": "no spaces/please"})  # fmt: skip
+    assert bad.status_code == 400
+    assert "x-ponder-conversation" in bad.json()["error"]["message"]
+    empty = httpx.get(f"{model_server}/api/conversations/c_nothing_here").json()
+    assert empty["turns"] == []

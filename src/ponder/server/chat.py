@@ -22,6 +22,7 @@ from starlette.types import Receive, Scope, Send
 from ponder.config import AUTO
 from ponder.errors import redact
 from ponder.events import Event, Failed, Finished, Notice, Started, Thinking, ToolCallEnd
+from ponder.server.conversations import conversation_header
 from ponder.server.errors import BodyTooLargeError, error_response, failure_status
 from ponder.server.exchange import Exchange
 from ponder.server.gateway import Gateway
@@ -66,6 +67,7 @@ async def chat_completions(request: Request) -> Response | _ChatResponse:
     chat, notes = await gateway.reasoning.restore(parsed.chat)
     exchange = Exchange(chat, parsed.stream)
     exchange.trace_context = trace_context(request.headers)  # the caller's W3C trace, if any
+    exchange.conversation_id = conversation_header(request.headers)
     exchange.notes.extend(notes)
     events = gateway.engine.stream(chat)
     gateway.open_exchange(exchange)

@@ -27,6 +27,7 @@ class Exchange:
     __slots__ = (
         "answer_parts",
         "child_spans",
+        "conversation_id",
         "created_at",
         "first_answer_ns",
         "first_token_ns",
@@ -69,6 +70,7 @@ class Exchange:
         # Spans inside this request (a retry, a fallback, a hedge's losing leg): the sink
         # appends one per such event and the OpenTelemetry span gets them as children.
         self.child_spans: list[ChildSpan] = []
+        self.conversation_id: str | None = None  # the client's x-ponder-conversation
         self.trace_context: dict[str, str] = {}  # the caller's traceparent/tracestate headers
 
     def token(self, at_ns: int) -> None:
@@ -192,6 +194,7 @@ class Exchange:
             cost_thinking_usd=cost.thinking_usd if cost else None,
             cost_answer_usd=cost.answer_usd if cost else None,
             cost_estimated=cost.estimated if cost else False,
+            conversation_id=self.conversation_id,
         )
 
 

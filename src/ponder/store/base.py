@@ -28,6 +28,7 @@ class TraceQuery:
     before: float | None = None  # unix seconds, exclusive (the next page of a listing)
     text: str | None = None  # substring of prompt or answer
     request_id: str | None = None
+    conversation_id: str | None = None  # one chat's turns (the web UI's conversation id)
     min_cost_usd: float | None = None  # only priced traces costing at least this
     sort: Sort = "created"  # newest first, or dearest first (unpriced last)
     limit: int | None = 50

@@ -86,6 +86,14 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         CREATE INDEX traces_model_cost ON traces (model, created_at, cost_usd)
         """,
     ),
+    (
+        5,
+        "traces: conversation",
+        """
+        ALTER TABLE traces ADD COLUMN conversation_id TEXT;
+        CREATE INDEX traces_conversation ON traces (conversation_id, created_at)
+        """,
+    ),
 )
 
 

@@ -96,6 +96,7 @@ def _where(q: TraceQuery) -> tuple[str, list[Any]]:
         ("mode", q.mode),
         ("status", q.status),
         ("request_id", q.request_id),
+        ("conversation_id", q.conversation_id),
     ):
         if value:
             where.append(f"{column} = %s")

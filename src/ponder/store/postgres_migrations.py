@@ -83,4 +83,12 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE INDEX traces_model_cost ON traces (model, created_at, cost_usd)
         """,
     ),
+    (
+        # A chat's turns, so the web UI can show a conversation again after a reload.
+        "0005 traces: conversation",
+        """
+        ALTER TABLE traces ADD COLUMN conversation_id TEXT;
+        CREATE INDEX traces_conversation ON traces (conversation_id, created_at)
+        """,
+    ),
 )

@@ -56,6 +56,8 @@ class TraceRecord:
     cost_thinking_usd: float | None = None
     cost_answer_usd: float | None = None
     cost_estimated: bool = False
+    # The chat this request is a turn of (the web UI sends one per conversation), or None.
+    conversation_id: str | None = None
 
     @property
     def timed(self) -> bool:

@@ -137,6 +137,7 @@ def query(conn: sqlite3.Connection, q: TraceQuery) -> list[TraceRecord]:
         ("mode", q.mode),
         ("status", q.status),
         ("request_id", q.request_id),
+        ("conversation_id", q.conversation_id),
     ):
         if value:
             where.append(f"{column} = ?")

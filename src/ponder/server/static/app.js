@@ -6,6 +6,7 @@ import { h } from "./util.js";
 import { RaceView } from "./race.js";
 import { HistoryView } from "./history.js";
 import { WaitHint } from "./estimate.js";
+import { conversationId, replay, savedTurns, startNewConversation } from "./conversation.js";
 
 export const EXAMPLES = [
   { label: "347 × 28", prompt: "What is 347 × 28?" },
@@ -101,6 +102,13 @@ const sendButton = document.getElementById("send");
 const stopButton = document.getElementById("stop");
 const waitHint = new WaitHint(document.getElementById("wait-hint"));
 const conversation = []; // {role, content} sent as context with the next turn
+const chatId = conversationId(); // this tab's chat, kept in the trace store
+const newChatButton = document.getElementById("new-chat");
+newChatButton.addEventListener("click", () => {
+  if (current) return;
+  startNewConversation();
+  location.reload();
+});
 let current = null; // {controller, view}
 let stick = true; // follow the stream unless the person scrolled up to read
 log.addEventListener("scroll", () => (stick = nearBottom()), { passive: true });
@@ -160,10 +168,12 @@ async function send(prompt, chosen = null) {
   const controller = new AbortController();
   current = { controller, view };
   setBusy(true);
+  newChatButton.hidden = false;
   waitHint.forPrompt(prompt).then((response) => view.setExpectation(response), () => view.setExpectation(null));
   const messages = [...conversation, { role: "user", content: prompt }];
   try {
-    await streamChat({ model, messages, signal: controller.signal, onEvent: (event) => view.handle(event) });
+    const headers = chatId ? { "x-ponder-conversation": chatId } : {};
+    await streamChat({ model, messages, signal: controller.signal, headers, onEvent: (event) => view.handle(event) });
     if (!["done", "stopped", "failed"].includes(view.state)) view.fail("The stream ended without a finish signal.");
   } catch (error) {
     if (controller.signal.aborted) view.stopped();
@@ -238,7 +248,26 @@ for (const example of EXAMPLES) {
   );
 }
 
+// After a reload, the chat so far, as it was (the store keeps its turns).
+async function restoreChat() {
+  const turns = await savedTurns(chatId);
+  if (!turns.length || current || conversation.length) return;
+  document.getElementById("chat-empty")?.remove();
+  newChatButton.hidden = false;
+  for (const turn of turns) {
+    log.append(userBubble(turn.prompt));
+    const view = new AssistantView({ requested: turn.requested_model });
+    view.el.dataset.restored = "true";
+    log.append(view.el);
+    replay(view, turn);
+    conversation.push({ role: "user", content: turn.prompt });
+    if (turn.answer) conversation.push({ role: "assistant", content: turn.answer });
+  }
+  followBottom(true);
+}
+
 views.race = new RaceView(EXAMPLES, verifyInto);
+restoreChat();
 views.history = new HistoryView();
 show(location.hash.slice(1) in { chat: 1, race: 1, history: 1 } ? location.hash.slice(1) : "chat");
 promptEl.focus();

@@ -46,12 +46,12 @@ export class HttpError extends Error {
   }
 }
 
-export async function streamChat({ model, messages, signal, onEvent }) {
+export async function streamChat({ model, messages, signal, onEvent, headers = {} }) {
   const t0 = performance.now();
   const emit = (event) => onEvent({ ...event, at: performance.now() - t0 });
   const response = await fetch("/v1/chat/completions", {
     method: "POST",
-    headers: { "content-type": "application/json", accept: "text/event-stream", ...authHeaders() },
+    headers: { "content-type": "application/json", accept: "text/event-stream", ...authHeaders(), ...headers },
     body: JSON.stringify({ model, messages, stream: true, stream_options: { include_usage: true } }),
     signal,
   });
