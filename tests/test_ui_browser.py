@@ -976,8 +976,9 @@ def test_the_wait_is_estimated_before_sending_and_followed_while_thinking(
     assert est is not None and est["samples"] >= 6
     text = deep.inner_text()
     assert text.startswith("Deep ≈ ") and "thought tokens" in text, text
-    low, high = est["thinking_tokens"]["p10"], est["thinking_tokens"]["p90"]
-    assert f"usually {round(low)}–{round(high)} thought tokens" in text
+    low, high = round(est["thinking_tokens"]["p10"]), round(est["thinking_tokens"]["p90"])
+    usual = str(low) if low == high else f"{low}–{high}"  # one figure when they agree
+    assert f"usually {usual} thought tokens" in text
     fast = page.locator('#wait-hint .wait-part[data-mode="fast"]')
     assert fast.inner_text().startswith("Fast ≈ ")
     auto = page.locator("#wait-hint .wait-auto")
@@ -989,6 +990,7 @@ def test_the_wait_is_estimated_before_sending_and_followed_while_thinking(
     detail = page.locator("#wait-hint .wait-detail")
     assert detail.is_visible() and f"based on {est['samples']} " in detail.inner_text()
     assert deep.get_attribute("aria-expanded") == "true"
+    shot(page, "wait-estimate-desktop", full_page=False)
     # It follows the typing: another prompt, another answer from the server.
     other = "hello there, how are you today?"
     page.fill("#prompt", other)
@@ -1018,6 +1020,7 @@ def test_a_stalled_stream_offers_stop_and_answer_fast_instead(
     assert re.match(r"^No tokens for \d+ s — the model may be stuck", stall.inner_text())
     assert stall.get_attribute("role") == "alert"
     assert stall.locator("button", has_text="Stop").is_visible()
+    shot(page, "stall-desktop", full_page=False)
     stall.locator("button", has_text="Answer fast instead").click()
     assert wait_state(message, "stopped", timeout_ms=5000) == "stopped"
     replies = page.locator("#chat-log article.msg.assistant")

@@ -30,7 +30,10 @@ function partText(name, est) {
   if (!est) return `${name}: no estimate yet`;
   let text = `${name} ≈ ${roughMs(est.ttfa_ms.p50)}`;
   const t = est.thinking_tokens;
-  if (t) text += `, usually ${Math.round(t.p10)}–${Math.round(t.p90)} thought tokens`;
+  if (t) {
+    const [low, high] = [Math.round(t.p10), Math.round(t.p90)];
+    text += `, usually ${low === high ? low : `${low}–${high}`} thought tokens`;
+  }
   return text;
 }
 
