@@ -15,6 +15,7 @@ import duckdb
 from ponder.bench.suites.sql.data import (
     SCHEMA_VERSION,
     TABLES,
+    TableRows,
     check_replaceable,
     duckdb_schema,
     table_rows,
@@ -30,7 +31,11 @@ def build_duckdb_database(path: Path, seed: int) -> Path:
     if built_for == (SCHEMA_VERSION, seed):
         return path
     check_replaceable(path, built_for)
-    rows = table_rows(seed)
+    return write_duckdb(path, table_rows(seed))
+
+
+def write_duckdb(path: Path, rows: TableRows) -> Path:
+    """Write ``rows`` (every table, ``_meta`` included) as a DuckDB file at ``path``, atomically."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
     conn = duckdb.connect(str(tmp), config={"enable_external_access": False})
@@ -38,7 +43,8 @@ def build_duckdb_database(path: Path, seed: int) -> Path:
         conn.execute(duckdb_schema())
         conn.execute("CREATE TABLE _meta (schema_version INTEGER, seed INTEGER)")
         for table in ("_meta", *TABLES):
-            _insert(conn, table, rows[table])
+            if rows[table]:
+                _insert(conn, table, rows[table])
     finally:
         conn.close()
     os.replace(tmp, path)

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ponder.bench.suites.sql.data import SCHEMA, build_database, duckdb_schema
+from ponder.bench.suites.sql.data import (
+    SCHEMA,
+    TableRows,
+    build_database,
+    duckdb_schema,
+    write_sqlite,
+)
 from ponder.bench.suites.sql.dsn import Dsn, Engine
 from ponder.bench.suites.sql.execute import QueryResult, run_query
 from ponder.errors import ConfigError
@@ -35,6 +41,16 @@ def build(dsn: Dsn, workdir: Path, seed: int) -> Path:
     from ponder.bench.suites.sql.duckdb_data import build_duckdb_database
 
     return build_duckdb_database(path, seed)
+
+
+def write(engine: Engine, path: Path, rows: TableRows) -> Path:
+    """Write ``rows`` as a fresh database file for ``engine`` at ``path`` (atomically)."""
+    if engine == "sqlite":
+        return write_sqlite(path, rows)
+    require_engine("duckdb")
+    from ponder.bench.suites.sql.duckdb_data import write_duckdb
+
+    return write_duckdb(path, rows)
 
 
 def run(

@@ -1,4 +1,8 @@
-"""The ``sql`` suite: generator (database + questions), prompt, and verifier.
+"""The ``sql`` suite: generator (database, variants, questions), prompt, and verifier.
+
+Each task is judged by :class:`.judge.SqlJudge` on the main database and the question's
+variant databases (test-suite accuracy, :mod:`.variants`); the variants live in
+``sql-variants/`` in the run's output folder, whatever the DSN says about the main database.
 
 The database is SQLite by default, in the run's output folder; :meth:`SqlSuite.use_dsn`
 (``ponder bench correct --dsn``) puts it elsewhere or on DuckDB (see :mod:`.dsn`). The
@@ -8,16 +12,24 @@ questions and gold SQL are the same on every engine; the prompt names the engine
 from __future__ import annotations
 
 import random
-import threading
 from pathlib import Path
 
-from ponder.bench.extract import last_fenced
 from ponder.bench.suite import Task, Verdict
 from ponder.bench.suites.sql import engines
-from ponder.bench.suites.sql.compare import compare_results
 from ponder.bench.suites.sql.dsn import DEFAULT_DSN, Dsn, Engine, parse_dsn
-from ponder.bench.suites.sql.execute import QueryError, QueryResult
+from ponder.bench.suites.sql.execute import QueryResult
+from ponder.bench.suites.sql.judge import (
+    VARIANTS_FOLDER,
+    Database,
+    GoldCache,
+    SqlJudge,
+    build_variants,
+    extract_sql,
+    main_database,
+)
 from ponder.bench.suites.sql.questions import Question, all_questions
+
+__all__ = ["CONVENTIONS", "PROMPT", "SqlSuite", "extract_sql"]
 
 CONVENTIONS = """\
 Conventions:
@@ -39,18 +51,6 @@ Question: {question}
 Write one {dialect} SELECT query that answers the question, returning exactly the columns asked
 for. Put the query in a ```sql fenced block."""
 
-_STARTS = ("select", "with")
-
-
-def extract_sql(answer: str) -> str | None:
-    """The last ```sql block; else a bare answer that is itself a query."""
-    fenced = last_fenced(answer, ("sql", "sqlite", "duckdb"))
-    if fenced:
-        return fenced
-    text = answer.strip()
-    return text if text.lower().startswith(_STARTS) else None
-
-
 class SqlSuite:
     name = "sql"
     description = (
@@ -63,8 +63,7 @@ class SqlSuite:
         self.dsn = DEFAULT_DSN
         if dsn is not None:
             self.use_dsn(dsn)
-        self._gold: dict[tuple[str, str, str], QueryResult] = {}
-        self._lock = threading.Lock()
+        self._gold = GoldCache()
 
     def use_dsn(self, dsn: str | Dsn) -> None:
         """Build and query the database where ``dsn`` says (:class:`DsnError` if unusable)."""
@@ -109,6 +108,12 @@ class SqlSuite:
                             "engine": engine,
                             "gold": question.gold,
                             "ordered": question.ordered,
+                            "variants": [
+                                [v.name, str(v.path), v.about]
+                                for v in build_variants(
+                                    engine, workdir / VARIANTS_FOLDER, seed, question.gold
+                                )
+                            ],
                         },
                         reference=question.gold,
                     )
@@ -116,28 +121,22 @@ class SqlSuite:
         return tasks
 
     def gold_result(self, db: Path, gold: str, engine: Engine = "sqlite") -> QueryResult:
-        key = (engine, str(db), gold)
-        with self._lock:
-            cached = self._gold.get(key)
-        if cached is None:
-            cached = engines.run(engine, db, gold, timeout_s=60.0)
-            with self._lock:
-                self._gold[key] = cached
-        return cached
+        return self._gold.result(engine, db, gold)
+
+    def judge(self, task: Task) -> SqlJudge:
+        """The verifier for ``task``: its main database, then its variants."""
+        variants = [Database(str(n), Path(str(p)), str(a)) for n, p, a in task.data["variants"]]
+        return SqlJudge(
+            engine=_engine_of(task),
+            databases=[main_database(Path(str(task.data["db"]))), *variants],
+            gold=str(task.data["gold"]),
+            ordered=bool(task.data["ordered"]),
+            timeout_s=self.timeout_s,
+            cache=self._gold,
+        )
 
     def verify(self, task: Task, answer: str) -> Verdict:
-        sql = extract_sql(answer)
-        if sql is None:
-            return Verdict(False, "no SQL query found; put it in a ```sql fenced block")
-        db = Path(str(task.data["db"]))
-        engine = _engine_of(task)
-        expected = self.gold_result(db, str(task.data["gold"]), engine)
-        try:
-            got = engines.run(engine, db, sql, timeout_s=self.timeout_s)
-        except QueryError as exc:
-            return Verdict(False, exc.message, sql)
-        ok, reason = compare_results(expected, got, ordered=bool(task.data["ordered"]))
-        return Verdict(ok, reason, sql)
+        return self.judge(task).judge(answer)
 
 
 def _engine_of(task: Task) -> Engine:

@@ -1,0 +1,129 @@
+"""The sql verifier on its own: answer text in, verdict with a reason out.
+
+Test-suite accuracy: a query is correct only if its rows match the gold query's on the main
+database *and* on each of the question's variant databases (:mod:`.variants`), compared
+Spider-style (:mod:`.compare`). The first database where it differs decides the reason, which
+names that database and what it plants ("wrong on the edges-first variant (orders at exactly
+each bound …): the result has 4 rows; the correct result has 3").
+
+:class:`SqlJudge` needs only the engine, the database files and the gold query, so the bench
+and a live request (a hedged answer accepted on the same verifier) call it the same way.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ponder.bench.extract import last_fenced
+from ponder.bench.suite import Verdict
+from ponder.bench.suites.sql import engines
+from ponder.bench.suites.sql.compare import compare_results
+from ponder.bench.suites.sql.dsn import Engine
+from ponder.bench.suites.sql.execute import QueryError, QueryResult
+from ponder.bench.suites.sql.variants import KINDS, describe, rows_digest, variant_rows
+
+MAIN = "main"
+VARIANTS_FOLDER = "sql-variants"
+_SUFFIX: dict[Engine, str] = {"sqlite": "sqlite", "duckdb": "duckdb"}
+_STARTS = ("select", "with")
+
+
+def extract_sql(answer: str) -> str | None:
+    """The last ```sql block; else a bare answer that is itself a query."""
+    fenced = last_fenced(answer, ("sql", "sqlite", "duckdb"))
+    if fenced:
+        return fenced
+    text = answer.strip()
+    return text if text.lower().startswith(_STARTS) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Database:
+    """One database a query is judged on: ``main`` or a variant's name, its file, and what it
+    is, in words, for the verdict's reason."""
+
+    name: str
+    path: Path
+    about: str
+
+
+def main_database(path: Path) -> Database:
+    return Database(MAIN, path, "the main database")
+
+
+def build_variants(engine: Engine, folder: Path, seed: int, gold: str) -> list[Database]:
+    """The question's variant databases under ``folder`` (built once; named by content)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out: list[Database] = []
+    for kind in KINDS:
+        rows = variant_rows(kind, gold, seed)
+        path = folder / f"{kind.name}-{rows_digest(rows)}.{_SUFFIX[engine]}"
+        if not path.is_file():
+            engines.write(engine, path, rows)
+        out.append(Database(kind.name, path, describe(kind, gold)))
+    return out
+
+
+class GoldCache:
+    """Gold results by (engine, file, query): each gold runs once per database (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._results: dict[tuple[str, str, str], QueryResult] = {}
+        self._lock = threading.Lock()
+
+    def result(self, engine: Engine, path: Path, gold: str) -> QueryResult:
+        key = (engine, str(path), gold)
+        with self._lock:
+            cached = self._results.get(key)
+        if cached is None:
+            cached = engines.run(engine, path, gold, timeout_s=60.0)
+            with self._lock:
+                self._results[key] = cached
+        return cached
+
+
+@dataclass(frozen=True, slots=True)
+class SqlJudge:
+    """Judges answers to one question: its gold query on ``databases`` (main first)."""
+
+    engine: Engine
+    databases: Sequence[Database]
+    gold: str
+    ordered: bool = False
+    timeout_s: float = 5.0
+    cache: GoldCache | None = None
+
+    def __post_init__(self) -> None:
+        if not self.databases:
+            raise ValueError("SqlJudge needs at least one database (the main one first)")
+
+    def judge(self, answer: str) -> Verdict:
+        """The verdict on the model's full answer text (the query is its last ```sql block)."""
+        sql = extract_sql(answer)
+        if sql is None:
+            return Verdict(False, "no SQL query found; put it in a ```sql fenced block")
+        return self.judge_sql(sql)
+
+    def judge_sql(self, sql: str) -> Verdict:
+        """The verdict on a bare query: right only if right on every database."""
+        cache = self.cache or GoldCache()
+        reason = ""
+        for db in self.databases:
+            expected = cache.result(self.engine, db.path, self.gold)
+            try:
+                got = engines.run(self.engine, db.path, sql, timeout_s=self.timeout_s)
+            except QueryError as exc:
+                if db.name == MAIN or exc.refused:
+                    return Verdict(False, exc.message, sql)
+                return Verdict(False, f"fails on {db.about}: {exc.message}", sql)
+            ok, reason = compare_results(expected, got, ordered=self.ordered)
+            if not ok:
+                where = "" if db.name == MAIN else f"wrong on {db.about}: "
+                return Verdict(False, where + reason, sql)
+        variants = len(self.databases) - 1
+        if variants <= 0:
+            return Verdict(True, reason, sql)
+        return Verdict(True, f"{reason} on the main database and all {variants} variants", sql)
