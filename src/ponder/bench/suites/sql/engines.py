@@ -7,6 +7,7 @@ absence is a :class:`ConfigError` saying what to install.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ponder.bench.suites.sql.data import (
     SCHEMA,
@@ -18,6 +19,9 @@ from ponder.bench.suites.sql.data import (
 from ponder.bench.suites.sql.dsn import Dsn, Engine
 from ponder.bench.suites.sql.execute import QueryResult, run_query
 from ponder.errors import ConfigError
+
+if TYPE_CHECKING:
+    from ponder.bench.suites.sql.duckdb_execute import DuckDbPool
 
 DIALECT: dict[Engine, str] = {"sqlite": "SQLite", "duckdb": "DuckDB"}
 INSTALL_DUCKDB = "DuckDB support needs the duckdb package: pip install 'ponder[duckdb]'."
@@ -54,15 +58,33 @@ def write(engine: Engine, path: Path, rows: TableRows) -> Path:
 
 
 def run(
-    engine: Engine, path: Path, sql: str, timeout_s: float = 5.0, max_rows: int = 10_000
+    engine: Engine,
+    path: Path,
+    sql: str,
+    timeout_s: float = 5.0,
+    max_rows: int = 10_000,
+    pool: DuckDbPool | None = None,
 ) -> QueryResult:
-    """Rows of ``sql``, read-only and bounded; :class:`QueryError` when it cannot run."""
+    """Rows of ``sql``, read-only and bounded; :class:`QueryError` when it cannot run.
+
+    ``pool`` (DuckDB only) reuses open read-only connections; SQLite opens in microseconds.
+    """
     if engine == "sqlite":
         return run_query(path, sql, timeout_s=timeout_s, max_rows=max_rows)
     require_engine("duckdb")
     from ponder.bench.suites.sql.duckdb_execute import run_duckdb_query
 
-    return run_duckdb_query(path, sql, timeout_s=timeout_s, max_rows=max_rows)
+    return run_duckdb_query(path, sql, timeout_s=timeout_s, max_rows=max_rows, pool=pool)
+
+
+def pool(engine: Engine) -> DuckDbPool | None:
+    """A connection pool for a batch of queries on ``engine`` (None where none is needed)."""
+    if engine == "sqlite":
+        return None
+    require_engine("duckdb")
+    from ponder.bench.suites.sql.duckdb_execute import DuckDbPool
+
+    return DuckDbPool()
 
 
 def schema(engine: Engine) -> str:

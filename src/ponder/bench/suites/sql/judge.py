@@ -16,6 +16,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ponder.bench.extract import last_fenced
 from ponder.bench.suite import Verdict
@@ -24,6 +25,9 @@ from ponder.bench.suites.sql.compare import compare_results
 from ponder.bench.suites.sql.dsn import Engine
 from ponder.bench.suites.sql.execute import QueryError, QueryResult
 from ponder.bench.suites.sql.variants import KINDS, describe, rows_digest, variant_rows
+
+if TYPE_CHECKING:
+    from ponder.bench.suites.sql.duckdb_execute import DuckDbPool
 
 MAIN = "main"
 VARIANTS_FOLDER = "sql-variants"
@@ -74,12 +78,14 @@ class GoldCache:
         self._results: dict[tuple[str, str, str], QueryResult] = {}
         self._lock = threading.Lock()
 
-    def result(self, engine: Engine, path: Path, gold: str) -> QueryResult:
+    def result(
+        self, engine: Engine, path: Path, gold: str, pool: DuckDbPool | None = None
+    ) -> QueryResult:
         key = (engine, str(path), gold)
         with self._lock:
             cached = self._results.get(key)
         if cached is None:
-            cached = engines.run(engine, path, gold, timeout_s=60.0)
+            cached = engines.run(engine, path, gold, timeout_s=60.0, pool=pool)
             with self._lock:
                 self._results[key] = cached
         return cached
@@ -95,6 +101,10 @@ class SqlJudge:
     ordered: bool = False
     timeout_s: float = 5.0
     cache: GoldCache | None = None
+    # DuckDB: keep the variants' connections open (they are never rewritten in place);
+    # ``pool_main`` too for the main database, where nothing rebuilds it meanwhile (a batch).
+    pool: DuckDbPool | None = None
+    pool_main: bool = False
 
     def __post_init__(self) -> None:
         if not self.databases:
@@ -112,9 +122,10 @@ class SqlJudge:
         cache = self.cache or GoldCache()
         reason = ""
         for db in self.databases:
-            expected = cache.result(self.engine, db.path, self.gold)
+            pool = self.pool if db.name != MAIN or self.pool_main else None
+            expected = cache.result(self.engine, db.path, self.gold, pool)
             try:
-                got = engines.run(self.engine, db.path, sql, timeout_s=self.timeout_s)
+                got = engines.run(self.engine, db.path, sql, timeout_s=self.timeout_s, pool=pool)
             except QueryError as exc:
                 if db.name == MAIN or exc.refused:
                     return Verdict(False, exc.message, sql)

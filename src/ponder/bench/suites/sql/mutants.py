@@ -212,7 +212,56 @@ class Equivalence:
     engines: tuple[Engine, ...] = ("sqlite", "duckdb")
 
 
-EQUIVALENT: tuple[Equivalence, ...] = ()
+_INT_DIVISION_DUCKDB = (
+    "DuckDB's / divides integers as floating point (// is its integer division), so the"
+    " share is the same without 1.0 *"
+)
+_GROUP_ORDER_SQLITE = (
+    "the tie-break column is the GROUP BY key of the ranked CTE: SQLite sorts the groups by it"
+    " and its ORDER BY keeps that order among equal keys, so ties come out in the gold's order"
+    " on every database. An engine property, not SQL's: the mutant is killed on DuckDB"
+)
+
+EQUIVALENT: tuple[Equivalence, ...] = (
+    Equivalence(
+        "avg_order_by_country",
+        "null: AND o.amount IS NOT NULL dropped",
+        "AVG skips NULL amounts, so it averages the same values without the filter",
+    ),
+    Equivalence(
+        "spend_grew_vs_previous_month",
+        "coalesce: COALESCE(amount, …) → amount (occurrence 1 of 3)",
+        "a user whose amounts that month are all NULL gets NULL instead of 0; neither NULL > x"
+        " nor 0 > x holds for x >= 0 (amounts are order totals, never negative), so the count"
+        " is the same",
+    ),
+    Equivalence(
+        "spend_grew_vs_previous_month",
+        "coalesce: COALESCE(amount, …) → amount (occurrence 2 of 3)",
+        "the previous month's sum is read only through COALESCE(prev.s, 0), which turns its"
+        " NULL into the 0 the inner COALESCE gave",
+    ),
+    *(
+        Equivalence(template, "float: 1.0 * removed", _INT_DIVISION_DUCKDB, ("duckdb",))
+        for template in (
+            "refund_share_by_country",
+            "top_spenders_excluding_refunders",
+            "heavy_refunders_in_month",
+        )
+    ),
+    Equivalence(
+        "top_spenders_excluding_refunders",
+        "tie_break: tie-break s.user_id ASC removed",
+        _GROUP_ORDER_SQLITE,
+        ("sqlite",),
+    ),
+    Equivalence(
+        "top_countries_by_net_revenue",
+        "tie_break: tie-break gross.country ASC removed",
+        _GROUP_ORDER_SQLITE,
+        ("sqlite",),
+    ),
+)
 
 
 def equivalence(template: str, mutant: Mutant, engine: Engine) -> Equivalence | None:

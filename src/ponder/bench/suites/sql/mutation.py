@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ponder.bench.suites.sql import engines
 from ponder.bench.suites.sql.dsn import Dsn, Engine
@@ -21,6 +22,9 @@ from ponder.bench.suites.sql.judge import (
 )
 from ponder.bench.suites.sql.mutants import Equivalence, Mutant, equivalence, mutants
 from ponder.bench.suites.sql.questions import Question, all_questions
+
+if TYPE_CHECKING:
+    from ponder.bench.suites.sql.duckdb_execute import DuckDbPool
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +42,14 @@ class Outcome:
 
 
 def judges(
-    engine: Engine, workdir: Path, seed: int, questions: Sequence[tuple[str, Question]]
+    engine: Engine,
+    workdir: Path,
+    seed: int,
+    questions: Sequence[tuple[str, Question]],
+    pool: DuckDbPool | None = None,
 ) -> dict[str, SqlJudge]:
-    """A verifier per question on the main database for ``seed`` and the question's variants."""
+    """A verifier per question on the main database for ``seed`` and the question's variants
+    (``workdir`` is private to the batch: ``pool`` covers the main database too)."""
     main = main_database(engines.build(Dsn(engine), workdir, seed))
     cache = GoldCache()
     return {
@@ -51,6 +60,8 @@ def judges(
             q.ordered,
             timeout_s=5.0,
             cache=cache,
+            pool=pool,
+            pool_main=True,
         )
         for qid, q in questions
     }
@@ -64,16 +75,21 @@ def check(
 ) -> list[Outcome]:
     """Every mutant of every question's gold (all questions by default), judged."""
     chosen = list(questions if questions is not None else all_questions())
-    by_id = judges(engine, workdir, seed, chosen)
-    out: list[Outcome] = []
-    for qid, question in chosen:
-        judge = by_id[qid]
-        for mutant in mutants(question.gold):
-            verdict = judge.judge_sql(mutant.sql)
-            same = equivalence(question.template, mutant, engine)
-            reason = same.reason if same and not verdict.ok else verdict.reason
-            out.append(Outcome(qid, mutant, not verdict.ok, reason, same))
-    return out
+    pool = engines.pool(engine)
+    try:
+        by_id = judges(engine, workdir, seed, chosen, pool)
+        out: list[Outcome] = []
+        for qid, question in chosen:
+            judge = by_id[qid]
+            for mutant in mutants(question.gold):
+                verdict = judge.judge_sql(mutant.sql)
+                same = equivalence(question.template, mutant, engine)
+                reason = same.reason if same and verdict.ok else verdict.reason
+                out.append(Outcome(qid, mutant, not verdict.ok, reason, same))
+        return out
+    finally:
+        if pool is not None:
+            pool.close()
 
 
 def kill_rate(outcomes: Sequence[Outcome]) -> tuple[int, int]:

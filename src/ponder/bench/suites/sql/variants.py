@@ -114,15 +114,32 @@ class _Plant:
             self.refunds.append((key, when + dt.timedelta(days=2, hours=i), refund))
         return key
 
-    def rows(self, seed: int) -> TableRows:
+    def rows(self, seed: int, adverse: bool = False) -> TableRows:
+        """The tables, ids assigned. Rows are stored in no particular order (not by date, not
+        by user), or with ``adverse`` in the reverse of every tie-break (country, user id and
+        date descending), so an engine's natural order (table order, first seen) is not the
+        order a question asks for by chance."""
         user_ids = list(range(1, len(self.users) + 1))
         self.rng.shuffle(user_ids)
         users = [
             (uid, f"User {uid}", f"user.{uid}@example.com", str(c), _date(s))
             for uid, (_, c, s) in zip(user_ids, self.users, strict=True)
         ]
-        users.sort()
-        by_date = sorted(self.orders, key=lambda o: (o[2], o[0]))  # type: ignore[arg-type,return-value]
+        by_date = list(self.orders)
+        if adverse:
+            users.sort(key=lambda u: (u[3], u[0]), reverse=True)
+            country = {int(str(u[0])): str(u[1]) for u in self.users}
+            by_date.sort(
+                key=lambda o: (  # type: ignore[arg-type,return-value]
+                    country[int(str(o[1]))],
+                    user_ids[int(str(o[1]))],
+                    o[2],
+                ),
+                reverse=True,
+            )
+        else:
+            self.rng.shuffle(users)
+            self.rng.shuffle(by_date)
         order_id = {int(str(o[0])): i for i, o in enumerate(by_date, 1)}
         orders = [
             (order_id[int(str(k))], user_ids[int(str(u))], _ts(w), s, a)  # type: ignore[arg-type]
@@ -181,6 +198,7 @@ def _edges(kind: str) -> Callable[[_Plant, Focus], None]:
 
     def plant(p: _Plant, focus: Focus) -> None:
         bounds = focus.bounds or _DEFAULT_WINDOW
+        last_start, last_end = focus.windows()[-1]
         for b, bound in enumerate(bounds):
             place = "first" if b == 0 else "last" if b == len(bounds) - 1 else "middle"
             at, before = counts[place]
@@ -189,14 +207,21 @@ def _edges(kind: str) -> Callable[[_Plant, Focus], None]:
             at_outside = place == "last"
             before_outside = place == "first"
             # One user with an order on both sides of the bound (month over month: the bound
-            # moves spend from one month to the other).
+            # moves spend from one month to the other), and more in the last window.
             both = p.user(_country(focus, b))
             p.order(both, bound - SECOND, 10.0, category=_CATEGORY["edge"])
             p.order(both, bound, 10.0, category=_CATEGORY["edge"])
+            if place == "first":
+                p.order(both, _mid(last_start, last_end, 7), 15.0, category=_CATEGORY["other"])
             for i in range(at - 1):
                 amount = (200.0 if at_outside else 50.0) + i + _quarters(p.rng)
                 cat = _CATEGORY["outside" if at_outside else "inside"]
                 p.order(p.user(_country(focus, i + b)), bound, amount, category=cat, refunds=[5.0])
+                if place == "first" and len(bounds) > 2:
+                    # month over month: the same at the first bound and in the last month
+                    again = p.user(_country(focus, i + b + 2))
+                    p.order(again, bound, amount, category=cat)
+                    p.order(again, _mid(last_start, last_end, 8 + i), amount, category=cat)
             for i in range(before - 1):
                 amount = (200.0 if before_outside else 60.0) + i + _quarters(p.rng)
                 cat = _CATEGORY["outside" if before_outside else "edge"]
@@ -211,7 +236,13 @@ def _edges(kind: str) -> Callable[[_Plant, Focus], None]:
 
 
 def _status(p: _Plant, focus: Focus) -> None:
-    for w, (start, end) in enumerate(focus.windows()):
+    windows = focus.windows()
+    # completed 40 + cancelled 500 early, completed 50 in the last window
+    early = p.user(_country(focus, 5))
+    p.order(early, _mid(*windows[0], 7), 40.0)
+    p.order(early, _mid(*windows[0], 8), 500.0, status="cancelled")
+    p.order(early, _mid(*windows[-1], 9), 50.0 + _quarters(p.rng))
+    for w, (start, end) in enumerate(windows):
         big = p.user(_country(focus, w))
         p.order(big, _mid(start, end), 40.0 + _quarters(p.rng))
         p.order(big, _mid(start, end, 1), 500.0, status="cancelled", refunds=[20.0])
@@ -281,21 +312,34 @@ def _half(p: _Plant, focus: Focus) -> None:
         p.order(p.user(_country(focus, w + 4)), _mid(start, end, 12), 60.0)
 
 
-def _ties(p: _Plant, focus: Focus) -> None:
-    for w, (start, end) in enumerate(focus.windows()):
-        days = [start + dt.timedelta(days=d, hours=12) for d in (3, 5)]
-        for i in range(8):
-            # every user spends 100 (60 + 40 or 100), one per country but NZ, then repeats;
-            # orders fall on two days, four each: a tie in orders per day too
-            country = focus.country or COUNTRIES[i % (len(COUNTRIES) - 1)]
-            user = p.user(country)
-            if i % 2:
-                p.order(user, days[i % 2], 100.0)
-            else:
-                p.order(user, days[i % 2], 60.0)
-                p.order(user, days[(i // 2) % 2] + dt.timedelta(hours=1), 40.0, status="pending")
-                p.order(user, days[i % 2] + dt.timedelta(hours=2), 40.0)
-        del w
+def _ties(day_offsets: tuple[int, ...]) -> Callable[[_Plant, Focus], None]:
+    def plant(p: _Plant, focus: Focus) -> None:
+        for start, _ in focus.windows():
+            days = [start + dt.timedelta(days=d, hours=12) for d in day_offsets]
+            per_day = [0] * len(days)
+            for i in range(len(COUNTRIES) - 1):
+                # Seven users, one per country but NZ, each spending exactly 100 (60 + 40, or
+                # 100 next to a pending order), so users and countries tie at every rank.
+                user = p.user(focus.country or COUNTRIES[i])
+                day = days[-1 - i % len(days)]  # the first user (stored first) on the last day
+                if i % 2:
+                    p.order(user, day, 100.0)
+                    p.order(user, day + dt.timedelta(hours=1), 40.0, status="pending")
+                else:
+                    p.order(user, day, 60.0)
+                    p.order(user, day + dt.timedelta(hours=2), 40.0)
+                per_day[-1 - i % len(days)] += 2
+            # pending orders by one more user: every tied day gets as many orders
+            idle = p.user(focus.country or "GB")
+            for d, day in enumerate(days):
+                for hour in range(max(per_day) - per_day[d]):
+                    p.order(idle, day + dt.timedelta(hours=3 + hour), 20.0, "pending")
+            # and one order on each of a dozen other days: an aggregate with many groups
+            # hands them on in storage order, not sorted by day
+            for d in range(12, 24):
+                p.order(idle, start + dt.timedelta(days=d, hours=9), 15.0, "pending")
+
+    return plant
 
 
 def _inactive(p: _Plant, focus: Focus) -> None:
@@ -317,8 +361,9 @@ def _inactive(p: _Plant, focus: Focus) -> None:
 @dataclass(frozen=True, slots=True)
 class VariantKind:
     name: str
-    plants: str  # what it plants, for the verdict's reason ("{window}": the question's bounds)
+    plants: str  # for the verdict's reason; {bounds} and {window} are the question's
     plant: Callable[[_Plant, Focus], None]
+    adverse: bool = False  # rows stored against every tie-break (see _Plant.rows)
 
 
 KINDS: tuple[VariantKind, ...] = (
@@ -359,8 +404,16 @@ KINDS: tuple[VariantKind, ...] = (
     ),
     VariantKind(
         "ties",
-        "exact ties in spend, in net revenue per country and in orders per day within {window}",
-        _ties,
+        "exact ties in spend, in net revenue per country and in orders per day (two days)"
+        " within {window}",
+        _ties((3, 5)),
+    ),
+    VariantKind(
+        "ties-adverse",
+        "exact ties in spend, in net revenue per country and in orders per day (three days)"
+        " within {window}, stored against every tie-break (country, user id, date descending)",
+        _ties((4, 6, 9)),
+        adverse=True,
     ),
     VariantKind(
         "inactive",
@@ -383,7 +436,7 @@ def variant_rows(kind: VariantKind, gold: str, seed: int) -> TableRows:
     p = _Plant(random.Random(f"ponder-sql-variant-{seed}-{kind.name}-{focus.describe_bounds()}"))
     _base(p)
     kind.plant(p, focus)
-    return p.rows(seed)
+    return p.rows(seed, adverse=kind.adverse)
 
 
 def describe(kind: VariantKind, gold: str) -> str:
