@@ -362,6 +362,9 @@ def write_sqlite(path: Path, rows: TableRows) -> Path:
     tmp.unlink(missing_ok=True)
     conn = sqlite3.connect(tmp)
     try:
+        # No journal, no fsync: the file is private until the rename below makes it whole.
+        conn.execute("PRAGMA journal_mode = OFF")
+        conn.execute("PRAGMA synchronous = OFF")
         conn.executescript(SCHEMA)
         conn.execute("CREATE TABLE _meta (schema_version INTEGER, seed INTEGER)")
         for table in ("_meta", *TABLES):

@@ -100,11 +100,15 @@ def run_duckdb_query(
     timeout_s: float = 5.0,
     max_rows: int = 10_000,
     pool: DuckDbPool | None = None,
+    schema: str | None = None,
 ) -> QueryResult:
-    """Rows of ``sql`` on the DuckDB file at ``path``; :class:`QueryError` when it cannot run."""
+    """Rows of ``sql`` on the DuckDB file at ``path`` (its ``schema`` when given: the variant
+    databases share one file); :class:`QueryError` when it cannot run."""
     check_statement(sql)
     try:
         conn = pool.cursor(path) if pool is not None else connect_read_only(path)
+        if schema is not None:
+            conn.execute(f"USE {_identifier(schema)}")  # the connection's own setting
     except duckdb.Error as exc:
         raise QueryError(f"DuckDB error: could not open {path}: {_text(exc)}") from exc
     timer = threading.Timer(timeout_s, conn.interrupt)
@@ -137,6 +141,12 @@ def run_duckdb_query(
     finally:
         timer.cancel()
         conn.close()
+
+
+def _identifier(name: str) -> str:
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"not a schema name: {name!r}")
+    return name
 
 
 def _plain(value: Any) -> Any:

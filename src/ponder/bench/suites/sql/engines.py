@@ -6,6 +6,8 @@ absence is a :class:`ConfigError` saying what to install.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -57,6 +59,34 @@ def write(engine: Engine, path: Path, rows: TableRows) -> Path:
     return write_duckdb(path, rows)
 
 
+def write_many(
+    engine: Engine, folder: Path, databases: Mapping[str, TableRows]
+) -> dict[str, tuple[Path, str | None]]:
+    """Write many small databases (named by content) under ``folder``; where each one is.
+
+    SQLite: a file per database (``<name>.sqlite``), written when missing. DuckDB: one file
+    for all, a schema each (``<name>`` must be an identifier), named by the set it holds.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    if engine == "sqlite":
+        out: dict[str, tuple[Path, str | None]] = {}
+        for name, rows in databases.items():
+            path = folder / f"{name}.sqlite"
+            if not path.is_file():
+                write_sqlite(path, rows)
+            out[name] = (path, None)
+        return out
+    require_engine("duckdb")
+    from ponder.bench.suites.sql.duckdb_data import write_duckdb_schemas
+
+    names = sorted(databases)
+    digest = hashlib.sha256(" ".join(names).encode()).hexdigest()[:12]
+    path = folder / f"variants-{digest}.duckdb"
+    if not path.is_file():
+        write_duckdb_schemas(path, {name: databases[name] for name in names})
+    return {name: (path, name) for name in names}
+
+
 def run(
     engine: Engine,
     path: Path,
@@ -64,17 +94,23 @@ def run(
     timeout_s: float = 5.0,
     max_rows: int = 10_000,
     pool: DuckDbPool | None = None,
+    schema: str | None = None,
 ) -> QueryResult:
     """Rows of ``sql``, read-only and bounded; :class:`QueryError` when it cannot run.
 
-    ``pool`` (DuckDB only) reuses open read-only connections; SQLite opens in microseconds.
+    DuckDB only: ``pool`` reuses open read-only connections (SQLite opens in microseconds);
+    ``schema`` picks the database inside a file of several (:func:`write_many`).
     """
     if engine == "sqlite":
+        if schema is not None:
+            raise ValueError("SQLite databases have no schemas here; one file per database")
         return run_query(path, sql, timeout_s=timeout_s, max_rows=max_rows)
     require_engine("duckdb")
     from ponder.bench.suites.sql.duckdb_execute import run_duckdb_query
 
-    return run_duckdb_query(path, sql, timeout_s=timeout_s, max_rows=max_rows, pool=pool)
+    return run_duckdb_query(
+        path, sql, timeout_s=timeout_s, max_rows=max_rows, pool=pool, schema=schema
+    )
 
 
 def pool(engine: Engine) -> DuckDbPool | None:

@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 
 MAIN = "main"
 VARIANTS_FOLDER = "sql-variants"
-_SUFFIX: dict[Engine, str] = {"sqlite": "sqlite", "duckdb": "duckdb"}
 _STARTS = ("select", "with")
 
 
@@ -46,29 +45,46 @@ def extract_sql(answer: str) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Database:
-    """One database a query is judged on: ``main`` or a variant's name, its file, and what it
-    is, in words, for the verdict's reason."""
+    """One database a query is judged on: ``main`` or a variant's name, its file (and schema,
+    where several share a file), and what it is, in words, for the verdict's reason."""
 
     name: str
     path: Path
     about: str
+    schema: str | None = None
 
 
 def main_database(path: Path) -> Database:
     return Database(MAIN, path, "the main database")
 
 
+def build_variants_for(
+    engine: Engine, folder: Path, seed: int, golds: Sequence[str]
+) -> list[list[Database]]:
+    """Each question's variant databases (given its gold SQL), built under ``folder`` at once.
+
+    Named by content: a variant two questions share is built once, and a built one is reused.
+    """
+    planned: list[list[tuple[str, str, str]]] = []  # per gold: (kind, content name, about)
+    rows = {}
+    for gold in golds:
+        mine = []
+        for kind in KINDS:
+            table_rows = variant_rows(kind, gold, seed)
+            name = f"v_{kind.name.replace('-', '_')}_{rows_digest(table_rows)}"
+            rows[name] = table_rows
+            mine.append((kind.name, name, describe(kind, gold)))
+        planned.append(mine)
+    where = engines.write_many(engine, folder, rows)
+    return [
+        [Database(kind, where[name][0], about, where[name][1]) for kind, name, about in mine]
+        for mine in planned
+    ]
+
+
 def build_variants(engine: Engine, folder: Path, seed: int, gold: str) -> list[Database]:
-    """The question's variant databases under ``folder`` (built once; named by content)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    out: list[Database] = []
-    for kind in KINDS:
-        rows = variant_rows(kind, gold, seed)
-        path = folder / f"{kind.name}-{rows_digest(rows)}.{_SUFFIX[engine]}"
-        if not path.is_file():
-            engines.write(engine, path, rows)
-        out.append(Database(kind.name, path, describe(kind, gold)))
-    return out
+    """One question's variant databases (see :func:`build_variants_for`)."""
+    return build_variants_for(engine, folder, seed, [gold])[0]
 
 
 class GoldCache:
@@ -79,13 +95,13 @@ class GoldCache:
         self._lock = threading.Lock()
 
     def result(
-        self, engine: Engine, path: Path, gold: str, pool: DuckDbPool | None = None
+        self, engine: Engine, db: Database, gold: str, pool: DuckDbPool | None = None
     ) -> QueryResult:
-        key = (engine, str(path), gold)
+        key = (engine, f"{db.path}#{db.schema}", gold)
         with self._lock:
             cached = self._results.get(key)
         if cached is None:
-            cached = engines.run(engine, path, gold, timeout_s=60.0, pool=pool)
+            cached = engines.run(engine, db.path, gold, timeout_s=60.0, pool=pool, schema=db.schema)
             with self._lock:
                 self._results[key] = cached
         return cached
@@ -123,9 +139,11 @@ class SqlJudge:
         reason = ""
         for db in self.databases:
             pool = self.pool if db.name != MAIN or self.pool_main else None
-            expected = cache.result(self.engine, db.path, self.gold, pool)
+            expected = cache.result(self.engine, db, self.gold, pool)
             try:
-                got = engines.run(self.engine, db.path, sql, timeout_s=self.timeout_s, pool=pool)
+                got = engines.run(
+                    self.engine, db.path, sql, self.timeout_s, pool=pool, schema=db.schema
+                )
             except QueryError as exc:
                 if db.name == MAIN or exc.refused:
                     return Verdict(False, exc.message, sql)

@@ -72,8 +72,8 @@ def _window(gold: str) -> Iterator[Mutant]:
     dates = list(_DATE.finditer(gold))
     for i, m in enumerate(dates):
         day = dt.date.fromisoformat(m.group(1))
-        for delta, words in ((1, "+1 day"), (-1, "-1 day")):
-            new = (day + dt.timedelta(days=delta)).isoformat()
+        for days, words in ((1, "+1 day"), (-1, "-1 day")):
+            new = (day + dt.timedelta(days=days)).isoformat()
             yield Mutant(
                 "window",
                 f"'{m.group(1)}' → '{new}' ({words}){_nth(i, len(dates))}",
@@ -160,7 +160,8 @@ def _coalesce(gold: str) -> Iterator[Mutant]:
 def _replacements(gold: str, kind: str, old: str, new: str, words: str) -> Iterator[Mutant]:
     found = list(re.finditer(re.escape(old), gold))
     for i, m in enumerate(found):
-        yield Mutant(kind, f"{words}{_nth(i, len(found))}", gold[: m.start()] + new + gold[m.end() :])
+        sql = gold[: m.start()] + new + gold[m.end() :]
+        yield Mutant(kind, f"{words}{_nth(i, len(found))}", sql)
 
 
 def _tie_break(gold: str) -> Iterator[Mutant]:
@@ -194,7 +195,9 @@ def mutants(gold: str) -> list[Mutant]:
         *_replacements(
             gold, "null", " AND o.amount IS NOT NULL", "", "AND o.amount IS NOT NULL dropped"
         ),
-        *_replacements(gold, "distinct", "COUNT(DISTINCT ", "COUNT(", "COUNT(DISTINCT x) → COUNT(x)"),
+        *_replacements(
+            gold, "distinct", "COUNT(DISTINCT ", "COUNT(", "COUNT(DISTINCT x) → COUNT(x)"
+        ),
         *_replacements(gold, "join", "LEFT JOIN", "JOIN", "LEFT JOIN → JOIN"),
         *_replacements(gold, "float", "1.0 * ", "", "1.0 * removed"),
         *_tie_break(gold),

@@ -17,7 +17,7 @@ from ponder.bench.suites.sql.judge import (
     VARIANTS_FOLDER,
     GoldCache,
     SqlJudge,
-    build_variants,
+    build_variants_for,
     main_database,
 )
 from ponder.bench.suites.sql.mutants import Equivalence, Mutant, equivalence, mutants
@@ -52,10 +52,12 @@ def judges(
     (``workdir`` is private to the batch: ``pool`` covers the main database too)."""
     main = main_database(engines.build(Dsn(engine), workdir, seed))
     cache = GoldCache()
+    folder = workdir / VARIANTS_FOLDER
+    variants = build_variants_for(engine, folder, seed, [q.gold for _, q in questions])
     return {
         qid: SqlJudge(
             engine,
-            [main, *build_variants(engine, workdir / VARIANTS_FOLDER, seed, q.gold)],
+            [main, *mine],
             q.gold,
             q.ordered,
             timeout_s=5.0,
@@ -63,7 +65,7 @@ def judges(
             pool=pool,
             pool_main=True,
         )
-        for qid, q in questions
+        for (qid, q), mine in zip(questions, variants, strict=True)
     }
 
 

@@ -12,7 +12,9 @@ questions and gold SQL are the same on every engine; the prompt names the engine
 from __future__ import annotations
 
 import random
+import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ponder.bench.suite import Task, Verdict
 from ponder.bench.suites.sql import engines
@@ -23,11 +25,14 @@ from ponder.bench.suites.sql.judge import (
     Database,
     GoldCache,
     SqlJudge,
-    build_variants,
+    build_variants_for,
     extract_sql,
     main_database,
 )
 from ponder.bench.suites.sql.questions import Question, all_questions
+
+if TYPE_CHECKING:
+    from ponder.bench.suites.sql.duckdb_execute import DuckDbPool
 
 __all__ = ["CONVENTIONS", "PROMPT", "SqlSuite", "extract_sql"]
 
@@ -64,6 +69,11 @@ class SqlSuite:
         if dsn is not None:
             self.use_dsn(dsn)
         self._gold = GoldCache()
+        # DuckDB: the variants' connections stay open across verdicts (a connection costs
+        # ~20 ms and a verdict runs on ten variants). Content-named files, never rewritten in
+        # place, so an open connection never reads a stale database; the main one is reopened.
+        self._pools: dict[Engine, DuckDbPool | None] = {}
+        self._lock = threading.Lock()
 
     def use_dsn(self, dsn: str | Dsn) -> None:
         """Build and query the database where ``dsn`` says (:class:`DsnError` if unusable)."""
@@ -89,43 +99,44 @@ class SqlSuite:
         engine = self.dsn.engine
         db = engines.build(self.dsn, workdir, seed)
         rng = random.Random(f"ponder-sql-questions-{seed}")
-        tasks: list[Task] = []
+        chosen: list[tuple[str, Question]] = []
         for level in self.levels():
             pool = [(qid, q) for qid, q in all_questions() if q.level == level]
             rng.shuffle(pool)
-            for qid, question in sorted(pool[:n_per_level]):
-                tasks.append(
-                    Task(
-                        id=qid,
-                        suite=self.name,
-                        family="sql",
-                        level=level,
-                        template=question.template,
-                        prompt=self.prompt(question, engine),
-                        seed=seed,
-                        data={
-                            "db": str(db),
-                            "engine": engine,
-                            "gold": question.gold,
-                            "ordered": question.ordered,
-                            "variants": [
-                                [v.name, str(v.path), v.about]
-                                for v in build_variants(
-                                    engine, workdir / VARIANTS_FOLDER, seed, question.gold
-                                )
-                            ],
-                        },
-                        reference=question.gold,
-                    )
-                )
-        return tasks
+            chosen.extend(sorted(pool[:n_per_level]))
+        variants = build_variants_for(
+            engine, workdir / VARIANTS_FOLDER, seed, [q.gold for _, q in chosen]
+        )
+        return [
+            Task(
+                id=qid,
+                suite=self.name,
+                family="sql",
+                level=question.level,
+                template=question.template,
+                prompt=self.prompt(question, engine),
+                seed=seed,
+                data={
+                    "db": str(db),
+                    "engine": engine,
+                    "gold": question.gold,
+                    "ordered": question.ordered,
+                    "variants": [[v.name, str(v.path), v.about, v.schema] for v in mine],
+                },
+                reference=question.gold,
+            )
+            for (qid, question), mine in zip(chosen, variants, strict=True)
+        ]
 
     def gold_result(self, db: Path, gold: str, engine: Engine = "sqlite") -> QueryResult:
-        return self._gold.result(engine, db, gold)
+        return self._gold.result(engine, main_database(db), gold)
 
     def judge(self, task: Task) -> SqlJudge:
         """The verifier for ``task``: its main database, then its variants."""
-        variants = [Database(str(n), Path(str(p)), str(a)) for n, p, a in task.data["variants"]]
+        variants = [
+            Database(str(n), Path(str(p)), str(a), None if s is None else str(s))
+            for n, p, a, s in task.data.get("variants", ())
+        ]
         return SqlJudge(
             engine=_engine_of(task),
             databases=[main_database(Path(str(task.data["db"]))), *variants],
@@ -133,7 +144,14 @@ class SqlSuite:
             ordered=bool(task.data["ordered"]),
             timeout_s=self.timeout_s,
             cache=self._gold,
+            pool=self._pool(_engine_of(task)),
         )
+
+    def _pool(self, engine: Engine) -> DuckDbPool | None:
+        with self._lock:
+            if engine not in self._pools:
+                self._pools[engine] = engines.pool(engine)
+            return self._pools[engine]
 
     def verify(self, task: Task, answer: str) -> Verdict:
         return self.judge(task).judge(answer)

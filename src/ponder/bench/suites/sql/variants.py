@@ -384,7 +384,9 @@ KINDS: tuple[VariantKind, ...] = (
         _status,
     ),
     VariantKind(
-        "nulls", "completed orders with a NULL amount (one user has nothing else) in {window}", _nulls
+        "nulls",
+        "completed orders with a NULL amount (one user has nothing else) in {window}",
+        _nulls,
     ),
     VariantKind(
         "empty",
