@@ -269,9 +269,11 @@ def test_a_failing_query_on_a_variant_is_reported_with_the_variant(
     sqlite_judges: dict[str, SqlJudge],
 ) -> None:
     judge = sqlite_judges["sql-revenue_in_month-0"]
-    verdict = judge.judge_sql("SELECT SUM(amount) FROM orders WHERE status = 'completed' AND"
-                              " order_date >= '2024-06-01 00:00:00' AND order_date <"
-                              " '2024-07-01 00:00:00'")
+    verdict = judge.judge_sql(
+        "SELECT SUM(amount) FROM orders WHERE status = 'completed' AND"
+        " order_date >= '2024-06-01 00:00:00' AND order_date <"
+        " '2024-07-01 00:00:00'"
+    )
     assert not verdict.ok
     assert verdict.reason.startswith("wrong on the empty variant (no recorded completed amount")
     assert judge.judge("The total is 12.") == judge.judge("The total is 12.")

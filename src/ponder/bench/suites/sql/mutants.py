@@ -83,9 +83,7 @@ def _window(gold: str) -> Iterator[Mutant]:
 
 def _outside_strings(gold: str, pattern: re.Pattern[str]) -> list[re.Match[str]]:
     strings = [m.span() for m in re.finditer(r"'[^']*'", gold)]
-    return [
-        m for m in pattern.finditer(gold) if not any(a <= m.start() < b for a, b in strings)
-    ]
+    return [m for m in pattern.finditer(gold) if not any(a <= m.start() < b for a, b in strings)]
 
 
 def _comparison(gold: str) -> Iterator[Mutant]:
@@ -108,11 +106,7 @@ def _status(gold: str) -> Iterator[Mutant]:
             f"{m.group(0)} → {m.group(1)}",
             gold[: m.start()] + m.group(1) + gold[m.end() :],
         )
-    plain = [
-        m
-        for m in re.finditer(_STATUS, gold)
-        if not gold[: m.start()].endswith("CASE WHEN ")
-    ]
+    plain = [m for m in re.finditer(_STATUS, gold) if not gold[: m.start()].endswith("CASE WHEN ")]
     for i, m in enumerate(plain):
         before, after = gold[: m.start()], gold[m.end() :]
         if after.startswith(" AND "):

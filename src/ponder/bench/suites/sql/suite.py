@@ -56,6 +56,7 @@ Question: {question}
 Write one {dialect} SELECT query that answers the question, returning exactly the columns asked
 for. Put the query in a ```sql fenced block."""
 
+
 class SqlSuite:
     name = "sql"
     description = (
