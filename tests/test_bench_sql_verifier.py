@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from ponder.bench.strength import SQL_MUTATION
 from ponder.bench.suites.sql.dsn import Engine
 from ponder.bench.suites.sql.duckdb_execute import DuckDbPool
 from ponder.bench.suites.sql.judge import SqlJudge
-from ponder.bench.suites.sql.mutants import EQUIVALENT, mutants
+from ponder.bench.suites.sql.mutants import EQUIVALENT, equivalence, mutants
 from ponder.bench.suites.sql.mutation import Outcome, check, judges, kill_rate
 from ponder.bench.suites.sql.questions import Question, all_questions
 from ponder.bench.suites.sql.variants import KIND_NAMES, KINDS, rows_digest, variant_rows
@@ -53,6 +54,21 @@ def test_every_non_equivalent_mutant_of_every_gold_is_rejected_on_sqlite(
     assert _wrong_marks(sqlite_outcomes) == []
     killed, total = kill_rate(sqlite_outcomes)
     assert killed == total > 600
+    # the figures the report, docs/bench.md and the README state
+    stated = SQL_MUTATION["sqlite"]
+    assert (len(sqlite_outcomes), len(sqlite_outcomes) - killed) == (
+        stated.mutants,
+        stated.equivalent,
+    )
+
+
+def test_the_stated_duckdb_figure_counts_every_mutant_and_its_equivalent_ones() -> None:
+    every = [(q.template, m) for _, q in all_questions() for m in mutants(q.gold)]
+    marked = [m for t, m in every if equivalence(t, m, "duckdb") is not None]
+    assert (SQL_MUTATION["duckdb"].mutants, SQL_MUTATION["duckdb"].equivalent) == (
+        len(every),
+        len(marked),
+    )
 
 
 def test_every_equivalence_mark_is_used_and_gives_a_reason(
