@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ponder.bench.strength import sql_judging
 from ponder.bench.suite import Task, Verdict
 from ponder.bench.suites.sql import engines
 from ponder.bench.suites.sql.dsn import DEFAULT_DSN, Dsn, Engine, parse_dsn
@@ -63,6 +64,7 @@ class SqlSuite:
         "questions over a generated e-commerce database (users, orders, refunds); SQLite, or"
         " DuckDB with --dsn"
     )
+    judging = sql_judging()
 
     def __init__(self, timeout_s: float = 5.0, dsn: str | Dsn | None = None) -> None:
         self.timeout_s = timeout_s
