@@ -134,33 +134,43 @@ HEADLINE = QUESTIONS["sql-top_spenders_excluding_refunders-0"].gold
 
 
 @pytest.mark.parametrize(
-    ("change", "variant", "why"),
+    ("change", "variant", "diagnosis", "why"),
     [
         (
             "window: '2024-07-01 00:00:00' → '2024-07-02 00:00:00' (+1 day)",
             "the edges-first variant (orders at exactly each bound (2024-06-01 00:00:00,"
             " 2024-07-01 00:00:00)",
+            "it takes in orders from 2024-07-01 00:00:00, after the window has ended",
             "the month window ends one day late",
+        ),
+        (
+            "window: '2024-06-01 00:00:00' → '2024-06-01 00:00:01' (+1 s)",
+            "the edges-first variant (orders at exactly each bound",
+            "it leaves out orders at 2024-06-01 00:00:00, inside the window",
+            "the window starts a second late",
         ),
         (
             "status: status = 'completed' dropped",
             "the status variant (a big cancelled and a big pending order",
+            "it looks like orders counted whatever their status",
             "cancelled and pending orders count as spend",
         ),
         (
             "coalesce: COALESCE(amount, …) → amount",
             "the nulls variant (completed orders with a NULL amount",
+            "it looks like a missing COALESCE: NULL where the answer is 0",
             "a user whose only order has no amount gets NULL, not 0",
         ),
         (
             "distinct: COUNT(DISTINCT x) → COUNT(x) (occurrence 2 of 2)",
             "the fan-out variant (orders with several partial refunds",
+            "it looks like an order counted once per refund",
             "an order with several refunds counts several times",
         ),
     ],
 )
 def test_a_wrong_query_that_passes_on_the_main_database_is_rejected_naming_the_variant(
-    sqlite_judges: dict[str, SqlJudge], change: str, variant: str, why: str
+    sqlite_judges: dict[str, SqlJudge], change: str, variant: str, diagnosis: str, why: str
 ) -> None:
     judge = sqlite_judges["sql-top_spenders_excluding_refunders-0"]
     (sql,) = [m.sql for m in mutants(HEADLINE) if m.id.startswith(change)]
@@ -169,6 +179,7 @@ def test_a_wrong_query_that_passes_on_the_main_database_is_rejected_naming_the_v
     assert not verdict.ok, why
     assert verdict.reason.startswith(f"wrong on {variant}"), verdict.reason
     assert "rows" in verdict.reason  # and what differed
+    assert diagnosis in verdict.reason
     assert verdict.extracted == sql
 
 

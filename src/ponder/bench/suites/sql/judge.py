@@ -24,6 +24,7 @@ from ponder.bench.suites.sql import engines
 from ponder.bench.suites.sql.compare import compare_results
 from ponder.bench.suites.sql.dsn import Engine
 from ponder.bench.suites.sql.execute import QueryError, QueryResult
+from ponder.bench.suites.sql.mutants import mistake_in_words, mutants
 from ponder.bench.suites.sql.variants import KINDS, describe, rows_digest, variant_rows
 
 if TYPE_CHECKING:
@@ -121,6 +122,9 @@ class SqlJudge:
     # ``pool_main`` too for the main database, where nothing rebuilds it meanwhile (a batch).
     pool: DuckDbPool | None = None
     pool_main: bool = False
+    # Say which classic mistake a wrong answer's rows match, when one does (costs a query per
+    # gold mutant on the variant where it failed; off for the mutation check itself).
+    explain: bool = True
 
     def __post_init__(self) -> None:
         if not self.databases:
@@ -149,10 +153,26 @@ class SqlJudge:
                     return Verdict(False, exc.message, sql)
                 return Verdict(False, f"fails on {db.about}: {exc.message}", sql)
             ok, reason = compare_results(expected, got, ordered=self.ordered)
+            if not ok and db.name == MAIN:
+                return Verdict(False, reason, sql)
             if not ok:
-                where = "" if db.name == MAIN else f"wrong on {db.about}: "
-                return Verdict(False, where + reason, sql)
+                hint = self._likely_mistake(db, got, cache, pool) if self.explain else ""
+                return Verdict(False, f"wrong on {db.about}: {reason}{hint}", sql)
         variants = len(self.databases) - 1
         if variants <= 0:
             return Verdict(True, reason, sql)
         return Verdict(True, f"{reason} on the main database and all {variants} variants", sql)
+
+    def _likely_mistake(
+        self, db: Database, got: QueryResult, cache: GoldCache, pool: DuckDbPool | None
+    ) -> str:
+        """``"; <what it looks like>"`` when the wrong rows are exactly those of one classic
+        mistake (a mutant of the gold) on this database, else ``""``."""
+        for mutant in mutants(self.gold):
+            try:
+                theirs = cache.result(self.engine, db, mutant.sql, pool)
+            except QueryError:
+                continue
+            if compare_results(theirs, got, ordered=self.ordered)[0]:
+                return f"; {mistake_in_words(mutant)}"
+        return ""

@@ -32,6 +32,7 @@ class Mutant:
     kind: str
     change: str  # what was changed, e.g. "'2024-06-01 00:00:00' → '2024-06-01 00:00:01'"
     sql: str
+    effect: str = ""  # in words, for a verdict's reason (window shifts)
 
     @property
     def id(self) -> str:
@@ -53,6 +54,32 @@ def _nth(i: int, total: int) -> str:
     return f" (occurrence {i + 1} of {total})"
 
 
+_BOUND = re.compile(r"(\w+)\s*(<=|>=|<|>)\s*$")
+_NOUN = {"order_date": "orders", "signup_date": "signups", "refund_date": "refunds"}
+
+
+def _shift_effect(gold: str, at: int, old: str, new: str) -> str:
+    """What moving the bound literal at ``at`` from ``old`` to ``new`` takes in or leaves out."""
+    bound = _BOUND.search(gold[:at])
+    if bound is None:
+        return ""
+    column, op = bound.groups()
+    noun = _NOUN.get(column, "rows")
+    upper = op.startswith("<")
+    by_a_second = len(old) > 10 and abs(
+        (dt.datetime.fromisoformat(new) - dt.datetime.fromisoformat(old)).total_seconds()
+    ) == 1
+    if upper and new > old:
+        return f"it takes in {noun} from {old}, after the window has ended"
+    if upper:
+        span = f"at {new}" if by_a_second else f"from {new} on"
+        return f"it leaves out {noun} {span}, inside the window"
+    if new > old:
+        span = f"at {old}" if by_a_second else f"from {old} up to {new}"
+        return f"it leaves out {noun} {span}, inside the window"
+    return f"it takes in {noun} from {new}, before the window starts at {old}"
+
+
 def _window(gold: str) -> Iterator[Mutant]:
     stamps = list(_TS.finditer(gold))
     for i, m in enumerate(stamps):
@@ -68,6 +95,7 @@ def _window(gold: str) -> Iterator[Mutant]:
                 "window",
                 f"'{m.group(1)}' → '{new}' ({words}){_nth(i, len(stamps))}",
                 gold[: m.start()] + f"'{new}'" + gold[m.end() :],
+                _shift_effect(gold, m.start(), m.group(1), new),
             )
     dates = list(_DATE.finditer(gold))
     for i, m in enumerate(dates):
@@ -78,6 +106,7 @@ def _window(gold: str) -> Iterator[Mutant]:
                 "window",
                 f"'{m.group(1)}' → '{new}' ({words}){_nth(i, len(dates))}",
                 gold[: m.start()] + f"'{new}'" + gold[m.end() :],
+                _shift_effect(gold, m.start(), m.group(1), new),
             )
 
 
@@ -176,6 +205,27 @@ def _tie_break(gold: str) -> Iterator[Mutant]:
         f"tie-break {last} → {flipped}",
         gold[: m.start(1)] + f"{head}, {flipped}" + gold[m.end(1) :],
     )
+
+
+_MISTAKES = {
+    "comparison": "it looks like a bound or filter taken as inclusive where it is exclusive"
+    " (or the reverse): {change}",
+    "threshold": "it looks like a share of exactly one half put on the wrong side: {change}",
+    "status": "it looks like orders counted whatever their status",
+    "coalesce": "it looks like a missing COALESCE: NULL where the answer is 0",
+    "null": "it looks like NULL amounts mishandled ({change})",
+    "distinct": "it looks like an order counted once per refund (the refunds join fans out)",
+    "join": "it looks like an inner JOIN dropping rows a LEFT JOIN keeps",
+    "float": "it looks like integer division",
+    "tie_break": "it looks like ties broken the wrong way",
+}
+
+
+def mistake_in_words(mutant: Mutant) -> str:
+    """What a query whose rows equal ``mutant``'s got wrong, for a verdict's reason."""
+    if mutant.kind == "window":
+        return mutant.effect or f"it looks like a window bound moved: {mutant.change}"
+    return _MISTAKES[mutant.kind].format(change=mutant.change)
 
 
 def mutants(gold: str) -> list[Mutant]:

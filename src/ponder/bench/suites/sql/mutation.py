@@ -47,6 +47,7 @@ def judges(
     seed: int,
     questions: Sequence[tuple[str, Question]],
     pool: DuckDbPool | None = None,
+    explain: bool = True,
 ) -> dict[str, SqlJudge]:
     """A verifier per question on the main database for ``seed`` and the question's variants
     (``workdir`` is private to the batch: ``pool`` covers the main database too)."""
@@ -64,6 +65,7 @@ def judges(
             cache=cache,
             pool=pool,
             pool_main=True,
+            explain=explain,
         )
         for (qid, q), mine in zip(questions, variants, strict=True)
     }
@@ -79,7 +81,7 @@ def check(
     chosen = list(questions if questions is not None else all_questions())
     pool = engines.pool(engine)
     try:
-        by_id = judges(engine, workdir, seed, chosen, pool)
+        by_id = judges(engine, workdir, seed, chosen, pool, explain=False)
         out: list[Outcome] = []
         for qid, question in chosen:
             judge = by_id[qid]
