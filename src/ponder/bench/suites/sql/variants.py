@@ -82,18 +82,33 @@ class Focus:
         return f"{_ts(windows[0][0])} to {_ts(windows[-1][1])}"
 
 
+@dataclass(frozen=True, slots=True)
+class _User:
+    country: str
+    signup: dt.date
+
+
+@dataclass(frozen=True, slots=True)
+class _Order:
+    key: int
+    user: int  # index into _Plant.users
+    when: dt.datetime
+    status: str
+    amount: float | None
+
+
 @dataclass
 class _Plant:
     """A tiny database under construction; ids are assigned at the end, shuffled."""
 
     rng: random.Random
-    users: list[list[object]] = field(default_factory=list)  # key, country, signup
-    orders: list[list[object]] = field(default_factory=list)  # key, user, when, status, amount
+    users: list[_User] = field(default_factory=list)
+    orders: list[_Order] = field(default_factory=list)
     items: list[tuple[int, str, int, float]] = field(default_factory=list)  # order, cat, q, price
-    refunds: list[tuple[int, dt.datetime, float]] = field(default_factory=list)
+    refunds: list[tuple[int, dt.datetime, float]] = field(default_factory=list)  # order, when, $
 
     def user(self, country: str, signup: dt.date = dt.date(2022, 1, 3)) -> int:
-        self.users.append([len(self.users), country, signup])
+        self.users.append(_User(country, signup))
         return len(self.users) - 1
 
     def order(
@@ -106,7 +121,7 @@ class _Plant:
         refunds: Sequence[float] = (),
     ) -> int:
         key = len(self.orders)
-        self.orders.append([key, user, when, status, amount])
+        self.orders.append(_Order(key, user, when, status, amount))
         quantity = 1 + len(self.orders) % 3
         price = (amount or 10.0) / quantity
         self.items.append((key, category, quantity, round(price * 4) / 4))
@@ -121,53 +136,43 @@ class _Plant:
         order a question asks for by chance."""
         user_ids = list(range(1, len(self.users) + 1))
         self.rng.shuffle(user_ids)
-        users = [
-            (uid, f"User {uid}", f"user.{uid}@example.com", str(c), _date(s))
-            for uid, (_, c, s) in zip(user_ids, self.users, strict=True)
+        users: list[tuple[object, ...]] = [
+            (uid, f"User {uid}", f"user.{uid}@example.com", u.country, u.signup.isoformat())
+            for uid, u in zip(user_ids, self.users, strict=True)
         ]
-        by_date = list(self.orders)
+        stored = list(self.orders)
         if adverse:
-            users.sort(key=lambda u: (u[3], u[0]), reverse=True)
-            country = {int(str(u[0])): str(u[1]) for u in self.users}
-            by_date.sort(
-                key=lambda o: (  # type: ignore[arg-type,return-value]
-                    country[int(str(o[1]))],
-                    user_ids[int(str(o[1]))],
-                    o[2],
-                ),
+            users.sort(key=lambda u: (str(u[3]), int(str(u[0]))), reverse=True)
+            stored.sort(
+                key=lambda o: (self.users[o.user].country, user_ids[o.user], o.when),
                 reverse=True,
             )
         else:
             self.rng.shuffle(users)
-            self.rng.shuffle(by_date)
-        order_id = {int(str(o[0])): i for i, o in enumerate(by_date, 1)}
-        orders = [
-            (order_id[int(str(k))], user_ids[int(str(u))], _ts(w), s, a)  # type: ignore[arg-type]
-            for k, u, w, s, a in by_date
+            self.rng.shuffle(stored)
+        order_id = {o.key: i for i, o in enumerate(stored, 1)}
+        orders: list[tuple[object, ...]] = [
+            (order_id[o.key], user_ids[o.user], _ts(o.when), o.status, o.amount) for o in stored
         ]
-        items = [
+        items: list[tuple[object, ...]] = [
             (i, order_id[o], f"{cat} item", cat, q, p)
             for i, (o, cat, q, p) in enumerate(sorted(self.items, key=lambda t: order_id[t[0]]), 1)
         ]
-        refunds = [
+        refunds: list[tuple[object, ...]] = [
             (i, order_id[o], _ts(w), a)
             for i, (o, w, a) in enumerate(sorted(self.refunds, key=lambda r: r[1]), 1)
         ]
         return {
             "_meta": [(SCHEMA_VERSION, seed)],
-            "users": users,  # type: ignore[dict-item]
-            "orders": orders,  # type: ignore[dict-item]
-            "order_items": items,  # type: ignore[dict-item]
-            "refunds": refunds,  # type: ignore[dict-item]
+            "users": users,
+            "orders": orders,
+            "order_items": items,
+            "refunds": refunds,
         }
 
 
 def _ts(when: dt.datetime) -> str:
     return when.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _date(value: object) -> str:
-    return value.isoformat() if isinstance(value, dt.date) else str(value)
 
 
 def _mid(start: dt.datetime, end: dt.datetime, hours: int = 0) -> dt.datetime:
