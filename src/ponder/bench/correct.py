@@ -232,8 +232,13 @@ def summarize_run(
 
 
 def _judging(name: str) -> str | None:
-    """What suite ``name`` says about how it judges (None when it says nothing)."""
-    how = getattr(get_suite(name), "judging", None)
+    """What suite ``name`` says about how it judges (None when it says nothing, or is not
+    installed here: a report rebuilt from another machine's attempts still renders)."""
+    try:
+        suite = get_suite(name)
+    except ConfigError:
+        return None
+    how = getattr(suite, "judging", None)
     return how if isinstance(how, str) else None
 
 
