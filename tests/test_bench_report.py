@@ -16,6 +16,7 @@ from ponder.bench.correct import CorrectSettings, run_correct
 from ponder.bench.outputs import break_even_lines
 from ponder.bench.registry import register_suite, unregister_suite
 from ponder.bench.stats import Summary
+from ponder.bench.strength import CODE_MUTATION, SQL_MUTATION
 from ponder.cli import main
 from tests.bench_support import ToySuite, fake_config
 
@@ -117,3 +118,26 @@ def test_a_mode_that_never_wins_says_why() -> None:
         "break-even: fast never beats deep: it is no more accurate, and deep spends less"
         " machine time per task (tries included)."
     ]
+
+
+def test_the_report_says_how_each_suite_judges_and_how_strong_it_measured(
+    tmp_path: Path,
+) -> None:
+    run_correct(
+        fake_config(),
+        CorrectSettings(
+            suites=("toy", "sql", "code"), models=("fast",), out=tmp_path, n_per_level=1, k=1
+        ),
+        progress_stream=io.StringIO(),
+    )
+    html = (tmp_path / "report.html").read_text()
+    section = html.split("How answers are judged</h2>", 1)[1].split("<h2>", 1)[0]
+    rows = re.findall(r"<tr><td>(\w+)</td><td>([^<]*)</td></tr>", section)
+    judged = dict(rows)
+    assert list(judged) == ["toy", "sql", "code"]
+    assert judged["toy"] == "not stated by the suite"
+    assert judged["sql"].startswith("test-suite accuracy: the query&#x27;s rows must match")
+    assert f"sqlite: {SQL_MUTATION['sqlite'].text()}" in judged["sql"]
+    assert f"duckdb: {SQL_MUTATION['duckdb'].text()}" in judged["sql"]
+    assert judged["code"].endswith(f"Mutation score: {CODE_MUTATION.text()}.")
+    assert "714/714 non-equivalent mutants rejected" in judged["sql"]

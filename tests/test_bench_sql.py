@@ -97,7 +97,7 @@ def test_database_has_the_mess_the_traps_need(tasks: dict[str, Task]) -> None:
         # an inclusive window written with the last second is right
         (
             "sql-revenue_in_month-0",
-            "SELECT SUM(amount) FROM orders WHERE status = 'completed' AND order_date"
+            "SELECT IFNULL(SUM(amount), 0) FROM orders WHERE status = 'completed' AND order_date"
             " BETWEEN '2024-06-01 00:00:00' AND '2024-06-30 23:59:59'",
         ),
         # rounded to cents

@@ -216,7 +216,10 @@ def summarize_run(
     }
     if settings.dsn is not None:
         manifest["database"] = settings.dsn
-    html = render_report(top, levels, chains, d_s, be, manifest, records, d_usd=d_usd)
+    judging = {name: _judging(name) for name in settings.suites}
+    html = render_report(
+        top, levels, chains, d_s, be, manifest, records, d_usd=d_usd, judging=judging
+    )
     (out / REPORT_FILE).write_text(html, encoding="utf-8")
     return CorrectResult(
         headline=top,
@@ -226,6 +229,17 @@ def summarize_run(
         records=records,
         text=headline_text(top, d_s, be, d_usd, be_usd),
     )
+
+
+def _judging(name: str) -> str | None:
+    """What suite ``name`` says about how it judges (None when it says nothing, or is not
+    installed here: a report rebuilt from another machine's attempts still renders)."""
+    try:
+        suite = get_suite(name)
+    except ConfigError:
+        return None
+    how = getattr(suite, "judging", None)
+    return how if isinstance(how, str) else None
 
 
 def _write_manifest(out: Path, settings: CorrectSettings, tasks: int) -> None:

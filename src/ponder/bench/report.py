@@ -166,11 +166,17 @@ def render_report(
     settings: Mapping[str, Any],
     records: Sequence[AttemptRecord] = (),
     d_usd: float | None = None,
+    judging: Mapping[str, str | None] | None = None,
 ) -> str:
+    """The report; ``judging`` maps each suite of the run to how its verifier judges (and how
+    strong it measured), or None where the suite does not say."""
     header, cells = table_rows(headline, d_s, d_usd)
     level_header, level_cells = table_rows(levels, d_s, d_usd)
     setting_cells = [[str(k), str(v)] for k, v in settings.items()]
     notes = "".join(f"<p>{escape(line)}</p>" for line in break_even_lines(headline, break_even))
+    judge_cells = [
+        [suite, how or "not stated by the suite"] for suite, how in (judging or {}).items()
+    ]
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>ponder bench correct</title><style>{_CSS}</style></head>
@@ -188,6 +194,11 @@ def render_report(
 {_table(level_header, level_cells)}
 <h2>Why answers were rejected</h2>
 {_table(["model", "verifier's reason (numbers masked)", "attempts"], rejection_reasons(records))}
+<h2>How answers are judged</h2>
+<div class="note"><p>Time-to-correct is only as true as the verifier that says “correct”.
+The mutation score is the share of deliberately broken reference answers the verifier
+rejects.</p></div>
+{_table(["suite", "verification method and measured mutation score"], judge_cells)}
 <h2>Definitions</h2>
 <div class="note">
 <p><b>TTFA</b>: request sent → first answer token, over every attempt. <b>pass@1</b>: share of

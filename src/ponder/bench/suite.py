@@ -6,6 +6,9 @@ the model must not see (gold answers, gold SQL, hidden tests) lives in ``Task.da
 Verifiers are synchronous and may block (run SQL, spawn a subprocess); the runner calls them
 in a worker thread.
 
+A suite may also say how its verifier judges, and how strong that is, in ``judging`` (a
+sentence; the HTML report shows it per suite, see :mod:`ponder.bench.strength`).
+
 A third-party suite is any object with this shape, registered with
 :func:`ponder.bench.registry.register_suite` or via the ``ponder.suites`` entry-point group.
 """

@@ -22,6 +22,10 @@ class EmbeddedFamilySuite:
         self.name = family
         self.family = family
         self.description = description
+        self.judging = (
+            "the answer is parsed and compared with the generator's own exact answer (an"
+            " integer, or the list of user ids in order)"
+        )
 
     def levels(self) -> list[int]:
         from ponder import tasks

@@ -70,50 +70,91 @@ def _equal(a, b):
 def _build(arg):
     if isinstance(arg, tuple) and len(arg) == 2 and arg[0] == "__expr__":
         return eval(arg[1], {})
-    return arg
+    return copy.deepcopy(arg)
 
-def main():
-    spec = json.load(open("spec.json"))
-    source = open("solution.py").read()
-    sys.stdout = io.StringIO()
+def _load(source, name):
+    # The function ``name`` from ``source``, or the reason there is none.
     namespace = {"__name__": "solution"}
     try:
         exec(compile(source, "solution.py", "exec"), namespace)
     except BaseException as exc:
-        _report(ok=False, reason=f"the code does not run: {type(exc).__name__}: {exc}")
-        return
-    fn = namespace.get(spec["function"])
+        return None, f"the code does not run: {type(exc).__name__}: {exc}"
+    fn = namespace.get(name)
     if not callable(fn):
-        _report(ok=False, reason=f"no function named {spec['function']} is defined")
-        return
-    tests = ast.literal_eval(spec["tests"])
-    for i, (args, expected) in enumerate(tests, 1):
-        args = tuple(_build(a) for a in args)
-        call = f"{spec['function']}({', '.join(_short(a) for a in args)})"
+        return None, f"no function named {name} is defined"
+    return fn, None
+
+def _check(fn, name, tests):
+    # (ok, reason): the first hidden test ``fn`` fails, or that all pass.
+    for i, (raw, expected) in enumerate(tests, 1):
+        # Built afresh for every call (an expression is rebuilt, a literal deep-copied): the
+        # function may change its arguments, and rebuilding a big one beats deep-copying it.
+        args = tuple(_build(a) for a in raw)
         raises = isinstance(expected, tuple) and len(expected) == 2 and expected[0] == "__raises__"
         try:
-            got = fn(*copy.deepcopy(args))
+            got = fn(*args)
         except MemoryError:
-            _report(ok=False, reason=f"test {i}: {call} ran out of memory")
-            return
+            return False, f"test {i}: {_call(name, raw)} ran out of memory"
         except RecursionError:
-            _report(ok=False, reason=f"test {i}: {call} hit the recursion limit")
-            return
+            return False, f"test {i}: {_call(name, raw)} hit the recursion limit"
+        except _Overtime:
+            raise
         except BaseException as exc:
             if raises and type(exc).__name__ == expected[1]:
                 continue
-            _report(ok=False, reason=f"test {i}: {call} raised {type(exc).__name__}: {exc}")
-            return
+            return False, f"test {i}: {_call(name, raw)} raised {type(exc).__name__}: {exc}"
         if raises:
             got_text = _short(got)
-            _report(ok=False, reason=f"test {i}: {call} returned {got_text}; expected it to raise"
-                    f" {expected[1]}")
-            return
+            return False, (f"test {i}: {_call(name, raw)} returned {got_text}; expected it to"
+                           f" raise {expected[1]}")
         if not _equal(got, expected):
             got_text, want = _short(got), _short(expected)
-            _report(ok=False, reason=f"test {i}: {call} returned {got_text}; expected {want}")
+            return False, f"test {i}: {_call(name, raw)} returned {got_text}; expected {want}"
+    return True, f"all {len(tests)} hidden tests pass"
+
+def _call(name, raw):
+    return f"{name}({', '.join(_short(_build(a)) for a in raw)})"
+
+class _Overtime(BaseException):
+    pass
+
+def _overtime(signum, frame):
+    raise _Overtime()
+
+def main():
+    spec = json.load(open("spec.json"))
+    tests = ast.literal_eval(spec["tests"])
+    sys.stdout = io.StringIO()
+    if "sources" not in spec:
+        fn, why = _load(open("solution.py").read(), spec["function"])
+        if fn is None:
+            _report(ok=False, reason=why)
             return
-    _report(ok=True, reason=f"all {len(tests)} hidden tests pass")
+        ok, reason = _check(fn, spec["function"], tests)
+        _report(ok=ok, reason=reason)
+        return
+    # A batch (the mutation check): each source judged in turn, with its own time limit.
+    import signal, time
+    signal.signal(signal.SIGALRM, _overtime)
+    results = []
+    limit = spec["each_s"]
+    for source in spec["sources"]:
+        started = time.monotonic()
+        signal.setitimer(signal.ITIMER_REAL, limit)
+        try:
+            fn, why = _load(source, spec["function"])
+            ok, reason = (False, why) if fn is None else _check(fn, spec["function"], tests)
+        except _Overtime:
+            ok, reason = False, f"timed out after {limit:.2g} s"
+        except MemoryError:
+            ok, reason = False, "ran out of memory"
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        results.append({"ok": ok, "reason": reason, "s": time.monotonic() - started})
+        if spec["scale"] and len(results) == 1:
+            # the first source is the reference: the others get a multiple of its time
+            limit = spec["floor_s"] + spec["scale"] * results[0]["s"]
+    _report(ok=True, reason="batch", results=results)
 
 try:
     main()
@@ -188,6 +229,67 @@ def run_tests(
             process.communicate()
             return SandboxResult(False, f"timed out after {timeout_s:g} s and was killed", True)
     return _parse(process.returncode, stdout, stderr)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    ok: bool
+    reason: str
+    seconds: float
+
+
+def run_batch(
+    sources: list[str],
+    function: str,
+    tests: list[tuple[Any, ...]] | str,
+    each_s: float = 30.0,
+    scale: float | None = 3.0,
+    floor_s: float = 0.5,
+    timeout_s: float = 300.0,
+    memory_mb: int = 1024,
+) -> list[BatchResult]:
+    """Run ``tests`` on ``function`` from each of ``sources``, one sandboxed process for all.
+
+    For trusted code that may misbehave (mutants of a reference solution): the same limits and
+    harness as :func:`run_tests`, but one process start for the batch, and a SIGALRM stops a
+    source that runs too long: ``each_s`` seconds for the first source (the reference), then
+    ``floor_s + scale`` times what the first took (``scale=None``: ``each_s`` for every
+    source), so a looping mutant costs little on a slow machine and a fast one alike.
+    Raises ``RuntimeError`` if the batch dies.
+    """
+    spec = {
+        "function": function,
+        "tests": tests if isinstance(tests, str) else repr(tests),
+        "sources": sources,
+        "each_s": each_s,
+        "scale": scale,
+        "floor_s": floor_s,
+    }
+    with tempfile.TemporaryDirectory(prefix="ponder-code-") as scratch:
+        root = Path(scratch)
+        (root / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
+        (root / "harness.py").write_text(HARNESS, encoding="utf-8")
+        memory = memory_mb * 1024 * 1024
+        done = subprocess.run(
+            # -s -P rather than -I: isolated but for a fixed hash seed, so set order (and
+            # with it the verdict on a mutant) is the same on every run
+            [*network_isolation(), sys.executable, "-s", "-P", "harness.py"],
+            cwd=root,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            env={"PATH": os.defpath, "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"},
+            start_new_session=True,
+            preexec_fn=lambda: _limits(memory, int(timeout_s) + 1),
+            timeout=timeout_s,
+            check=False,
+        )
+    for line in reversed(done.stdout.decode("utf-8", "replace").splitlines()):
+        if line.startswith(MARKER):
+            data = json.loads(line[len(MARKER) :])
+            results = data["results"]
+            return [BatchResult(bool(r["ok"]), str(r["reason"]), float(r["s"])) for r in results]
+    tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
+    raise RuntimeError(f"the batch died (exit {done.returncode}): {tail[0][:200]}")
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:

@@ -6,6 +6,7 @@ import random
 from pathlib import Path
 
 from ponder.bench.extract import last_fenced
+from ponder.bench.strength import code_judging
 from ponder.bench.suite import Task, Verdict
 from ponder.bench.suites.code.sandbox import run_tests
 from ponder.bench.suites.code.tasks import TASKS, CodeTask
@@ -33,6 +34,7 @@ def extract_code(answer: str) -> str | None:
 class CodeSuite:
     name = "code"
     description = "small Python functions with hidden unit tests, run sandboxed"
+    judging = code_judging()
 
     def __init__(self, timeout_s: float = 5.0, memory_mb: int = 512) -> None:
         self.timeout_s = timeout_s

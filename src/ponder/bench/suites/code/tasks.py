@@ -120,7 +120,9 @@ TASKS: tuple[CodeTask, ...] = (
             (([1, 2, 3, 4, 5], 2), [[1, 2], [3, 4], [5]]),
             (([], 3), []),
             (([1, 2], 5), [[1, 2]]),
+            (([1, 2, 3], 1), [[1], [2], [3]]),
             (([1], 0), RAISES_VALUE_ERROR),
+            (([1, 2], -1), RAISES_VALUE_ERROR),
         ),
         "def chunk(items, size):\n    if size < 1:\n        raise ValueError('size')\n"
         "    return [items[i:i + size] for i in range(0, len(items), size)]\n",
@@ -238,6 +240,8 @@ TASKS: tuple[CodeTask, ...] = (
             (("MCMXCIV",), 1994),
             (("IX",), 9),
             (("MMMCMXCIX",), 3999),
+            (("MDCLXVI",), 1666),
+            (("CDXLIV",), 444),
         ),
         "def roman_to_int(s):\n    v = dict(I=1, V=5, X=10, L=50, C=100, D=500, M=1000)\n"
         "    total = 0\n    for i, c in enumerate(s):\n"
@@ -255,6 +259,10 @@ TASKS: tuple[CodeTask, ...] = (
             ((58,), "LVIII"),
             ((1994,), "MCMXCIV"),
             ((3999,), "MMMCMXCIX"),
+            ((1,), "I"),
+            ((444,), "CDXLIV"),
+            ((1666,), "MDCLXVI"),
+            ((3888,), "MMMDCCCLXXXVIII"),
             ((0,), RAISES_VALUE_ERROR),
             ((4000,), RAISES_VALUE_ERROR),
         ),
@@ -277,6 +285,8 @@ TASKS: tuple[CodeTask, ...] = (
             (([],), []),
             (([[5, 7], [1, 2]],), [[1, 2], [5, 7]]),
             (([[1, 10], [2, 3], [4, 5]],), [[1, 10]]),
+            (([[1, 2], [4, 5], [5, 7]],), [[1, 2], [4, 7]]),
+            (([[1, 2], [4, 9], [5, 7]],), [[1, 2], [4, 9]]),
         ),
         "def merge_intervals(intervals):\n    out = []\n"
         "    for s, e in sorted(intervals):\n        if out and s <= out[-1][1]:\n"
@@ -379,6 +389,7 @@ TASKS: tuple[CodeTask, ...] = (
             (("Hello, World!", 3), "Khoor, Zruog!"),
             (("abc", -1), "zab"),
             (("xyz", 29), "abc"),
+            (("AZaz@[`{", 1), "BAba@[`{"),
             (("", 5), ""),
         ),
         "def caesar(s, shift):\n    out = []\n    for c in s:\n"
@@ -400,6 +411,7 @@ TASKS: tuple[CodeTask, ...] = (
             (([7],), 7),
             (([],), RAISES_VALUE_ERROR),
             (([1.5, -2.5],), -0.5),
+            (([5, 1, 4, 2, 3],), 3),
         ),
         "def median(nums):\n    if not nums:\n        raise ValueError('empty')\n"
         "    s = sorted(nums)\n    n = len(s)\n"
@@ -450,6 +462,8 @@ TASKS: tuple[CodeTask, ...] = (
             (("", "abc"), 3),
             (("flaw", "lawn"), 2),
             (("same", "same"), 0),
+            (("abcd", "ad"), 2),
+            (("intention", "execution"), 5),
             ((expr("'a' * 300"), expr("'b' * 300")), 300),
         ),
         "def edit_distance(a, b):\n    prev = list(range(len(b) + 1))\n"
@@ -471,6 +485,7 @@ TASKS: tuple[CodeTask, ...] = (
             (({"x": [], "a": []},), ["a", "x"]),
             (({"a": ["b"], "b": ["a"]},), RAISES_VALUE_ERROR),
             (({"d": ["c"], "b": ["a"]},), ["a", "b", "c", "d"]),
+            (({k: [] for k in "hgfedcba"},), list("abcdefgh")),
         ),
         "import heapq\ndef topo_sort(deps):\n    nodes = set(deps)\n"
         "    for v in deps.values():\n        nodes.update(v)\n"
@@ -493,6 +508,11 @@ TASKS: tuple[CodeTask, ...] = (
             ((["2", "1", "+", "3", "*"],), 9),
             ((["4", "13", "5", "/", "+"],), 6),
             ((["-7", "2", "/"],), -3),
+            ((["7", "-2", "/"],), -3),
+            ((["5", "3", "-"],), 2),
+            ((["3", "5", "-"],), -2),
+            ((["-1", "1", "/"],), -1),
+            ((["5", "1", "/"],), 5),
             ((["1", "+"],), RAISES_VALUE_ERROR),
             ((["1", "2"],), RAISES_VALUE_ERROR),
             ((["42"],), 42),
@@ -535,6 +555,8 @@ TASKS: tuple[CodeTask, ...] = (
             (("", 5), []),
             (("supercalifragilistic is long", 8), ["supercalifragilistic", "is long"]),
             (("a b c", 1), ["a", "b", "c"]),
+            (("ab cd ef", 5), ["ab cd", "ef"]),
+            (("ab cd", 4), ["ab", "cd"]),
         ),
         "def word_wrap(text, width):\n    lines = []\n    cur = ''\n    for w in text.split():\n"
         "        if not cur:\n            cur = w\n        elif len(cur) + 1 + len(w) <= width:\n"
@@ -556,6 +578,14 @@ TASKS: tuple[CodeTask, ...] = (
             (([],), 0),
             ((["...", "..."],), 0),
             ((["###", "#.#", "###"],), 1),
+            ((["#.#", "###"],), 1),
+            ((["..#", "###"],), 1),
+            ((["#...", "#.#.", "##.."],), 2),
+            ((["#..", "...", "#.."],), 2),
+            ((["#.#"],), 2),
+            ((["..#", ".##"],), 1),
+            ((["#.#", "...", "###"],), 3),
+            ((["#..#", "...#", "#..#"],), 3),
             ((expr("['#' * 300] * 300"),), 1),
             ((expr("['#.' * 150, '.#' * 150] * 150"),), 45000),
         ),
@@ -589,6 +619,7 @@ TASKS: tuple[CodeTask, ...] = (
             (([("cy", "order", None)],), {"cy": 0.0}),
             (([("ann", "gift", 1.0)],), RAISES_VALUE_ERROR),
             (([("d", "order", 0.1), ("d", "order", 0.2)],), {"d": 0.3}),
+            (([("e", "order", 10.0), ("e", "refund", 3.333)],), {"e": 6.67}),
         ),
         "def ledger_balances(entries):\n    out = {}\n    for who, kind, amount in entries:\n"
         "        if kind not in ('order', 'refund'):\n            raise ValueError(kind)\n"
@@ -609,6 +640,9 @@ TASKS: tuple[CodeTask, ...] = (
             (([],), []),
             (([1, 3, 2],), [2, 1, 3]),
             (([2, 2, 0, 4, 3, 1],), [2, 2, 1, 0, 3, 4]),
+            (([1, 3, 3],), [3, 1, 3]),
+            (([2, 3, 2],), [3, 2, 2]),
+            (([2, 3, 3, 1],), [3, 1, 2, 3]),
         ),
         "def next_permutation(nums):\n    a = list(nums)\n    i = len(a) - 2\n"
         "    while i >= 0 and a[i] >= a[i + 1]:\n        i -= 1\n    if i >= 0:\n"

@@ -353,14 +353,23 @@ def build_database(path: Path, seed: int) -> Path:
     if built_for == (SCHEMA_VERSION, seed):
         return path
     check_replaceable(path, built_for)
-    rows = table_rows(seed)
+    return write_sqlite(path, table_rows(seed))
+
+
+def write_sqlite(path: Path, rows: TableRows) -> Path:
+    """Write ``rows`` (every table, ``_meta`` included) as a SQLite file at ``path``, atomically."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
     conn = sqlite3.connect(tmp)
     try:
+        # No journal, no fsync: the file is private until the rename below makes it whole.
+        conn.execute("PRAGMA journal_mode = OFF")
+        conn.execute("PRAGMA synchronous = OFF")
         conn.executescript(SCHEMA)
         conn.execute("CREATE TABLE _meta (schema_version INTEGER, seed INTEGER)")
         for table in ("_meta", *TABLES):
+            if not rows[table]:
+                continue
             marks = ", ".join("?" * len(rows[table][0]))
             conn.executemany(f"INSERT INTO {table} VALUES ({marks})", rows[table])
         conn.commit()

@@ -8,6 +8,7 @@ TEXT ``'YYYY-MM-DD HH:MM:SS'``, so date windows compare the same strings on both
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import duckdb
@@ -15,6 +16,7 @@ import duckdb
 from ponder.bench.suites.sql.data import (
     SCHEMA_VERSION,
     TABLES,
+    TableRows,
     check_replaceable,
     duckdb_schema,
     table_rows,
@@ -30,7 +32,11 @@ def build_duckdb_database(path: Path, seed: int) -> Path:
     if built_for == (SCHEMA_VERSION, seed):
         return path
     check_replaceable(path, built_for)
-    rows = table_rows(seed)
+    return write_duckdb(path, table_rows(seed))
+
+
+def write_duckdb(path: Path, rows: TableRows) -> Path:
+    """Write ``rows`` (every table, ``_meta`` included) as a DuckDB file at ``path``, atomically."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
     conn = duckdb.connect(str(tmp), config={"enable_external_access": False})
@@ -38,7 +44,33 @@ def build_duckdb_database(path: Path, seed: int) -> Path:
         conn.execute(duckdb_schema())
         conn.execute("CREATE TABLE _meta (schema_version INTEGER, seed INTEGER)")
         for table in ("_meta", *TABLES):
-            _insert(conn, table, rows[table])
+            if rows[table]:
+                _insert(conn, table, rows[table])
+    finally:
+        conn.close()
+    os.replace(tmp, path)
+    return path
+
+
+def write_duckdb_schemas(path: Path, schemas: Mapping[str, TableRows]) -> Path:
+    """Write several databases' ``rows`` into one DuckDB file, one schema each, atomically.
+
+    Creating a DuckDB file costs tens of milliseconds; the variant databases of every question
+    (hundreds of tiny ones) share one file instead, a query picking its schema with ``USE``.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    conn = duckdb.connect(str(tmp), config={"enable_external_access": False})
+    try:
+        conn.execute("BEGIN TRANSACTION")  # one commit for all, not one per statement
+        for schema, rows in schemas.items():
+            conn.execute(f"CREATE SCHEMA {schema}; USE {schema}")
+            conn.execute(duckdb_schema())
+            conn.execute("CREATE TABLE _meta (schema_version INTEGER, seed INTEGER)")
+            for table in ("_meta", *TABLES):
+                if rows[table]:
+                    _insert(conn, table, rows[table])
+        conn.execute("COMMIT")
     finally:
         conn.close()
     os.replace(tmp, path)

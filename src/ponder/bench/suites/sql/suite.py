@@ -1,4 +1,8 @@
-"""The ``sql`` suite: generator (database + questions), prompt, and verifier.
+"""The ``sql`` suite: generator (database, variants, questions), prompt, and verifier.
+
+Each task is judged by :class:`.judge.SqlJudge` on the main database and the question's
+variant databases (test-suite accuracy, :mod:`.variants`); the variants live in
+``sql-variants/`` in the run's output folder, whatever the DSN says about the main database.
 
 The database is SQLite by default, in the run's output folder; :meth:`SqlSuite.use_dsn`
 (``ponder bench correct --dsn``) puts it elsewhere or on DuckDB (see :mod:`.dsn`). The
@@ -10,14 +14,28 @@ from __future__ import annotations
 import random
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ponder.bench.extract import last_fenced
+from ponder.bench.strength import sql_judging
 from ponder.bench.suite import Task, Verdict
 from ponder.bench.suites.sql import engines
-from ponder.bench.suites.sql.compare import compare_results
 from ponder.bench.suites.sql.dsn import DEFAULT_DSN, Dsn, Engine, parse_dsn
-from ponder.bench.suites.sql.execute import QueryError, QueryResult
+from ponder.bench.suites.sql.execute import QueryResult
+from ponder.bench.suites.sql.judge import (
+    VARIANTS_FOLDER,
+    Database,
+    GoldCache,
+    SqlJudge,
+    build_variants_for,
+    extract_sql,
+    main_database,
+)
 from ponder.bench.suites.sql.questions import Question, all_questions
+
+if TYPE_CHECKING:
+    from ponder.bench.suites.sql.duckdb_execute import DuckDbPool
+
+__all__ = ["CONVENTIONS", "PROMPT", "SqlSuite", "extract_sql"]
 
 CONVENTIONS = """\
 Conventions:
@@ -39,17 +57,6 @@ Question: {question}
 Write one {dialect} SELECT query that answers the question, returning exactly the columns asked
 for. Put the query in a ```sql fenced block."""
 
-_STARTS = ("select", "with")
-
-
-def extract_sql(answer: str) -> str | None:
-    """The last ```sql block; else a bare answer that is itself a query."""
-    fenced = last_fenced(answer, ("sql", "sqlite", "duckdb"))
-    if fenced:
-        return fenced
-    text = answer.strip()
-    return text if text.lower().startswith(_STARTS) else None
-
 
 class SqlSuite:
     name = "sql"
@@ -57,13 +64,18 @@ class SqlSuite:
         "questions over a generated e-commerce database (users, orders, refunds); SQLite, or"
         " DuckDB with --dsn"
     )
+    judging = sql_judging()
 
     def __init__(self, timeout_s: float = 5.0, dsn: str | Dsn | None = None) -> None:
         self.timeout_s = timeout_s
         self.dsn = DEFAULT_DSN
         if dsn is not None:
             self.use_dsn(dsn)
-        self._gold: dict[tuple[str, str, str], QueryResult] = {}
+        self._gold = GoldCache()
+        # DuckDB: the variants' connections stay open across verdicts (a connection costs
+        # ~20 ms and a verdict runs on ten variants). Content-named files, never rewritten in
+        # place, so an open connection never reads a stale database; the main one is reopened.
+        self._pools: dict[Engine, DuckDbPool | None] = {}
         self._lock = threading.Lock()
 
     def use_dsn(self, dsn: str | Dsn) -> None:
@@ -90,54 +102,62 @@ class SqlSuite:
         engine = self.dsn.engine
         db = engines.build(self.dsn, workdir, seed)
         rng = random.Random(f"ponder-sql-questions-{seed}")
-        tasks: list[Task] = []
+        chosen: list[tuple[str, Question]] = []
         for level in self.levels():
             pool = [(qid, q) for qid, q in all_questions() if q.level == level]
             rng.shuffle(pool)
-            for qid, question in sorted(pool[:n_per_level]):
-                tasks.append(
-                    Task(
-                        id=qid,
-                        suite=self.name,
-                        family="sql",
-                        level=level,
-                        template=question.template,
-                        prompt=self.prompt(question, engine),
-                        seed=seed,
-                        data={
-                            "db": str(db),
-                            "engine": engine,
-                            "gold": question.gold,
-                            "ordered": question.ordered,
-                        },
-                        reference=question.gold,
-                    )
-                )
-        return tasks
+            chosen.extend(sorted(pool[:n_per_level]))
+        variants = build_variants_for(
+            engine, workdir / VARIANTS_FOLDER, seed, [q.gold for _, q in chosen]
+        )
+        return [
+            Task(
+                id=qid,
+                suite=self.name,
+                family="sql",
+                level=question.level,
+                template=question.template,
+                prompt=self.prompt(question, engine),
+                seed=seed,
+                data={
+                    "db": str(db),
+                    "engine": engine,
+                    "gold": question.gold,
+                    "ordered": question.ordered,
+                    "variants": [[v.name, str(v.path), v.about, v.schema] for v in mine],
+                },
+                reference=question.gold,
+            )
+            for (qid, question), mine in zip(chosen, variants, strict=True)
+        ]
 
     def gold_result(self, db: Path, gold: str, engine: Engine = "sqlite") -> QueryResult:
-        key = (engine, str(db), gold)
+        return self._gold.result(engine, main_database(db), gold)
+
+    def judge(self, task: Task) -> SqlJudge:
+        """The verifier for ``task``: its main database, then its variants."""
+        variants = [
+            Database(str(n), Path(str(p)), str(a), None if s is None else str(s))
+            for n, p, a, s in task.data.get("variants", ())
+        ]
+        return SqlJudge(
+            engine=_engine_of(task),
+            databases=[main_database(Path(str(task.data["db"]))), *variants],
+            gold=str(task.data["gold"]),
+            ordered=bool(task.data["ordered"]),
+            timeout_s=self.timeout_s,
+            cache=self._gold,
+            pool=self._pool(_engine_of(task)),
+        )
+
+    def _pool(self, engine: Engine) -> DuckDbPool | None:
         with self._lock:
-            cached = self._gold.get(key)
-        if cached is None:
-            cached = engines.run(engine, db, gold, timeout_s=60.0)
-            with self._lock:
-                self._gold[key] = cached
-        return cached
+            if engine not in self._pools:
+                self._pools[engine] = engines.pool(engine)
+            return self._pools[engine]
 
     def verify(self, task: Task, answer: str) -> Verdict:
-        sql = extract_sql(answer)
-        if sql is None:
-            return Verdict(False, "no SQL query found; put it in a ```sql fenced block")
-        db = Path(str(task.data["db"]))
-        engine = _engine_of(task)
-        expected = self.gold_result(db, str(task.data["gold"]), engine)
-        try:
-            got = engines.run(engine, db, sql, timeout_s=self.timeout_s)
-        except QueryError as exc:
-            return Verdict(False, exc.message, sql)
-        ok, reason = compare_results(expected, got, ordered=bool(task.data["ordered"]))
-        return Verdict(ok, reason, sql)
+        return self.judge(task).judge(answer)
 
 
 def _engine_of(task: Task) -> Engine:
