@@ -263,7 +263,8 @@ async def test_check_reports_reachable_and_rejected(replay: ReplayServer, kind: 
     assert len(sent) == 2 and all(r.path == PROBES[kind] for r in sent)
 
 
-async def test_request_is_not_sent_twice(replay: ReplayServer) -> None:
+async def test_request_is_not_sent_twice_with_retries_off(replay: ReplayServer) -> None:
     replay.route("POST", "/v1/chat/completions", json_reply(503, {"error": "overloaded"}))
-    await run(config(replay, "openai", "/v1"), ChatRequest.from_prompt("q", model="m"))
+    cfg = config(replay, "openai", "/v1", retries={"attempts": 1})
+    await run(cfg, ChatRequest.from_prompt("q", model="m"))
     assert len(replay.requests) == 1
