@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 
 from ponder.config import AUTO, Config
+from ponder.policies.status import prometheus_lines
 from ponder.server.errors import NotFoundError, ParamError
 from ponder.server.gateway import Gateway
 from ponder.server.metrics import store_lines
@@ -54,6 +55,7 @@ async def metrics(request: Request) -> PlainTextResponse:
         "# HELP ponder_active_requests Chat requests in flight.",
         "# TYPE ponder_active_requests gauge",
         f"ponder_active_requests {gateway.active}",
+        *prometheus_lines(gateway.engine.policies),
     ]
     if gateway.writer is not None:
         extra.extend(store_lines(gateway.writer.stats()))
