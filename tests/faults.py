@@ -234,7 +234,8 @@ class FaultServer:
                 return
             # Play until done, or until the client hangs up (a silent or stalled fault
             # would otherwise never notice: it does not read).
-            playing = asyncio.ensure_future(play(self, writer, json.loads(raw or b"{}"), self.hits[fault]))
+            request = json.loads(raw or b"{}")
+            playing = asyncio.ensure_future(play(self, writer, request, self.hits[fault]))
             hangup = asyncio.ensure_future(reader.read())
             await asyncio.wait((playing, hangup), return_when=asyncio.FIRST_COMPLETED)
             for task in (playing, hangup):

@@ -8,6 +8,7 @@ client; once a thought or an answer byte went out, the failure is the client's t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -19,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from ponder.cli import main
 from ponder.config import load_config
 from ponder.server import ServerSettings, create_app
 from ponder.store import TraceQuery, TraceRecord, TraceWriter, read
@@ -49,7 +51,7 @@ def fault_config(faults: FaultServer) -> str:
         model("dribble", faults.url("dribble"), "timeouts = { total_ms = 2500 }", backup),
         model("http529_alone", faults.url("http529"), FAST_RETRY),
         model("flaky", faults.url("http503"), "retries = { attempts = 1 }", backup,
-              "breaker = { min_requests = 2, failure_rate = 0.5, cooldown_s = 600 }"),  # fmt: skip
+              "breaker = { min_requests = 2, failure_rate = 0.5, cooldown_s = 600 }"),
     ]
     for status in (500, 502, 503, 529):
         parts.append(model(f"http{status}", faults.url(f"http{status}"), FAST_RETRY, backup))
@@ -61,6 +63,7 @@ class Gateway:
     server: ThreadServer
     faults: FaultServer
     db: Path
+    config: Path
 
 
 @pytest.fixture(scope="module")
@@ -72,16 +75,14 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
         db = directory / "traces.db"
         app = create_app(load_config(path), ServerSettings(), writer=TraceWriter(db))
         with ThreadServer(app) as server:
-            yield Gateway(server, faults, db)
+            yield Gateway(server, faults, db, path)
 
 
 def open_sockets() -> int:
     count = 0
     for fd in os.listdir("/proc/self/fd"):
-        try:
+        with contextlib.suppress(OSError):
             count += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
-        except OSError:
-            pass
     return count
 
 
@@ -168,7 +169,8 @@ def test_connection_refused_without_fallback_is_a_typed_error(clean: Gateway) ->
     assert r.status_code == 502
     error = r.json()["error"]
     assert error["code"] == "upstream_unreachable" and error["type"] == "upstream_error"
-    assert "cannot reach the server" in error["message"] and "(after 2 attempts)" in error["message"]
+    assert "cannot reach the server" in error["message"]
+    assert "(after 2 attempts)" in error["message"]
     record = trace(clean, r.headers["x-ponder-request-id"])
     assert record.status == "error" and record.error_code == "upstream_unreachable"
 
@@ -265,7 +267,9 @@ def test_one_byte_per_second_falls_back_at_the_total_deadline(clean: Gateway) ->
     served_by_backup(seen, "dribble: model 'dribble': the stream did not finish within 2.5 s")
 
 
-def test_breaker_opens_and_sends_requests_straight_to_the_fallback(clean: Gateway) -> None:
+def test_breaker_opens_and_sends_requests_straight_to_the_fallback(
+    clean: Gateway, capsys: pytest.CaptureFixture[str]
+) -> None:
     for _ in range(2):
         served_by_backup(stream(clean, "flaky"), "flaky: HTTP 503")
     assert clean.faults.hits["http503"] == 2
@@ -274,4 +278,9 @@ def test_breaker_opens_and_sends_requests_straight_to_the_fallback(clean: Gatewa
     assert clean.faults.hits["http503"] == 2  # the open breaker did not call the upstream
     metrics = httpx.get(clean.server.base_url + "/metrics").text
     assert 'ponder_circuit_breaker_state{model="flaky"} 1' in metrics
+    assert 'ponder_fallbacks_total{model="flaky",served_by="backup"} 3' in metrics
     assert trace(clean, seen.request_id).model == "backup"
+    main(["--config", str(clean.config), "models", "--gateway", clean.server.base_url])
+    policies = capsys.readouterr().out.partition("\n\n")[2]
+    row = next(line for line in policies.splitlines() if line.startswith("flaky "))
+    assert row.endswith("[open]") and "backup" in row
