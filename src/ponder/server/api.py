@@ -1,4 +1,5 @@
-"""The small JSON endpoints: models, health, metrics, and the web UI's traces and config."""
+"""The small JSON endpoints: models, health, metrics, the OpenAPI description, and the web
+UI's traces and config."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from ponder.policies.status import prometheus_lines
 from ponder.server.errors import NotFoundError, ParamError
 from ponder.server.gateway import Gateway
 from ponder.server.metrics import store_lines
+from ponder.server.openapi import openapi
 from ponder.store.base import SORTS, TraceQuery
 from ponder.store.record import STATUSES
 
@@ -38,6 +40,10 @@ async def get_model(request: Request) -> JSONResponse:
     if name not in gateway.config.names():
         gateway.config.model(name)  # raises UnknownModelError listing the known models
     return JSONResponse({"id": name, "object": "model", "created": _CREATED, "owned_by": "ponder"})
+
+
+async def openapi_json(request: Request) -> JSONResponse:
+    return JSONResponse(openapi(_gateway(request).config))
 
 
 async def healthz(request: Request) -> JSONResponse:
