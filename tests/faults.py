@@ -217,16 +217,25 @@ class FaultServer:
                     length = int(value.strip())
             raw = await reader.readexactly(length) if length else b""
             fault = path.strip("/").split("/", 1)[0]
+            if method == "GET" and fault == "stats":  # what ``mixed`` played so far
+                payload = json.dumps(dict(self.mixed)).encode()
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                             b"content-length: %d\r\nconnection: close\r\n\r\n%s"
+                             % (len(payload), payload))  # fmt: skip
+                await writer.drain()
+                return
             if method == "GET":  # readiness probe: GET /<fault>/v1/models
                 writer.write(status_reply(200, "ok") if fault in FAULTS else b"")
                 await writer.drain()
                 return
-            if fault == "mixed":
+            mixed = fault == "mixed"
+            if mixed:
                 fault = "ok"
                 if self.rng.random() < self.fault_rate:
                     fault = self.rng.choice(SOAK_FAULTS)
                 self.mixed[fault] += 1
             self.hits[fault] += 1
+            hit = 1 if mixed else self.hits[fault]  # in the mix, a 429 is always a 429
             play = FAULTS.get(fault)
             if play is None:
                 writer.write(status_reply(404, f"no fault named {fault!r}"))
@@ -235,7 +244,7 @@ class FaultServer:
             # Play until done, or until the client hangs up (a silent or stalled fault
             # would otherwise never notice: it does not read).
             request = json.loads(raw or b"{}")
-            playing = asyncio.ensure_future(play(self, writer, request, self.hits[fault]))
+            playing = asyncio.ensure_future(play(self, writer, request, hit))
             hangup = asyncio.ensure_future(reader.read())
             await asyncio.wait((playing, hangup), return_when=asyncio.FIRST_COMPLETED)
             for task in (playing, hangup):

@@ -8,9 +8,15 @@ at least ``failure_rate`` of them are failures, it *opens*: attempts fail at onc
 others keep failing fast; the probe's success closes the breaker (and clears the window),
 its failure opens it for another cooldown.
 
+Each attempt gives one verdict, as early as it can be known: a success at its first output
+(a thought, an answer, a tool call) or a clean finish, a failure when it fails before that.
 A failure is what says the upstream is unwell: a network error, an HTTP 408/409/429/5xx, a
 broken stream or a passed deadline. The caller's own errors (a bad request, a missing key)
-and cancellations count neither way.
+and cancellations count neither way. Judging at the first output, not at the end of the
+stream, matters under load: fast failures (a 429 comes back in a millisecond) would
+otherwise fill the window before the successes, still streaming, could count, and open the
+breaker on a healthy upstream. A stream that breaks after its first token counted as
+answered — the breaker guards against upstreams that do not answer.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from typing import Literal, cast
 
 from ponder.errors import CircuitOpenError
 from ponder.events import Event, Failed, Finished
-from ponder.policies.attempt import failure_of
+from ponder.policies.attempt import OUTPUT_TYPES, failure_of
 from ponder.policies.settings import BreakerPolicy
 from ponder.policies.wrapper import Wrapper
 from ponder.providers.base import Provider
@@ -115,20 +121,24 @@ class BreakerProvider(Wrapper):
         estimates: dict[str, float] | None = None,
     ) -> AsyncIterator[Event]:
         probe = self.breaker.admit()
-        failed: bool | None = None
+        judged = False  # one verdict per attempt, at its first output or its failure
         source = cast(AsyncGenerator[Event, None], self.inner.stream(request, reason, estimates))
         try:
             async for event in source:
-                if isinstance(event, Finished):
-                    failed = False
-                elif isinstance(event, Failed):
-                    failed = _is_health_failure(event)
+                if not judged and (event.type in OUTPUT_TYPES or isinstance(event, Finished)):
+                    judged = True
+                    self.breaker.record(probe, False)
+                elif not judged and isinstance(event, Failed):
+                    judged = True
+                    self.breaker.record(probe, _is_health_failure(event))
                 yield event
         except BaseException as exc:
             found = failure_of(exc, self.name)
-            if found is not None:
-                failed = _is_health_failure(found[0])
+            if not judged and found is not None:
+                judged = True
+                self.breaker.record(probe, _is_health_failure(found[0]))
             raise
         finally:
             await source.aclose()
-            self.breaker.record(probe, failed)
+            if not judged:
+                self.breaker.record(probe, None)

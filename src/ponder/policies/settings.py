@@ -5,7 +5,7 @@
 retries  = { attempts = 3, backoff_ms = 500, max_backoff_ms = 8000, max_retry_after_ms = 60000 }
 timeouts = { connect_ms = 10000, ttft_ms = 30000, ttfa_ms = 120000, idle_ms = 30000 }
 fallbacks = ["deep-backup", "fast"]
-breaker  = { window_s = 60, min_requests = 10, failure_rate = 0.5, cooldown_s = 30 }
+breaker  = { window_s = 60, min_requests = 20, failure_rate = 0.5, cooldown_s = 30 }
 ```
 
 Every key is optional; the defaults are the dataclass defaults below (``ponder models``
@@ -78,7 +78,7 @@ class BreakerPolicy:
 
     enabled: bool = True
     window_s: float = 60.0
-    min_requests: int = 10
+    min_requests: int = 20
     failure_rate: float = 0.5
     cooldown_s: float = 30.0
 
