@@ -183,6 +183,40 @@ SOAK_FAULTS = ("reset", "stall", "ratelimited", "http500", "http503", "http529",
                "utf8", "silent")  # fmt: skip
 
 
+FAST_RETRY = "retries = { attempts = 2, backoff_ms = 10 }"
+
+
+def fault_config(faults: FaultServer) -> str:
+    """The gateway's ponder.toml for the fault suite: one model per fault, with the policy
+    that fault calls for, and ``backup`` (the clean path) as the fallback where one helps."""
+    def model(name: str, url: str, *lines: str) -> str:
+        body = "\n".join(lines)
+        return f'[models.{name}]\nprovider = "openai"\nbase_url = "{url}"\n{body}\n'
+
+    backup = 'fallbacks = ["backup"]'
+    parts = [
+        model("backup", faults.url("ok"), "retries = { attempts = 1 }"),
+        model("refused", refused_url(), FAST_RETRY, backup),
+        model("refused_alone", refused_url(), FAST_RETRY),
+        model("reset", faults.url("reset"), "retries = { attempts = 3, backoff_ms = 10 }", backup),
+        model("silent", faults.url("silent"), "timeouts = { ttft_ms = 300 }", backup),
+        model("stall", faults.url("stall"), "timeouts = { idle_ms = 300 }", backup),
+        model("ratelimited", faults.url("ratelimited"), FAST_RETRY),
+        model("malformed", faults.url("malformed"), FAST_RETRY, backup),
+        model("utf8", faults.url("utf8")),
+        model("huge", faults.url("huge")),
+        model("endless", faults.url("endless"), "timeouts = { ttfa_ms = 400 }", backup),
+        model("endless_alone", faults.url("endless"), "timeouts = { ttfa_ms = 400 }"),
+        model("dribble", faults.url("dribble"), "timeouts = { total_ms = 2500 }", backup),
+        model("http529_alone", faults.url("http529"), FAST_RETRY),
+        model("flaky", faults.url("http503"), "retries = { attempts = 1 }", backup,
+              "breaker = { min_requests = 2, failure_rate = 0.5, cooldown_s = 600 }"),
+    ]
+    for status in (500, 502, 503, 529):
+        parts.append(model(f"http{status}", faults.url(f"http{status}"), FAST_RETRY, backup))
+    return "\n".join(parts)
+
+
 class FaultServer:
     """Serves :data:`FAULTS` on a free loopback port from a thread of its own."""
 

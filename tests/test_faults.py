@@ -24,38 +24,8 @@ from ponder.cli import main
 from ponder.config import load_config
 from ponder.server import ServerSettings, create_app
 from ponder.store import TraceQuery, TraceRecord, TraceWriter, read
-from tests.faults import HUGE_BYTES, OK_THOUGHTS, FaultServer, refused_url
+from tests.faults import HUGE_BYTES, OK_THOUGHTS, FaultServer, fault_config
 from tests.gateway_harness import ThreadServer
-
-FAST_RETRY = "retries = { attempts = 2, backoff_ms = 10 }"
-
-
-def fault_config(faults: FaultServer) -> str:
-    def model(name: str, url: str, *lines: str) -> str:
-        body = "\n".join(lines)
-        return f'[models.{name}]\nprovider = "openai"\nbase_url = "{url}"\n{body}\n'
-
-    backup = 'fallbacks = ["backup"]'
-    parts = [
-        model("backup", faults.url("ok"), "retries = { attempts = 1 }"),
-        model("refused", refused_url(), FAST_RETRY, backup),
-        model("refused_alone", refused_url(), FAST_RETRY),
-        model("reset", faults.url("reset"), "retries = { attempts = 3, backoff_ms = 10 }", backup),
-        model("silent", faults.url("silent"), "timeouts = { ttft_ms = 300 }", backup),
-        model("stall", faults.url("stall"), "timeouts = { idle_ms = 300 }", backup),
-        model("ratelimited", faults.url("ratelimited"), FAST_RETRY),
-        model("malformed", faults.url("malformed"), FAST_RETRY, backup),
-        model("utf8", faults.url("utf8")),
-        model("huge", faults.url("huge")),
-        model("endless", faults.url("endless"), "timeouts = { ttfa_ms = 400 }", backup),
-        model("dribble", faults.url("dribble"), "timeouts = { total_ms = 2500 }", backup),
-        model("http529_alone", faults.url("http529"), FAST_RETRY),
-        model("flaky", faults.url("http503"), "retries = { attempts = 1 }", backup,
-              "breaker = { min_requests = 2, failure_rate = 0.5, cooldown_s = 600 }"),
-    ]
-    for status in (500, 502, 503, 529):
-        parts.append(model(f"http{status}", faults.url(f"http{status}"), FAST_RETRY, backup))
-    return "\n".join(parts)
 
 
 @dataclass
@@ -105,6 +75,7 @@ class Seen:
     thinking: str = ""
     answer: str = ""
     error: dict[str, Any] | None = None
+    progress: list[str] = field(default_factory=list)
     done: bool = False
 
 
@@ -124,6 +95,8 @@ def stream(gw: Gateway, model: str) -> Seen:
                     seen.error = obj["error"]
                 elif obj.get("ponder", {}).get("event") == "started":
                     seen.started = obj["ponder"]
+                elif obj.get("ponder", {}).get("event") == "progress":
+                    seen.progress.append(obj["ponder"]["label"])
                 for choice in obj.get("choices", []):
                     delta = choice.get("delta", {})
                     seen.thinking += delta.get("reasoning_content") or ""
@@ -254,12 +227,26 @@ def test_one_10_mb_chunk(clean: Gateway) -> None:
 
 
 def test_thoughts_that_never_end_hit_ttfa(clean: Gateway) -> None:
-    seen = stream(clean, "endless")
+    seen = stream(clean, "endless_alone")
     assert seen.thinking.startswith("Thought 0. ") and seen.answer == ""
     assert seen.error is not None and seen.error["code"] == "ttfa_timeout"
     assert "no answer token (still thinking) within 0.4 s" in seen.error["message"]
     record = trace(clean, seen.request_id)
     assert record.error_code == "ttfa_timeout" and record.thinking.startswith("Thought 0.")
+
+
+def test_still_thinking_at_ttfa_falls_back_after_the_thoughts(clean: Gateway) -> None:
+    seen = stream(clean, "endless")
+    assert seen.error is None and seen.done
+    assert seen.started["model"] == "endless"  # announced before the deadline passed
+    assert seen.thinking.startswith("Thought 0. ")
+    assert seen.answer == "answer from backup"
+    note = "model 'endless': no answer token (still thinking) within 0.4 s"
+    assert any(label.startswith(note) and label.endswith("→ backup") for label in seen.progress)
+    record = trace(clean, seen.request_id)
+    assert record.status == "ok" and record.answer == "answer from backup"
+    assert any(label.endswith("→ backup") for label in record.progress)
+    assert clean.faults.hits["ok"] == 1
 
 
 def test_one_byte_per_second_falls_back_at_the_total_deadline(clean: Gateway) -> None:

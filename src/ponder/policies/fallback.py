@@ -6,6 +6,13 @@ breaker — with nothing sent to the client yet — the next model is tried, in 
 failure the caller caused (a bad request) is not fallen back from: another model would fail
 the same way. Fallbacks do not chain: a fallback model's own ``fallbacks`` are not followed.
 
+One exception to "before any output": a ``ttfa_ms`` deadline (no answer token yet, still
+thinking) falls back even though thoughts were streamed — the thoughts are not the answer
+the user waits for. The ``started`` event already named the first model then, so the switch
+is announced as a ``progress`` step ("model 'deep': no answer token (still thinking) within
+20 s (timeouts.ttfa_ms = 20000) → fast", index -1), which the trace's steps keep; the
+trace's model stays the one that thought.
+
 A fallback model runs the request with its own thinking switch (a ``deep`` that falls back
 to ``fast`` answers fast); a budget or effort the request set is kept.
 
@@ -23,11 +30,17 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import AsyncIterator, Sequence
 
-from ponder.events import Event, Failed, Started
+from ponder.errors import DeadlineError
+from ponder.events import Event, Failed, Progress, Started
 from ponder.policies.attempt import AttemptFailed, attempt, describe
 from ponder.policies.wrapper import Wrapper
 from ponder.providers.base import Provider
 from ponder.request import ChatRequest, ThinkingSettings
+
+ANSWER_TYPES = frozenset({"answer", "tool_call"})
+# The index of the progress step that announces a switch after thoughts: not one of the
+# narrator's thought steps (those count from 0).
+SWITCH_INDEX = -1
 
 
 class FallbackProvider(Wrapper):
@@ -47,6 +60,7 @@ class FallbackProvider(Wrapper):
         first: Started | None = None
         notes: list[str] = []
         last: Failed | None = None
+        announced = answered = False
         for index, candidate in enumerate(self.chain):
             attempt_request = request if index == 0 else _own_thinking(request)
             started: Started | None = None
@@ -56,11 +70,14 @@ class FallbackProvider(Wrapper):
                         started = event  # held: it must name the model that serves
                         first = first or event
                         continue
-                    if started is not None:  # committed: say who serves, once
-                        if index:
-                            self.served[candidate.name] = self.served.get(candidate.name, 0) + 1
+                    if not announced:  # committed: say who serves, once
+                        assert started is not None
+                        announced = True
                         yield self._started(started, first, notes, candidate.name)
+                    if index and started is not None:
                         started = None
+                        self.served[candidate.name] = self.served.get(candidate.name, 0) + 1
+                    answered = answered or event.type in ANSWER_TYPES
                     yield event
                 return
             except AttemptFailed as failed:
@@ -69,12 +86,22 @@ class FallbackProvider(Wrapper):
                 notes.append(f"{candidate.name}: {describe(failed.failure)}")
                 if not failed.failure.retryable:
                     break
+            except DeadlineError as late:
+                # Thoughts went out, no answer came by ttfa_ms: the next model answers. The
+                # started event already named this one, so a progress step says so.
+                if late.deadline != "ttfa" or answered or index + 1 == len(self.chain):
+                    raise
+                following = self.chain[index + 1].name
+                notes.append(f"{candidate.name}: {late.message}")
+                last = late.to_event()
+                yield Progress(f"{late.message} → {following}", SWITCH_INDEX)
         assert last is not None
-        fallback_reason = reason or f"model {self.name!r} requested by name"
-        base = first or Started(
-            request.request_id, self.name, self.mode_for(request), fallback_reason, estimates
-        )
-        yield self._started(base, first, notes, None)
+        if not announced:
+            fallback_reason = reason or f"model {self.name!r} requested by name"
+            base = first or Started(
+                request.request_id, self.name, self.mode_for(request), fallback_reason, estimates
+            )
+            yield self._started(base, first, notes, None)
         who = "; ".join(notes)
         yield dataclasses.replace(last, message=f"Every model in line failed: {who}.")
 
