@@ -20,20 +20,34 @@ from ponder.events import Event, Failed, Finished, Started
 from ponder.providers.base import Provider
 from ponder.request import ChatRequest
 
+# Event types of the answer itself: answer text and tool calls.
+ANSWER_TYPES = frozenset({"answer", "tool_call_start", "tool_call_delta", "tool_call_end"})
 # Event types that carry bytes a client shows: once one passed, the attempt is committed.
-OUTPUT_TYPES = frozenset({"thinking", "answer", "tool_call"})
+OUTPUT_TYPES = ANSWER_TYPES | {"thinking"}
 
 
 class AttemptFailed(Exception):
     """An attempt failed before it committed. ``started`` is its own started event, if any."""
 
     def __init__(
-        self, failure: Failed, started: Started | None, retry_after_s: float | None = None
+        self,
+        failure: Failed,
+        started: Started | None,
+        retry_after_s: float | None = None,
+        error: BaseException | None = None,
     ) -> None:
         super().__init__(failure.message)
         self.failure = failure
         self.started = started
         self.retry_after_s = retry_after_s
+        self.error = error  # what was raised, when the failure was an exception
+
+    def reraise_unstarted(self) -> None:
+        """Raise the original error of an attempt that failed before its ``started``: the
+        caller then fails the same way a bare provider would (the engine turns it into a
+        ``failed`` event without ``started``, which the server answers with an HTTP error)."""
+        if self.started is None and self.error is not None:
+            raise self.error
 
 
 def failure_of(exc: BaseException, who: str) -> tuple[Failed, float | None] | None:
@@ -84,7 +98,7 @@ async def attempt(
             found = failure_of(exc, provider.name) if held is not None else None
             if found is None:
                 raise
-            raise AttemptFailed(found[0], started, found[1]) from exc
+            raise AttemptFailed(found[0], started, found[1], exc) from exc
     if held is not None:
         failure = Failed("upstream", "stream_broken", f"{provider.name}: the stream ended empty.")
         raise AttemptFailed(failure, started)

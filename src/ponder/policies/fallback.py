@@ -32,12 +32,11 @@ from collections.abc import AsyncIterator, Sequence
 
 from ponder.errors import DeadlineError
 from ponder.events import Event, Failed, Progress, Started
-from ponder.policies.attempt import AttemptFailed, attempt, describe
+from ponder.policies.attempt import ANSWER_TYPES, AttemptFailed, attempt, describe
 from ponder.policies.wrapper import Wrapper
 from ponder.providers.base import Provider
 from ponder.request import ChatRequest, ThinkingSettings
 
-ANSWER_TYPES = frozenset({"answer", "tool_call"})
 # The index of the progress step that announces a switch after thoughts: not one of the
 # narrator's thought steps (those count from 0).
 SWITCH_INDEX = -1
@@ -61,6 +60,7 @@ class FallbackProvider(Wrapper):
         notes: list[str] = []
         last: Failed | None = None
         announced = answered = False
+        unstarted: AttemptFailed | None = None
         for index, candidate in enumerate(self.chain):
             attempt_request = request if index == 0 else _own_thinking(request)
             started: Started | None = None
@@ -83,6 +83,7 @@ class FallbackProvider(Wrapper):
             except AttemptFailed as failed:
                 first = first or failed.started
                 last = failed.failure
+                unstarted = failed
                 notes.append(f"{candidate.name}: {describe(failed.failure)}")
                 if not failed.failure.retryable:
                     break
@@ -96,6 +97,8 @@ class FallbackProvider(Wrapper):
                 last = late.to_event()
                 yield Progress(f"{late.message} → {following}", SWITCH_INDEX)
         assert last is not None
+        if not announced and first is None and unstarted is not None:
+            unstarted.reraise_unstarted()  # nothing started anywhere: fail as a bare provider
         if not announced:
             fallback_reason = reason or f"model {self.name!r} requested by name"
             base = first or Started(

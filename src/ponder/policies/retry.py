@@ -88,6 +88,7 @@ class RetryProvider(Wrapper):
                     wait = self.backoff_s(attempt_no, failed.retry_after_s)
                 if wait is None:
                     if not announced:
+                        failed.reraise_unstarted()
                         yield Started(
                             request.request_id, self.name, self.mode_for(request),
                             reason or f"model {self.name!r} requested by name", estimates,

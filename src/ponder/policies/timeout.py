@@ -21,13 +21,11 @@ from typing import cast
 
 from ponder.errors import DeadlineError
 from ponder.events import Event
+from ponder.policies.attempt import ANSWER_TYPES, OUTPUT_TYPES
 from ponder.policies.settings import TimeoutPolicy
 from ponder.policies.wrapper import Wrapper
 from ponder.providers.base import Provider
 from ponder.request import ChatRequest
-
-_ANSWER_TYPES = frozenset({"answer", "tool_call"})
-_TOKEN_TYPES = frozenset({"thinking", "answer", "tool_call"})
 
 _WHAT = {
     "ttft": "no first token",
@@ -70,9 +68,9 @@ class TimeoutProvider(Wrapper):
                         raise  # the provider's own timeout, not ours
                     raise self._expired(which, loop.time() - start) from None
                 last = loop.time()
-                if event.type in _TOKEN_TYPES:
+                if event.type in OUTPUT_TYPES:
                     saw_token = True
-                    saw_answer = saw_answer or event.type in _ANSWER_TYPES
+                    saw_answer = saw_answer or event.type in ANSWER_TYPES
                 yield event
 
     def _deadline(
