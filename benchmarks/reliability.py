@@ -36,8 +36,8 @@ ROWS = [  # (model in fault_config, the fault, the policy that meets it)
     ("refused", "connection refused", "2 attempts, fallback"),
     ("refused_alone", "connection refused", "2 attempts, no fallback"),
     ("reset", "TCP reset in the middle of the thoughts", "3 attempts, fallback"),
-    ("silent", "no bytes before the first token", "ttft_ms 300, fallback"),
-    ("stall", "stall mid-stream (after a thought)", "idle_ms 300, fallback"),
+    ("silent", "no bytes before the first token", "2 attempts, ttft_ms 300, fallback"),
+    ("stall", "stall mid-stream (after a thought)", "3 attempts, idle_ms 300, fallback"),
     ("ratelimited", "429 with Retry-After: 1 (once)", "2 attempts"),
     ("http500", "HTTP 500", "2 attempts, fallback"),
     ("http502", "HTTP 502", "2 attempts, fallback"),
@@ -45,11 +45,11 @@ ROWS = [  # (model in fault_config, the fault, the policy that meets it)
     ("http529", "HTTP 529 (overloaded)", "2 attempts, fallback"),
     ("http529_alone", "HTTP 529 (overloaded)", "2 attempts, no fallback"),
     ("malformed", "malformed SSE line (after a thought)", "2 attempts, fallback"),
-    ("utf8", "UTF-8 split across two chunks + an invalid byte", "none needed"),
-    ("huge", "one 10 MB chunk", "none needed"),
-    ("endless_alone", "thoughts that never end", "ttfa_ms 400, no fallback"),
-    ("endless", "thoughts that never end", "ttfa_ms 400, fallback"),
-    ("dribble", "one byte per second", "total_ms 2500, fallback"),
+    ("utf8", "UTF-8 split across two chunks + an invalid byte", "defaults"),
+    ("huge", "one 10 MB chunk", "defaults"),
+    ("endless_alone", "thoughts that never end", "3 attempts, ttfa_ms 400, no fallback"),
+    ("endless", "thoughts that never end", "3 attempts, ttfa_ms 400, fallback"),
+    ("dribble", "one byte per second", "no retry, total_ms 2500, fallback"),
 ]
 
 

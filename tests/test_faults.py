@@ -48,12 +48,14 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
             yield Gateway(server, faults, db, path)
 
 
-def open_sockets() -> int:
-    count = 0
+def open_fds() -> tuple[int, int]:
+    """(open file descriptors, of which sockets) of this process (gateway, upstream, client)."""
+    fds = sockets = 0
     for fd in os.listdir("/proc/self/fd"):
         with contextlib.suppress(OSError):
-            count += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
-    return count
+            sockets += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
+            fds += 1
+    return fds, sockets
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
@@ -113,11 +115,12 @@ def trace(gw: Gateway, request_id: str) -> TraceRecord:
 def clean(gateway: Gateway) -> Iterator[Gateway]:
     """Resets the fault counters; afterwards, checks that nothing was left behind."""
     gateway.faults.reset()
-    tasks, sockets = gateway.server.tasks(), open_sockets()
+    tasks, (fds, sockets) = gateway.server.tasks(), open_fds()
     yield gateway
     assert wait_for(lambda: gateway.server.tasks() <= tasks), "asyncio tasks leaked"
     assert gateway.faults.wait_idle(), "an upstream connection was left open"
-    assert wait_for(lambda: open_sockets() <= sockets), "sockets leaked"
+    assert wait_for(lambda: open_fds()[1] <= sockets), "sockets leaked"
+    assert wait_for(lambda: open_fds()[0] <= fds), "file descriptors leaked"
 
 
 def served_by_backup(seen: Seen, why: str) -> None:

@@ -196,3 +196,14 @@ async def test_engine_wraps_models_from_the_config() -> None:
     assert started.model == "fast" and started.mode == "fast"
     assert started.reason.endswith("m: HTTP 503 → fast")
     assert isinstance(events[-1], Finished)
+
+
+async def test_connect_ms_is_the_http_clients_connect_timeout() -> None:
+    from ponder.providers.http import make_client
+
+    model = {"provider": "openai", "base_url": "http://x/v1", "timeouts": {"connect_ms": 1500}}
+    client = make_client(parse_config({"models": {"m": model}}).model("m"), "http://x/v1")
+    try:
+        assert client.timeout.connect == 1.5 and client.timeout.read == 600.0
+    finally:
+        await client.aclose()
