@@ -11,6 +11,8 @@ fallback to ``backup`` (the same upstream's clean path), as a deployment would.
 
 Phases and what each reports:
 
+0. baseline: the same clients for a quarter of ``--duration`` without faults, for the TTFT
+   ratio below (same machine, same minute).
 1. load: ``--clients`` clients stream requests back to back for ``--duration`` s. Requests
    served, errors by kind, client-side p50/p99 TTFT, the gateway's RSS and open FDs after
    warm-up and at the end, and traces written vs responses sent (every request id checked).
@@ -21,7 +23,7 @@ Phases and what each reports:
    before the kill is in it. The writer commits every 50 ms (``TraceWriter.interval_s``), so
    the window is 20 of its intervals.
 
-Run: ``python benchmarks/soak.py`` (about 2.5 minutes; ``--duration 20`` for a short run).
+Run: ``python benchmarks/soak.py`` (about 3 minutes; ``--duration 20`` for a short run).
 Figures on a shared machine are noisy; medians and one-run ratios only.
 """
 
@@ -179,7 +181,31 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def phase_load(args: argparse.Namespace, config: Path, work: Path, upstream: str) -> None:
+def phase_baseline(args: argparse.Namespace, config: Path, work: Path) -> float:
+    """The same load without faults (``soak`` pointed at the clean path): the TTFT the
+    faulty run compares with. Returns the p50 TTFT."""
+    clean = work / "clean.toml"
+    clean.write_text(config.read_text().replace("/mixed/v1", "/ok/v1"))
+    port = free_port()
+    gateway = start_gateway(clean, work / "clean.db", port, work / "gateway.log")
+    load = Load()
+    seconds = max(5.0, args.duration / 4)
+    try:
+        asyncio.run(run_load(f"http://127.0.0.1:{port}", args.clients, seconds, load))
+    finally:
+        gateway.send_signal(signal.SIGTERM)
+        gateway.wait(30)
+    p50, p99 = percentile(load.ttft_ms, 0.5), percentile(load.ttft_ms, 0.99)
+    total = sum(load.outcomes.values())
+    print(f"baseline, no faults: {args.clients} clients for {seconds:.0f} s: requests {total}"
+          f" ({total / seconds:.0f}/s), ok {load.outcomes['ok']}; TTFT p50 {p50:.0f} ms,"
+          f" p99 {p99:.0f} ms")  # fmt: skip
+    return p50
+
+
+def phase_load(
+    args: argparse.Namespace, config: Path, work: Path, upstream: str, baseline_p50: float
+) -> None:
     db, port = work / "load.db", free_port()
     gateway = start_gateway(config, db, port, work / "gateway.log")
     base = f"http://127.0.0.1:{port}"
@@ -215,7 +241,8 @@ def phase_load(args: argparse.Namespace, config: Path, work: Path, upstream: str
         if outcome != "ok":
             print(f"  {outcome:<40} {count}")
     p50, p99 = percentile(load.ttft_ms, 0.5), percentile(load.ttft_ms, 0.99)
-    print(f"  TTFT p50 {p50:.0f} ms, p99 {p99:.0f} ms (client side, first thought or answer)")
+    print(f"  TTFT p50 {p50:.0f} ms, p99 {p99:.0f} ms (client side, first thought or answer);"
+          f" p50 {p50 / baseline_p50:.2f}x the baseline's")  # fmt: skip
     print(f"  gateway RSS {rss0:.0f} MB -> {rss1:.0f} MB; open FDs {fds0} -> {fds1}")
     print(f"  traces written {len([i for i in sent if i in stored])} / responses sent {len(sent)}"
           f" (missing {len(missing)})")
@@ -296,7 +323,8 @@ def main(argv: list[str] | None = None) -> int:
             wait_ready(f"http://127.0.0.1:{port}/ok/v1/models", upstream)
             config = work / "ponder.toml"
             config.write_text(CONFIG.format(upstream=f"http://127.0.0.1:{port}"))
-            phase_load(args, config, work, f"http://127.0.0.1:{port}")
+            baseline_p50 = phase_baseline(args, config, work)
+            phase_load(args, config, work, f"http://127.0.0.1:{port}", baseline_p50)
             phase_sigterm(args, config, work)
             phase_kill(args, config, work)
         finally:

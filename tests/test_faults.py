@@ -265,6 +265,7 @@ def test_breaker_opens_and_sends_requests_straight_to_the_fallback(
     assert clean.faults.hits["http503"] == 2
     seen = stream(clean, "flaky")
     served_by_backup(seen, "flaky: model 'flaky': circuit breaker open")
+    assert seen.started["reason"].startswith("model 'flaky' requested by name; ")
     assert clean.faults.hits["http503"] == 2  # the open breaker did not call the upstream
     metrics = httpx.get(clean.server.base_url + "/metrics").text
     assert 'ponder_circuit_breaker_state{model="flaky"} 1' in metrics

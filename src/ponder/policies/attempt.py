@@ -10,7 +10,7 @@ what to do with), and a failure — a ``failed`` event or a raised error — is 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import cast
 
 import httpx
@@ -66,7 +66,7 @@ async def attempt(
     request: ChatRequest,
     reason: str | None,
     estimates: dict[str, float] | None,
-) -> AsyncIterator[Event]:
+) -> AsyncGenerator[Event, None]:
     """``provider``'s stream, with the events before its first output held back.
 
     The ``started`` event passes at once; the others wait until the first output (or the

@@ -27,6 +27,7 @@ time to first token counts from when the user started waiting.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Sequence
 
@@ -56,6 +57,8 @@ class FallbackProvider(Wrapper):
         reason: str | None = None,
         estimates: dict[str, float] | None = None,
     ) -> AsyncIterator[Event]:
+        # Every candidate states the caller's reason, not "model '<fallback>' requested".
+        reason = reason or f"model {self.name!r} requested by name"
         first: Started | None = None
         notes: list[str] = []
         last: Failed | None = None
@@ -65,20 +68,22 @@ class FallbackProvider(Wrapper):
             attempt_request = request if index == 0 else _own_thinking(request)
             started: Started | None = None
             try:
-                async for event in attempt(candidate, attempt_request, reason, estimates):
-                    if isinstance(event, Started):
-                        started = event  # held: it must name the model that serves
-                        first = first or event
-                        continue
-                    if not announced:  # committed: say who serves, once
-                        assert started is not None
-                        announced = True
-                        yield self._started(started, first, notes, candidate.name)
-                    if index and started is not None:
-                        started = None
-                        self.served[candidate.name] = self.served.get(candidate.name, 0) + 1
-                    answered = answered or event.type in ANSWER_TYPES
-                    yield event
+                events = attempt(candidate, attempt_request, reason, estimates)
+                async with contextlib.aclosing(events):
+                    async for event in events:
+                        if isinstance(event, Started):
+                            started = event  # held: it must name the model that serves
+                            first = first or event
+                            continue
+                        if not announced:  # committed: say who serves, once
+                            assert started is not None
+                            announced = True
+                            yield self._started(started, first, notes, candidate.name)
+                        if index and started is not None:
+                            started = None
+                            self.served[candidate.name] = self.served.get(candidate.name, 0) + 1
+                        answered = answered or event.type in ANSWER_TYPES
+                        yield event
                 return
             except AttemptFailed as failed:
                 first = first or failed.started
@@ -100,9 +105,8 @@ class FallbackProvider(Wrapper):
         if not announced and first is None and unstarted is not None:
             unstarted.reraise_unstarted()  # nothing started anywhere: fail as a bare provider
         if not announced:
-            fallback_reason = reason or f"model {self.name!r} requested by name"
             base = first or Started(
-                request.request_id, self.name, self.mode_for(request), fallback_reason, estimates
+                request.request_id, self.name, self.mode_for(request), reason, estimates
             )
             yield self._started(base, first, notes, None)
         who = "; ".join(notes)

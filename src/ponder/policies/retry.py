@@ -20,6 +20,7 @@ attempts it made; ``ponder_retries_total`` in ``/metrics`` counts them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -74,13 +75,17 @@ class RetryProvider(Wrapper):
         while True:
             attempt_no += 1
             try:
-                async for event in attempt(self.inner, request, reason, estimates):
-                    if isinstance(event, Started):
-                        if not announced:  # the first attempt's: the zero of every timing
-                            announced = True
-                            yield event
-                        continue
-                    yield event
+                # aclosing: a caller that stops reading closes the upstream request now.
+                async with contextlib.aclosing(
+                    attempt(self.inner, request, reason, estimates)
+                ) as events:
+                    async for event in events:
+                        if isinstance(event, Started):
+                            if not announced:  # the first attempt's: the zero of all timings
+                                announced = True
+                                yield event
+                            continue
+                        yield event
                 return
             except AttemptFailed as failed:
                 wait = None
