@@ -184,6 +184,8 @@ def test_429_with_retry_after_is_retried(clean: Gateway) -> None:
     assert seen.thinking == "".join(OK_THOUGHTS)
     assert clean.faults.hits["ratelimited"] == 2
     assert trace(clean, seen.request_id).status == "ok"
+    metrics = httpx.get(clean.server.base_url + "/metrics").text
+    assert 'ponder_retries_total{model="ratelimited"} 1' in metrics
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 529])
