@@ -1,7 +1,8 @@
 """The OpenAPI 3.1 description of the gateway's HTTP API, served at ``/openapi.json``.
 
 Written by hand from the handlers (there is no framework to derive it from), with the
-request limits of :mod:`ponder.server.limits` and the configured model names in it, so a
+request limits of :mod:`ponder.server.limits` and the configured model names in it (message
+shapes per role, tools, tool_choice, response_format included), so a
 client generator or a fuzzer (the test suite runs schemathesis against the live server)
 knows exactly what is accepted. Every error response has OpenAI's shape.
 """
@@ -34,27 +35,134 @@ _ERROR: Schema = {
         "ponder": {"type": "object"},
     },
 }
+_TEXT: Schema = {"type": "string", "maxLength": limits.MAX_MESSAGE_CHARS}
 _TEXT_PART: Schema = {
     "type": "object",
     "required": ["type", "text"],
+    "properties": {"type": {"const": "text"}, "text": _TEXT},
+}
+_IMAGE_PART: Schema = {
+    "type": "object",
+    "required": ["type", "image_url"],
     "properties": {
-        "type": {"const": "text"},
-        "text": {"type": "string", "maxLength": limits.MAX_MESSAGE_CHARS},
+        "type": {"const": "image_url"},
+        "image_url": {
+            "type": "object",
+            "required": ["url"],
+            "properties": {"url": {"type": "string", "pattern": "^(https?://|data:)"}},
+        },
+    },
+}
+
+
+def _content(*parts: Schema) -> Schema:
+    return {
+        "anyOf": [
+            _TEXT,
+            {"type": "array", "items": {"anyOf": list(parts)}, "maxItems": 64},
+            {"type": "null"},
+        ]
+    }
+
+
+_NAME: Schema = {"type": "string", "minLength": 1}
+_TOOL_CALL: Schema = {
+    "type": "object",
+    "required": ["id", "function"],
+    "properties": {
+        "id": _NAME,
+        "type": {"const": "function"},
+        "function": {
+            "type": "object",
+            "required": ["name"],
+            "properties": {"name": _NAME, "arguments": {"type": "string"}},
+        },
     },
 }
 _MESSAGE: Schema = {
+    "anyOf": [
+        {
+            "type": "object",
+            "required": ["role"],
+            "properties": {
+                "role": {"const": "user"},
+                "content": _content(_TEXT_PART, _IMAGE_PART),
+            },
+        },
+        {
+            "type": "object",
+            "required": ["role"],
+            "properties": {
+                "role": {"enum": ["system", "developer"]},
+                "content": _content(_TEXT_PART),
+            },
+        },
+        {
+            "type": "object",
+            "required": ["role"],
+            "properties": {
+                "role": {"const": "assistant"},
+                "content": _content(_TEXT_PART),
+                "tool_calls": {"type": "array", "items": _TOOL_CALL},
+            },
+        },
+        {
+            "type": "object",
+            "required": ["role", "tool_call_id"],
+            "properties": {
+                "role": {"const": "tool"},
+                "tool_call_id": _NAME,
+                "content": _content(_TEXT_PART),
+            },
+        },
+    ]
+}
+_TOOL: Schema = {
     "type": "object",
-    "required": ["role"],
+    "required": ["function"],
     "properties": {
-        "role": {"enum": ["system", "developer", "user", "assistant"]},
-        "content": {
-            "anyOf": [
-                {"type": "string", "maxLength": limits.MAX_MESSAGE_CHARS},
-                {"type": "array", "items": _TEXT_PART, "maxItems": 64},
-                {"type": "null"},
-            ]
+        "type": {"const": "function"},
+        "function": {
+            "type": "object",
+            "required": ["name"],
+            "properties": {"name": _NAME, "parameters": {"type": ["object", "null"]}},
         },
     },
+}
+_TOOL_CHOICE: Schema = {
+    "anyOf": [
+        {"enum": ["auto", "none", "required", None]},
+        {
+            "type": "object",
+            "required": ["function"],
+            "properties": {
+                "type": {"const": "function"},
+                "function": {"type": "object", "required": ["name"], "properties": {"name": _NAME}},
+            },
+        },
+    ]
+}
+_RESPONSE_FORMAT: Schema = {
+    "anyOf": [
+        {"type": "null"},
+        {
+            "type": "object",
+            "required": ["type"],
+            "properties": {"type": {"enum": ["text", "json_object"]}},
+        },
+        {
+            "type": "object",
+            "required": ["type", "json_schema"],
+            "properties": {
+                "type": {"const": "json_schema"},
+                "json_schema": {
+                    "type": "object",
+                    "required": ["schema"],
+                    "properties": {"schema": {"type": "object"}},
+                },
+            },
+        },
+    ]
 }
 _TOKENS: Schema = {"type": ["integer", "null"], "minimum": 1, "maximum": limits.MAX_TOKENS}
 
@@ -89,6 +197,12 @@ def _chat_request(models: list[str]) -> Schema:
                 },
             },
             "n": {"enum": [1, None]},
+            "top_p": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
+            "stop": {"type": ["string", "array", "null"], "items": {"type": "string"}},
+            "tools": {"type": ["array", "null"], "items": _TOOL, "maxItems": limits.MAX_TOOLS},
+            "tool_choice": _TOOL_CHOICE,
+            "parallel_tool_calls": {"type": ["boolean", "null"]},
+            "response_format": _RESPONSE_FORMAT,
         },
     }
 
