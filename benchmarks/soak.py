@@ -16,8 +16,9 @@ Phases and what each reports:
 1. load: ``--clients`` clients stream requests back to back for ``--duration`` s. Requests
    served, errors by kind, client-side p50/p99 TTFT, the gateway's RSS and open FDs after
    warm-up and at the end, and traces written vs responses sent (every request id checked).
-2. SIGTERM while ``--clients`` streams are in flight: each request either drains (finishes)
-   or is in the store as ``interrupted``; none is missing.
+2. SIGTERM while ``--clients`` streams are in flight, an eighth of them streams that think
+   for ever: each request either drains (finishes) or is in the store as ``interrupted``
+   (the never-ending ones, at the 5 s drain timeout); none is missing.
 3. ``kill -9`` while streams are in flight, then reopen: the store passes SQLite's integrity
    check and opens for writing, and every response that completed more than ``WINDOW_S``
    before the kill is in it. The writer commits every 50 ms (``TraceWriter.interval_s``), so
@@ -61,6 +62,12 @@ fallbacks = ["backup"]
 [models.backup]
 provider = "openai"
 base_url = "{upstream}/ok/v1"
+
+[models.slow]  # thinks for ever: what SIGTERM's drain deadline must cut
+provider = "openai"
+base_url = "{upstream}/endless/v1"
+retries = {{ attempts = 1 }}
+breaker = false
 """
 
 
@@ -116,8 +123,10 @@ class Load:
     completed: list[tuple[str, float]] = field(default_factory=list)  # (id, monotonic end)
 
 
-async def one_request(client: httpx.AsyncClient, url: str, load: Load) -> None:
-    body = {"model": "soak", "stream": True,
+async def one_request(
+    client: httpx.AsyncClient, url: str, load: Load, model: str = "soak"
+) -> None:
+    body = {"model": model, "stream": True,
             "messages": [{"role": "user", "content": "What is 17 * 23?"}]}  # fmt: skip
     sent = time.monotonic()
     request_id = None
@@ -153,7 +162,9 @@ async def one_request(client: httpx.AsyncClient, url: str, load: Load) -> None:
             load.completed.append((request_id, time.monotonic()))
 
 
-async def run_load(base_url: str, clients: int, seconds: float, load: Load) -> None:
+async def run_load(
+    base_url: str, clients: int, seconds: float, load: Load, model: str = "soak"
+) -> None:
     url = base_url + "/v1/chat/completions"
     deadline = time.monotonic() + seconds
     limits = httpx.Limits(max_connections=clients + 8, max_keepalive_connections=clients)
@@ -161,7 +172,7 @@ async def run_load(base_url: str, clients: int, seconds: float, load: Load) -> N
 
         async def worker() -> None:
             while time.monotonic() < deadline:
-                await one_request(client, url, load)
+                await one_request(client, url, load, model)
 
         await asyncio.gather(*(worker() for _ in range(clients)))
 
@@ -251,20 +262,27 @@ def phase_load(
 def phase_sigterm(args: argparse.Namespace, config: Path, work: Path) -> None:
     db, port = work / "sigterm.db", free_port()
     gateway = start_gateway(config, db, port, work / "gateway.log")
-    load = Load()
+    load, slow = Load(), Load()
+    base = f"http://127.0.0.1:{port}"
+    endless = max(1, args.clients // 8)  # streams that cannot finish within the drain
 
     async def go() -> None:
-        task = asyncio.ensure_future(run_load(f"http://127.0.0.1:{port}", args.clients, 4.0, load))
+        tasks = [
+            asyncio.ensure_future(run_load(base, args.clients - endless, 4.0, load)),
+            asyncio.ensure_future(run_load(base, endless, 1.0, slow, model="slow")),
+        ]
         await asyncio.sleep(2.0)
         gateway.send_signal(signal.SIGTERM)
-        await task
+        await asyncio.gather(*tasks)
 
     asyncio.run(go())
     code = gateway.wait(30)
     stored = store_ids(db)
     statuses = Counter(stored.get(i, "missing") for i in load.responded)
-    print(f"SIGTERM mid-load ({args.clients} clients): exit code {code}; of"
-          f" {len(load.responded)} responses begun: {dict(statuses)}")  # fmt: skip
+    cut = Counter(stored.get(i, "missing") for i in slow.responded)
+    print(f"SIGTERM mid-load ({args.clients} clients, drain timeout 5 s): exit code {code};"
+          f" of {len(load.responded)} ordinary responses begun: {dict(statuses)}; of"
+          f" {len(slow.responded)} never-ending streams: {dict(cut)}")  # fmt: skip
 
 
 def phase_kill(args: argparse.Namespace, config: Path, work: Path) -> None:

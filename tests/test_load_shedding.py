@@ -63,3 +63,15 @@ def test_over_the_cap_is_429_with_retry_after(capped: ThreadServer) -> None:
     served = httpx.post(url, json=_body("fast", False), timeout=10)
     assert served.status_code == 200
     assert json.loads(served.content)["choices"][0]["message"]["content"] == "Paris is the capital."
+
+
+def test_the_cap_comes_from_the_flag_then_ponder_toml_then_the_default() -> None:
+    from ponder.cli.serve import _max_in_flight
+    from ponder.errors import ConfigError
+    from ponder.server.gateway import DEFAULT_MAX_IN_FLIGHT
+
+    assert _max_in_flight(8, {"max_in_flight": 3}) == 8
+    assert _max_in_flight(None, {"max_in_flight": 3}) == 3
+    assert _max_in_flight(None, {}) == DEFAULT_MAX_IN_FLIGHT
+    with pytest.raises(ConfigError, match="max_in_flight must be a positive integer"):
+        _max_in_flight(None, {"max_in_flight": 0})
