@@ -293,8 +293,9 @@ def phase_kill(args: argparse.Namespace, config: Path, work: Path) -> None:
 
     async def go() -> None:
         nonlocal killed_at
-        task = asyncio.ensure_future(run_load(f"http://127.0.0.1:{port}", args.clients, 4.0, load))
-        await asyncio.sleep(3.0)
+        # 6 s of load before the kill: on a busy machine the first responses take seconds.
+        task = asyncio.ensure_future(run_load(f"http://127.0.0.1:{port}", args.clients, 8.0, load))
+        await asyncio.sleep(6.0)
         killed_at = time.monotonic()
         gateway.kill()
         await task

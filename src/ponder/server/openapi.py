@@ -14,6 +14,7 @@ from typing import Any
 from ponder import __version__
 from ponder.config import Config
 from ponder.server import limits
+from ponder.store.base import SORTS
 from ponder.store.record import STATUSES
 
 Schema = dict[str, Any]
@@ -254,6 +255,8 @@ def openapi(config: Config) -> Schema:
             ("before", {"type": "number"}),
             ("q", {"type": "string"}),
             ("limit", {"type": "integer", "minimum": 1, "maximum": 500}),
+            ("sort", {"enum": list(SORTS)}),
+            ("min_cost", {"type": "number", "minimum": 0}),
         )
     ]
     return {
