@@ -34,10 +34,15 @@ def test_models_lists_each_with_why_it_is_unusable(
     path.write_text(CONFIG)
     assert main(["--config", str(path), "models", "--timeout", "5"]) == 1
     out = capsys.readouterr().out
-    rows = {line.split()[0]: line for line in out.splitlines()[1:]}
+    table, _, policies = out.partition("\n\n")
+    rows = {line.split()[0]: line for line in table.splitlines()[1:]}
     assert set(rows) == {"auto", "deep", "down", "fast", "kimi", "plugin"}
     assert "ok:" in rows["fast"] and "ok:" in rows["deep"]  # the embedded model loads
     assert "unusable" in rows["kimi"] and "PONDER_TEST_MISSING_KEY" in rows["kimi"]
     assert "unusable" in rows["down"] and "cannot reach the server" in rows["down"]
     assert "no-such-kind" in rows["plugin"] and "Available kinds" in rows["plugin"]
     assert "sk-canary-models-1234" not in out
+    policy_rows = {line.split()[0]: line for line in policies.splitlines()[1:]}
+    assert set(policy_rows) == {"deep", "down", "fast", "kimi", "plugin"}
+    assert "3 attempts, backoff 500-8000 ms" in policy_rows["down"]  # the defaults, shown
+    assert "connect 10 s" in policy_rows["down"] and "opens at 50% failures" in policy_rows["down"]

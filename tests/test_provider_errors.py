@@ -129,10 +129,12 @@ async def test_http_errors_surface_status_and_provider_message(
 async def test_retry_after_is_passed_on(replay: ReplayServer) -> None:
     body = {"type": "error", "error": {"type": "rate_limit_error", "message": "Slow down"}}
     replay.route("POST", "/v1/messages", json_reply(429, body, {"retry-after": "20"}))
-    events, _ = await run(config(replay, "anthropic"))
+    # 20 s is more than the retry policy waits for: no retry, the 429 goes to the caller.
+    events, _ = await run(config(replay, "anthropic", retries={"max_retry_after_ms": 10000}))
     failed = failure(events)
     assert failed.status == 429 and failed.retryable
     assert "Slow down (rate_limit_error) (retry after 20 s)" in failed.message
+    assert len(replay.requests) == 1
 
 
 async def test_error_chunk_mid_stream(replay: ReplayServer) -> None:
@@ -263,7 +265,8 @@ async def test_check_reports_reachable_and_rejected(replay: ReplayServer, kind: 
     assert len(sent) == 2 and all(r.path == PROBES[kind] for r in sent)
 
 
-async def test_request_is_not_sent_twice(replay: ReplayServer) -> None:
+async def test_request_is_not_sent_twice_with_retries_off(replay: ReplayServer) -> None:
     replay.route("POST", "/v1/chat/completions", json_reply(503, {"error": "overloaded"}))
-    await run(config(replay, "openai", "/v1"), ChatRequest.from_prompt("q", model="m"))
+    cfg = config(replay, "openai", "/v1", retries={"attempts": 1})
+    await run(cfg, ChatRequest.from_prompt("q", model="m"))
     assert len(replay.requests) == 1

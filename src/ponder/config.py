@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ponder.errors import ConfigError, UnknownModelError
+from ponder.policies.settings import POLICY_KEYS, Policies, parse_policies
 from ponder.request import ChatRequest, Effort
 
 CONFIG_ENV = "PONDER_CONFIG"
@@ -93,6 +94,8 @@ class ModelConfig:
     price: Price | None = None
     # Refuse requests (429) once this model's spend today (UTC) reaches this many USD.
     daily_cap_usd: float | None = None
+    # Retries, timeouts, fallbacks and breaker (ponder.policies wraps the provider in them).
+    policies: Policies = field(default_factory=Policies)
     # Provider-specific extras (e.g. ``path`` for the local provider); passed through as is.
     options: Mapping[str, Any] = field(default_factory=dict)
 
@@ -101,6 +104,11 @@ class ModelConfig:
         if not self.api_key_env:
             return None
         return os.environ.get(self.api_key_env) or None
+
+    @property
+    def connect_timeout_s(self) -> float | None:
+        connect_ms = self.policies.timeouts.connect_ms
+        return None if connect_ms is None else connect_ms / 1000
 
     @property
     def upstream_model(self) -> str:
@@ -160,6 +168,14 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
         models[name] = _parse_model(name, table)
     if AUTO in models:
         raise ConfigError("'auto' is reserved for the router; name the model something else.")
+    for model in models.values():
+        for fallback in model.policies.fallbacks:
+            if fallback not in models or fallback == model.name:
+                raise ConfigError(
+                    f"[models.{model.name}] fallbacks names {fallback!r}, which is"
+                    + (" the model itself." if fallback == model.name else " not a model.")
+                    + f" Known models: {', '.join(sorted(models))}."
+                )
     return Config(
         models=models,
         path=path,
@@ -257,7 +273,7 @@ def _parse_model(name: str, table: Any) -> ModelConfig:
         ),
         opens_in_template=bool(thinking_table.get("opens_in_template", False)),
     )
-    options = {k: v for k, v in table.items() if k not in _MODEL_KEYS}
+    options = {k: v for k, v in table.items() if k not in _MODEL_KEYS | POLICY_KEYS}
     return ModelConfig(
         name=name,
         provider=provider,
@@ -268,5 +284,6 @@ def _parse_model(name: str, table: Any) -> ModelConfig:
         timeout_s=float(table.get("timeout_s", 600.0)),
         price=_parse_price(table.get("price"), where),
         daily_cap_usd=_usd(table.get("daily_cap_usd"), f"{where} daily_cap_usd", required=False),
+        policies=parse_policies(where, table),
         options=options,
     )

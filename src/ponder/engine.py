@@ -38,6 +38,7 @@ from ponder.events import (
     Usage,
 )
 from ponder.meter import Meter
+from ponder.policies.stack import PolicyStack
 from ponder.progress import KeywordNarrator, Narrator
 from ponder.providers.base import Provider
 from ponder.registry import create_provider, provider_class
@@ -67,6 +68,8 @@ class Engine:
         self._router = router
         self._narrator_factory = narrator_factory
         self._providers: dict[str, Provider] = {}
+        # Every model's provider, wrapped in its retries, timeouts, breaker and fallbacks.
+        self.policies = PolicyStack(config, create_provider)
 
     @property
     def router(self) -> Router:
@@ -88,7 +91,7 @@ class Engine:
             )
         else:
             model = self.config.model(name)
-            provider = create_provider(model)
+            provider = self.policies.provider(name)
             if model.daily_cap_usd is not None and self.spend is not None:
                 provider = SpendCapProvider(provider, self.spend)
         self._providers[name] = provider
@@ -186,9 +189,8 @@ class Engine:
         return [event async for event in self.stream(request)]
 
     async def aclose(self) -> None:
-        for provider in self._providers.values():
-            await provider.aclose()
         self._providers.clear()
+        await self.policies.aclose()
 
 
 def _estimated_usage(meter: Meter) -> Usage:

@@ -124,10 +124,14 @@ class UpstreamError(PonderError):
     code = "upstream_error"
     http_status = 502
 
-    def __init__(self, provider: str, status: int, message: str) -> None:
+    def __init__(
+        self, provider: str, status: int, message: str, retry_after_s: float | None = None
+    ) -> None:
         self.provider = provider
         self.status = status
         self.retryable = status in (408, 409, 429) or status >= 500
+        # What the server asked for in Retry-After / retry-after-ms, when it said.
+        self.retry_after_s = retry_after_s
         super().__init__(f"{provider} returned HTTP {status}: {message}")
 
 
@@ -147,6 +151,49 @@ class StreamBrokenError(PonderError):
     code = "stream_broken"
     http_status = 502
     retryable = True
+
+
+class DeadlineError(PonderError):
+    """A time limit of the model's ``timeouts`` passed (see :mod:`ponder.policies.timeout`)."""
+
+    side: FailureSide = "upstream"
+    http_status = 504
+    retryable = True
+
+    def __init__(self, deadline: str, message: str) -> None:
+        self.deadline = deadline  # ttft, ttfa, idle or total
+        self.code = f"{deadline}_timeout"
+        super().__init__(message)
+
+
+class CircuitOpenError(PonderError):
+    """The model's circuit breaker is open: recent attempts failed too often to try now."""
+
+    side: FailureSide = "upstream"
+    code = "circuit_open"
+    http_status = 503
+    retryable = True  # for the fallbacks; the retry policy never retries an open breaker
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        self.status = 503
+        self.retry_after_s = retry_after_s
+        super().__init__(message)
+
+
+class OverloadedError(PonderError):
+    """The gateway is at its in-flight cap: try again shortly rather than queue unboundedly."""
+
+    side: FailureSide = "ponder"
+    code = "overloaded"
+    http_status = 429
+    retryable = True
+
+    def __init__(self, limit: int, retry_after_s: int = 1) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(
+            f"The gateway is serving its limit of {limit} requests at once;"
+            f" retry after {retry_after_s} s (server.max_in_flight in ponder.toml raises it)."
+        )
 
 
 def redact(text: str, secrets: Iterable[str | None]) -> str:

@@ -1,4 +1,6 @@
-"""``ponder models``: every configured model and whether it can be used right now."""
+"""``ponder models``: every configured model, whether it can be used right now, and its
+reliability policies (retries, timeouts, fallbacks, breaker — defaults included); with
+``--gateway URL``, each breaker's state in that running gateway."""
 
 from __future__ import annotations
 
@@ -18,6 +20,12 @@ def register(subparsers: Any) -> None:
         " and check each: its API key is set, its server answers.",
     )
     parser.add_argument("--timeout", type=float, default=3.0, help="seconds per check")
+    parser.add_argument(
+        "--gateway",
+        default=None,
+        metavar="URL",
+        help="a running gateway (e.g. http://127.0.0.1:8000) whose breaker states to show",
+    )
     parser.set_defaults(func=run)
 
 
@@ -71,6 +79,8 @@ async def _run(args: argparse.Namespace) -> int:
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     for row in rows:
         print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:5])) + "  " + row[5])
+    print()
+    _print_policies(config, names, _breaker_states(args.gateway, args.timeout))
     return 0 if all(r.usable for r in results) else 1
 
 
@@ -90,3 +100,35 @@ def describe_price(model: ModelConfig) -> str:
         text += f" thinking {price.reasoning:g}"
     cap = model.daily_cap_usd
     return text + (f" · cap ${cap:g}/day" if cap is not None else "")
+
+
+def _breaker_states(gateway: str | None, timeout: float) -> dict[str, str] | None:
+    """model -> breaker state, read from a running gateway's /metrics (None: not asked)."""
+    if gateway is None:
+        return None
+    import re
+
+    import httpx
+
+    names = {0: "closed", 1: "open", 2: "half-open"}
+    try:
+        text = httpx.get(gateway.rstrip("/") + "/metrics", timeout=timeout).text
+    except httpx.HTTPError as exc:
+        print(f"ponder: cannot read {gateway}/metrics: {type(exc).__name__}")
+        return {}
+    found = re.findall(r'^ponder_circuit_breaker_state\{model="([^"]+)"\} (\d)$', text, re.M)
+    return {model: names.get(int(value), value) for model, value in found}
+
+
+def _print_policies(config: Any, names: list[str], states: dict[str, str] | None) -> None:
+    from ponder.policies.status import summary
+
+    rows: list[tuple[str, ...]] = [("MODEL", "RETRIES", "TIMEOUTS", "FALLBACKS", "BREAKER")]
+    for name in names:
+        cells = [text for _, text in summary(config.models[name])]
+        if states is not None:
+            cells[3] += f" [{states.get(name, 'not used yet')}]"
+        rows.append((name, *cells))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4])

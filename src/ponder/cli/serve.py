@@ -3,7 +3,8 @@
 Binds 127.0.0.1:8000 by default. Binding beyond loopback needs ``PONDER_API_KEY`` (the
 bearer token clients then send); when set on loopback it is honoured too. On SIGTERM the
 server stops accepting, lets in-flight requests finish for ``--drain-timeout`` seconds,
-records the rest as interrupted, and flushes the trace store before exiting.
+records the rest as interrupted, and flushes the trace store before exiting. Past
+``--max-in-flight`` requests at once, new ones get 429 with ``Retry-After`` (load shedding).
 
 The trace store is SQLite by default, or PostgreSQL by DSN (``--db postgresql://…`` or
 ``$PONDER_DB``); several gateways on one PostgreSQL share their traces. Migrations are
@@ -16,6 +17,7 @@ import argparse
 import ipaddress
 import os
 import sys
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -69,6 +71,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--max-body-bytes", type=int, default=1024 * 1024, help="request body limit (1 MiB)"
     )
+    parser.add_argument(
+        "--max-in-flight",
+        type=int,
+        default=None,
+        help="requests served at once before new ones get 429 + Retry-After"
+        " (default: server.max_in_flight in ponder.toml, else 256)",
+    )
     parser.add_argument("--log-level", default="warning", help="uvicorn log level")
     parser.add_argument("--access-log", action="store_true", help="log every request line")
     parser.set_defaults(func=run)
@@ -117,6 +126,16 @@ def _open_store(args: argparse.Namespace) -> TraceWriter:
         ) from None
 
 
+def _max_in_flight(flag: int | None, server: Mapping[str, Any]) -> int:
+    from ponder.errors import ConfigError
+    from ponder.server.gateway import DEFAULT_MAX_IN_FLIGHT
+
+    value = flag if flag is not None else server.get("max_in_flight", DEFAULT_MAX_IN_FLIGHT)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"max_in_flight must be a positive integer, not {value!r}.")
+    return value
+
+
 def _serve(args: argparse.Namespace, api_key: str | None) -> int:
     import uvicorn
 
@@ -126,7 +145,10 @@ def _serve(args: argparse.Namespace, api_key: str | None) -> int:
     config = load_config(args.config)
     writer = None if args.no_store else _open_store(args)
     settings = ServerSettings(
-        api_key=api_key, body_limit=args.max_body_bytes, drain_timeout_s=args.drain_timeout
+        api_key=api_key,
+        body_limit=args.max_body_bytes,
+        drain_timeout_s=args.drain_timeout,
+        max_in_flight=_max_in_flight(args.max_in_flight, config.server),
     )
     app = create_app(config, settings, writer=writer)
     gateway = app.state.gateway

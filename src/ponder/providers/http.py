@@ -16,6 +16,8 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
+import email.utils
 import importlib
 import json
 from collections.abc import AsyncGenerator, Iterable, Mapping
@@ -61,7 +63,8 @@ def make_client(
     """Built when the provider is created, not per request: creating a client loads TLS
     certificates (tens of milliseconds) and must not count against a request's TTFT.
     Keys are sent per request, so a key set after start-up is picked up."""
-    timeout = httpx.Timeout(config.timeout_s, connect=min(CONNECT_TIMEOUT_S, config.timeout_s))
+    connect = min(config.connect_timeout_s or CONNECT_TIMEOUT_S, config.timeout_s)
+    timeout = httpx.Timeout(config.timeout_s, connect=connect)
     return httpx.AsyncClient(
         base_url=base_url.rstrip("/"), headers=dict(headers or {}), timeout=timeout
     )
@@ -107,16 +110,38 @@ def upstream_error(
     who: str, response: httpx.Response, body: bytes, secrets: Iterable[str | None]
 ) -> UpstreamError:
     """The error for an error response; says when to retry if the server said so."""
-    return _status_error(who, response.status_code, response.reason_phrase,
-                         response.headers.get("retry-after", ""), body, secrets)
+    return _status_error(who, response.status_code, response.reason_phrase, response.headers,
+                         body, secrets)  # fmt: skip
 
 
-def _status_error(who: str, status: int, reason: str, retry_after: str, body: bytes,
-                  secrets: Iterable[str | None]) -> UpstreamError:
+def _status_error(who: str, status: int, reason: str, headers: Mapping[str, str], body: bytes,
+                  secrets: Iterable[str | None]) -> UpstreamError:  # fmt: skip
     message = error_message(body, reason or "no message")
-    if retry_after.strip().isdigit():
-        message += f" (retry after {retry_after.strip()} s)"
-    return UpstreamError(who, status, redact(message, list(secrets)))
+    wait = retry_after_s(headers)
+    if wait is not None:
+        message += f" (retry after {wait:g} s)"
+    return UpstreamError(who, status, redact(message, list(secrets)), wait)
+
+
+def retry_after_s(headers: Mapping[str, str]) -> float | None:
+    """How long the server asked us to wait: ``retry-after-ms`` (OpenAI, Azure), else
+    ``Retry-After`` in seconds or as an HTTP date; None when absent or unreadable."""
+    raw_ms = headers.get("retry-after-ms", "").strip()
+    with contextlib.suppress(ValueError):
+        if raw_ms:
+            return max(0.0, float(raw_ms) / 1000)
+    raw = headers.get("retry-after", "").strip()
+    if not raw:
+        return None
+    with contextlib.suppress(ValueError):
+        return max(0.0, float(raw))
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.UTC)
+    return max(0.0, (when - datetime.datetime.now(datetime.UTC)).total_seconds())
 
 
 def transport_error(
@@ -193,8 +218,8 @@ async def _lines(
         if pending:
             yield pending.rstrip(b"\r").decode("utf-8", "replace")
     except streaming.StreamError as exc:
-        raise _status_error(who, exc.status, exc.reason, exc.retry_after, exc.body,
-                            secrets) from None
+        waits = {"retry-after": exc.retry_after, "retry-after-ms": exc.retry_after_ms}
+        raise _status_error(who, exc.status, exc.reason, waits, exc.body, secrets) from None
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise transport_error(who, exc, started, secrets) from None
 

@@ -76,9 +76,12 @@ async def close_session(client: httpx.AsyncClient) -> None:
 class StreamError(Exception):
     """The upstream answered with an error status; its body is read."""
 
-    def __init__(self, status: int, reason: str, retry_after: str, body: bytes) -> None:
+    def __init__(
+        self, status: int, reason: str, retry_after: str, body: bytes, retry_after_ms: str = ""
+    ) -> None:
         super().__init__(f"HTTP {status}")
         self.status, self.reason, self.retry_after, self.body = status, reason, retry_after, body
+        self.retry_after_ms = retry_after_ms  # OpenAI's and Azure's finer Retry-After
 
 
 async def stream_bytes(
@@ -107,7 +110,8 @@ async def stream_bytes(
         if response.status >= 400:
             data = await response.read()
             raise StreamError(response.status, response.reason or "",
-                              response.headers.get("retry-after", ""), data)
+                              response.headers.get("retry-after", ""), data,
+                              response.headers.get("retry-after-ms", ""))
         on_start()
         async for chunk in response.content.iter_any():
             yield chunk

@@ -1,4 +1,5 @@
-"""The small JSON endpoints: models, health, metrics, and the web UI's traces and config."""
+"""The small JSON endpoints: models, health, metrics, the OpenAPI description, and the web
+UI's traces and config."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 
 from ponder.config import AUTO, Config
+from ponder.policies.status import prometheus_lines
 from ponder.server.errors import NotFoundError, ParamError
 from ponder.server.gateway import Gateway
 from ponder.server.metrics import store_lines
+from ponder.server.openapi import openapi
 from ponder.store.base import SORTS, TraceQuery
 from ponder.store.record import STATUSES
 
@@ -39,6 +42,10 @@ async def get_model(request: Request) -> JSONResponse:
     return JSONResponse({"id": name, "object": "model", "created": _CREATED, "owned_by": "ponder"})
 
 
+async def openapi_json(request: Request) -> JSONResponse:
+    return JSONResponse(openapi(_gateway(request).config))
+
+
 async def healthz(request: Request) -> JSONResponse:
     gateway = _gateway(request)
     status = "draining" if gateway.draining else "ok"
@@ -54,6 +61,7 @@ async def metrics(request: Request) -> PlainTextResponse:
         "# HELP ponder_active_requests Chat requests in flight.",
         "# TYPE ponder_active_requests gauge",
         f"ponder_active_requests {gateway.active}",
+        *prometheus_lines(gateway.engine.policies),
     ]
     if gateway.writer is not None:
         extra.extend(store_lines(gateway.writer.stats()))

@@ -47,6 +47,7 @@ def api_routes() -> list[BaseRoute]:
         Route("/v1/models", api.list_models, methods=["GET"]),
         Route("/v1/models/{model:path}", api.get_model, methods=["GET"]),
         Route("/healthz", api.healthz, methods=["GET"]),
+        Route("/openapi.json", api.openapi_json, methods=["GET"]),
         Route("/metrics", api.metrics, methods=["GET"]),
         Route("/api/config", api.api_config, methods=["GET"]),
         Route("/api/traces", api.api_traces, methods=["GET"]),

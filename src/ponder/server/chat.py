@@ -65,6 +65,7 @@ async def chat_completions(request: Request) -> Response | _ChatResponse:
     if parsed.chat.model != AUTO:
         gateway.config.model(parsed.chat.model)  # UnknownModelError -> 404 listing known models
     chat, notes = await gateway.reasoning.restore(parsed.chat)
+    gateway.admit()  # OverloadedError -> 429 + Retry-After at the in-flight cap
     exchange = Exchange(chat, parsed.stream)
     exchange.trace_context = trace_context(request.headers)  # the caller's W3C trace, if any
     exchange.conversation_id = conversation_header(request.headers)

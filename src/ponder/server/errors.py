@@ -76,6 +76,9 @@ def error_response(
         body["error"]["known_models"] = exc.known
     if isinstance(exc, AuthError):
         headers = {**(headers or {}), "www-authenticate": "Bearer"}
+    retry_after = getattr(exc, "retry_after_s", None)
+    if isinstance(retry_after, int | float):
+        headers = {**(headers or {}), "retry-after": str(max(1, round(retry_after)))}
     return JSONResponse(body, status_code=exc.http_status, headers=headers)
 
 

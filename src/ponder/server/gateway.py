@@ -22,7 +22,7 @@ from ponder import parts_json
 from ponder.budget import SpendLedger
 from ponder.config import AUTO, Config, Price
 from ponder.engine import Engine
-from ponder.errors import PonderError
+from ponder.errors import OverloadedError, PonderError
 from ponder.estimate import Estimator
 from ponder.events import Usage, now_ns
 from ponder.meter import NS_PER_MS
@@ -44,6 +44,8 @@ log = logging.getLogger("ponder.server")
 API_KEY_ENV = "PONDER_API_KEY"
 DEFAULT_BODY_LIMIT = 1024 * 1024
 REASONING_SAVE_WAIT_S = 0.5
+# Requests in flight before new ones get 429 + Retry-After (load shedding, not a queue).
+DEFAULT_MAX_IN_FLIGHT = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,7 @@ class ServerSettings:
     api_key: str | None = None  # bearer token clients must send; None: no auth
     body_limit: int = DEFAULT_BODY_LIMIT
     drain_timeout_s: float = 10.0
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
 
 
 class Gateway:
@@ -90,6 +93,12 @@ class Gateway:
         self._reader: TraceStore | None = None
         self._saving: dict[str, list[concurrent.futures.Future[bool]]] = {}
         self._reader_lock = asyncio.Lock()
+
+    def admit(self) -> None:
+        """Refuse a request when the in-flight cap is reached (call right before
+        :meth:`open_exchange`, with no ``await`` between: the check and the count are one)."""
+        if self.active >= self.settings.max_in_flight:
+            raise OverloadedError(self.settings.max_in_flight)
 
     def open_exchange(self, exchange: Exchange) -> None:
         self.active += 1

@@ -35,6 +35,7 @@ from ponder.request import (
     ToolSpec,
 )
 from ponder.server.errors import MalformedJSONError, ParamError
+from ponder.server.limits import check_limits
 
 MAX_TTFA_HEADER = "x-ponder-max-ttfa-ms"
 MAX_COST_HEADER = "x-ponder-max-cost-usd"
@@ -73,6 +74,7 @@ def parse_body(raw: bytes) -> dict[str, Any]:
 def parse_chat(
     body: Mapping[str, Any], headers: Mapping[str, str], request_id: str
 ) -> ParsedRequest:
+    check_limits(body)  # LimitError (400, naming the limit) before any further work
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise ParamError("model", "'model' is required: fast, deep, auto or a configured alias.")
@@ -142,7 +144,8 @@ def _positive_int(value: Any, key: str) -> int | None:
 
 def _max_tokens(body: Mapping[str, Any]) -> int | None:
     newer = _positive_int(body.get("max_completion_tokens"), "max_completion_tokens")
-    return newer if newer is not None else _positive_int(body.get("max_tokens"), "max_tokens")
+    older = _positive_int(body.get("max_tokens"), "max_tokens")  # checked even when unused
+    return newer if newer is not None else older
 
 
 def _max_ttfa(header: str | None) -> float | None:
