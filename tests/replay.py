@@ -5,7 +5,9 @@ real socket exactly as it would to a provider. Each route answers with a :class:
 status, headers, and body chunks, each sent ``at_ms`` after the request arrived (absolute
 times, so scheduling jitter does not add up), in chunked transfer encoding. ``drop=True``
 closes the connection after the last chunk without finishing the body (a connection that
-dies mid-stream). Every request is recorded for assertions on what was sent.
+dies mid-stream). A route may instead be a :data:`Responder`, a function of the recorded
+request that returns the reply (``tests/upstream_recorder.py`` uses it to validate bodies as the
+real APIs do). Every request is recorded for assertions on what was sent.
 
 Fixtures of recorded wire traffic live in ``tests/fixtures/wire/``; :func:`sse_chunks` and
 :func:`ndjson_chunks` cut them into the pieces a server would flush one by one.
@@ -16,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
@@ -45,6 +47,9 @@ class Recorded:
 
     def json(self) -> Any:
         return json.loads(self.body)
+
+
+Responder = Callable[[Recorded], Reply]
 
 
 def wire(name: str) -> bytes:
@@ -78,7 +83,7 @@ def json_reply(status: int, body: Any, headers: dict[str, str] | None = None) ->
 
 class ReplayServer:
     def __init__(self) -> None:
-        self.routes: dict[tuple[str, str], Reply] = {}
+        self.routes: dict[tuple[str, str], Reply | Responder] = {}
         self.requests: list[Recorded] = []
         self.disconnects = 0  # responses the client hung up on before they were complete
         self._loop = asyncio.new_event_loop()
@@ -115,7 +120,7 @@ class ReplayServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def route(self, method: str, path: str, reply: Reply) -> None:
+    def route(self, method: str, path: str, reply: Reply | Responder) -> None:
         self.routes[(method, path)] = reply
 
     def reset(self) -> None:
@@ -140,10 +145,12 @@ class ReplayServer:
                 body = await reader.readexactly(length) if length else b""
                 start = self._loop.time()
                 path = target.split("?", 1)[0]
-                self.requests.append(Recorded(method, path, headers, body))
-                reply = self.routes.get((method, path)) or json_reply(
+                recorded = Recorded(method, path, headers, body)
+                self.requests.append(recorded)
+                route = self.routes.get((method, path)) or json_reply(
                     404, {"error": {"message": f"no route for {method} {path}"}}
                 )
+                reply = route if isinstance(route, Reply) else route(recorded)
                 try:
                     await self._respond(writer, reply, start)
                 except ConnectionError:

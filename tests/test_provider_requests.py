@@ -90,7 +90,7 @@ def test_unknown_flavour_is_a_config_error() -> None:
     [
         ({"budget": 500}, None, {"type": "enabled", "budget_tokens": 1024}, 8192),
         ({"budget": 16000}, None, {"type": "enabled", "budget_tokens": 16000}, 20096),
-        ({"budget": 2000}, 1000, {"type": "enabled", "budget_tokens": 2000}, 6096),
+        ({"budget": 2000}, 1000, {"type": "enabled", "budget_tokens": 2000}, 3000),
         ({}, None, {"type": "enabled", "budget_tokens": 4096}, 8192),
         ({"effort": "high"}, None, {"type": "adaptive"}, 8192),
     ],

@@ -118,6 +118,7 @@ def test_unknown_model_lists_known_ones(served: Served) -> None:
         ({"model": "fast", "messages": HI, "max_tokens": -1}, "max_tokens"),
         ({"model": "fast", "messages": HI, "max_completion_tokens": "9"}, "max_completion_tokens"),
         ({"model": "fast", "messages": HI, "stream": "yes"}, "stream"),
+        ({"model": "fast", "messages": HI, "stop": 7}, "stop"),
         ({"model": "fast", "messages": HI, "reasoning_effort": "extreme"}, "reasoning_effort"),
         ({"model": "fast", "messages": HI, "thinking": {"enabled": "on"}}, "thinking.enabled"),
         ({"model": "fast", "messages": HI, "thinking": {"budget": 0}}, "thinking.budget"),

@@ -4,7 +4,7 @@ Request: ``x-api-key`` and ``anthropic-version`` headers; system messages joined
 ``system``; thinking switched on as
 
 - ``{type: "enabled", budget_tokens}`` when a budget is set (raised to the API's minimum of
-  1024, and ``max_tokens`` raised above it so the answer has room),
+  1024),
 - ``{type: "adaptive"}`` with ``output_config: {effort}`` when an effort is set without a
   budget, or when the model's options say ``adaptive = true`` (models that only support it),
 - ``{type: "enabled", budget_tokens: 4096}`` when neither is set,
@@ -12,6 +12,15 @@ Request: ``x-api-key`` and ``anthropic-version`` headers; system messages joined
 and left out when thinking is off. With thinking on the API takes no ``temperature``,
 ``top_p`` below 0.95 or ``top_k`` (they are dropped), and ``tool_choice`` only ``auto`` or
 ``none``: a request that forces a tool call is refused by ponder with a 400 that says why.
+
+``max_tokens`` with a thinking budget: the API counts thoughts in ``max_tokens`` and requires it
+to exceed ``budget_tokens``, while an OpenAI client's ``max_tokens`` is sized for the answer it
+expects. So the client's ``max_tokens`` is the *answer* limit and ponder sends
+``max_tokens = budget_tokens + client max_tokens`` (the thoughts are capped by the budget, the
+answer by the client). Without a client limit it is the model's ``max_tokens`` option (default
+8192), raised to ``budget_tokens + 4096`` when that would not leave the answer room. With
+adaptive thinking there is no budget, and the client's ``max_tokens`` is sent as it is.
+``stop`` is sent as ``stop_sequences``.
 
 Messages: system turns are joined into ``system``; text and image blocks (base64 from a
 ``data:`` URL, or a URL source); an assistant turn replays its ``thinking`` and
@@ -229,7 +238,9 @@ class AnthropicProvider(http.HTTPProvider):
             return body
         budget = max(MIN_BUDGET, thinking.budget or DEFAULT_BUDGET)
         body["thinking"] = {"type": "enabled", "budget_tokens": budget}
-        if max_tokens <= budget:
+        if request.max_tokens is not None:
+            body["max_tokens"] = budget + request.max_tokens  # the client's limit is the answer's
+        elif max_tokens <= budget:
             body["max_tokens"] = budget + ANSWER_ROOM
         return body
 

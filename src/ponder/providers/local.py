@@ -11,6 +11,12 @@ stream stops the worker before its next token. Thought tokens
 are capped by the thinking budget: once ``budget`` thought tokens have been generated,
 ``</think>`` is appended for the model and it has to answer (budget forcing).
 
+What reaches the model: the embedded model was trained on single questions, so it sees the
+last user message only (system messages and earlier turns are dropped); a folder with its own
+chat template gets every message. ``max_tokens`` caps thoughts and answer together;
+``temperature`` above 0 samples (with ``top_p``, 1.0 unless the client sent one), otherwise
+decoding is greedy. ``stop`` sequences are not applied by this provider.
+
 Token counts are exact: ``thinking_tokens`` are the generated tokens up to and including
 the one that closes the thought (a forced close is not counted — the model did not write
 it); ``answer_tokens`` are the rest, without the end-of-sequence token.
@@ -149,6 +155,7 @@ class _Plan:
     close_ids: list[int]
     close_text: str
     temperature: float | None
+    top_p: float | None
     seed: int | None
 
 
@@ -250,6 +257,7 @@ class LocalProvider(Provider):
             close_ids=close_ids,
             close_text=close_text,
             temperature=request.temperature,
+            top_p=request.top_p,
             seed=int(seed) if isinstance(seed, int) else None,
         )
 
@@ -386,7 +394,8 @@ def _generate(
         "max_length": len(plan.prompt_ids) + plan.max_new + len(plan.close_ids),
     }
     if plan.temperature is not None and plan.temperature > 0:
-        search.update(do_sample=True, temperature=float(plan.temperature), top_k=50, top_p=1.0)
+        top_p = 1.0 if plan.top_p is None else float(plan.top_p)
+        search.update(do_sample=True, temperature=float(plan.temperature), top_k=50, top_p=top_p)
     else:
         search.update(do_sample=False)
     if plan.seed is not None:

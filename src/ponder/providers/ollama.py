@@ -2,7 +2,9 @@
 
 Request: ``think`` is the model's thinking switch (``true``/``false``; with the model option
 ``think_levels = true`` an effort is sent as ``"low"|"medium"|"high"``, which GPT-OSS wants);
-``max_tokens`` and ``temperature`` go into ``options`` as ``num_predict`` and ``temperature``.
+``max_tokens``, ``temperature``, ``top_p`` and ``stop`` go into ``options`` as ``num_predict``,
+``temperature``, ``top_p`` and ``stop``; system messages and the whole history are sent as
+they came.
 History turns carry their thoughts back in ``thinking``, their calls as ``tool_calls`` (arguments
 as objects) and tool results as ``tool`` turns with ``tool_name``; images go in ``images``
 (base64 only: a ``data:`` URL is unwrapped, a web URL refused). ``tools`` go out in OpenAI's

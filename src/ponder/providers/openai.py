@@ -22,7 +22,11 @@ index 0 as Ollama's ``/v1`` sends them, several in one chunk, arguments in one p
 the id only on the first fragment). A turn that made calls finishes ``tool_calls`` even when
 the server said ``stop``.
 
-Thinking on/off, effort and budget are spelled per ``thinking.flavour`` (see ``FLAVOURS``).
+Request: every message as it came (system and developer turns as ``system``, the whole
+history), ``temperature``, ``top_p``, ``max_tokens`` and ``stop`` as the client sent them.
+Thinking on/off, effort and budget are spelled per ``thinking.flavour`` (see ``FLAVOURS``);
+the ``openai`` flavour renames ``max_tokens`` to ``max_completion_tokens``, the only spelling
+reasoning models accept.
 Usage comes from the final chunk (``stream_options.include_usage``); answer tokens are
 ``completion_tokens − completion_tokens_details.reasoning_tokens`` when the server reports
 the latter, otherwise split as :meth:`DeltaTracker.split_usage` documents.
