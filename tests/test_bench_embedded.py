@@ -1,4 +1,4 @@
-"""One small time-to-correct run on the embedded model (skipped until its weights exist)."""
+"""One small time-to-correct run on the embedded model, which ships with the package."""
 
 from __future__ import annotations
 
@@ -6,32 +6,24 @@ import asyncio
 import io
 from pathlib import Path
 
-import pytest
-
 from ponder.bench.correct import CorrectSettings, run_correct
 from ponder.config import Config, default_models
-from ponder.errors import PonderError
 from ponder.registry import create_provider
 
 
-def _embedded_ready() -> bool:
-    async def check() -> bool:
+def test_the_embedded_model_ships_and_is_usable() -> None:
+    """The model ships inside the package: its absence is a failure that says why, not a skip."""
+
+    async def check() -> tuple[bool, str]:
+        provider = create_provider(default_models()["fast"])
         try:
-            provider = create_provider(default_models()["fast"])
-        except PonderError:
-            return False
-        try:
-            return (await provider.check()).usable
+            availability = await provider.check()
         finally:
             await provider.aclose()
+        return availability.usable, availability.detail
 
-    try:
-        return asyncio.run(check())
-    except Exception:
-        return False
-
-
-pytestmark = pytest.mark.skipif(not _embedded_ready(), reason="the embedded model is not built")
+    usable, detail = asyncio.run(check())
+    assert usable, f"the embedded model is not usable: {detail}"
 
 
 def test_small_run_on_the_embedded_model(tmp_path: Path) -> None:

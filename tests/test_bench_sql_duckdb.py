@@ -226,11 +226,19 @@ def test_a_bad_dsn_is_an_error_naming_the_accepted_forms(dsn: str) -> None:
         parse_dsn(dsn)
     message = info.value.message
     assert "sqlite:///PATH" in message and "duckdb:///PATH" in message
-    if dsn.startswith("postgresql"):
-        assert "Unsupported database DSN scheme 'postgresql://'" in message
-        assert "PostgreSQL" in message and "not supported yet" in message
     with pytest.raises(ConfigError):
         SqlSuite(dsn=dsn)
+
+
+@pytest.mark.parametrize(
+    "dsn", ["postgresql://user@localhost/shop", "postgresql+psycopg://user@localhost/shop"]
+)
+def test_a_postgresql_dsn_says_postgresql_is_not_supported_yet(dsn: str) -> None:
+    with pytest.raises(DsnError) as info:
+        parse_dsn(dsn)
+    message = info.value.message
+    assert "Unsupported database DSN scheme 'postgresql://'" in message
+    assert "PostgreSQL" in message and "not supported yet" in message
 
 
 def test_the_cli_rejects_a_bad_dsn_scheme(capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from importlib import resources
 from typing import Any
 
 import openai
@@ -13,11 +12,6 @@ import pytest
 
 from ponder.store import TraceQuery, read
 from tests.gateway_harness import Served, serve_subprocess
-
-pytestmark = pytest.mark.skipif(
-    not resources.files("ponder").joinpath("providers/local.py").is_file(),
-    reason="the local provider is not installed",
-)
 
 
 @pytest.fixture(scope="module")

@@ -113,8 +113,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def ponder_serve(tmp: Path, config: str | None) -> Iterator[str]:
-    """A real ``ponder serve`` subprocess; yields its base URL."""
+def ponder_serve(
+    tmp: Path, config: str | None, env_extra: dict[str, str] | None = None
+) -> Iterator[str]:
+    """A real ``ponder serve`` subprocess (``env_extra`` added to its environment); yields its
+    base URL."""
     port = free_port()
     args = ["serve", "--port", str(port), "--db", str(tmp / "traces.sqlite")]
     if config is not None:
@@ -130,6 +133,7 @@ def ponder_serve(tmp: Path, config: str | None) -> Iterator[str]:
     )
     env.pop("PONDER_CONFIG", None)
     env.pop("PONDER_API_KEY", None)
+    env.update(env_extra or {})
     log = (tmp / "server.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-c", launcher, *args], cwd=tmp, env=env, stdout=log, stderr=log
@@ -295,65 +299,55 @@ def meters(message: Any) -> dict[str, str]:
 DEEP_PROMPT = "What is 4821 × 37?"
 
 
-@pytest.mark.parametrize("mode", ["deep", "fast", "auto"])
-def test_mode_streams_thoughts_steps_and_meters(
+def ask_and_trace(
     session: Session, model_server: str, mode: str
-) -> None:
+) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """Ask DEEP_PROMPT in ``mode``; the message, the server's trace and what the page showed."""
     message = session.ask(DEEP_PROMPT, mode)
     assert wait_state(message, "done", "failed") == "done", message.inner_text()
     request_id = message.get_attribute("data-request-id")
     assert request_id
     server = trace(model_server, request_id)
-    chosen = server["mode"]
-    seen = session.observed(message)
+    # The route: the badge names the mode the server used.
+    assert message.locator(".route .badge").inner_text().strip().lower() == server["mode"]
+    return message, server, session.observed(message)
 
-    # The route: the badge names the mode the server used; auto also shows why.
-    assert message.locator(".route .badge").inner_text().strip().lower() == chosen
-    if mode == "auto":
-        assert message.locator(".route-auto").inner_text().startswith("Auto")
-        assert message.locator(".route-reason").inner_text().startswith(server["route_reason"][:40])
-        if server.get("route_estimates"):
-            figures = message.locator(".route-estimates").inner_text()
-            assert figures.endswith(f"→ {chosen}"), figures
-            if "p_fast" in server["route_estimates"]:
-                assert f"P(fast correct) {server['route_estimates']['p_fast']:.2f}" in figures
-    else:
-        assert chosen == mode
 
-    if chosen == "deep":
-        # Gray, collapsed, before the answer; it ticked "Thinking… 1.2 s · 34 tokens" live.
-        # Never after the answer. The embedded model thinks for ~40 ms, so one network read can
-        # carry the last thoughts and the first answer token, and the page then shows both in
-        # the same frame (equal timestamps); the stream order itself is asserted server-side.
-        assert seen["thinking"] <= seen["answer"]
-        assert seen["openAtFirst"] is False and seen["openAtAnswer"] is False
-        r, g, b = rgb(seen["background"])
-        assert max(r, g, b) - min(r, g, b) <= 12, seen["background"]  # a neutral gray
-        card = message.evaluate("el => getComputedStyle(el).backgroundColor")
-        assert rgb(seen["background"]) != rgb(card)  # set apart from the answer
-        live = [label for label in seen["labels"] if label.startswith("Thinking…")]
-        assert all(re.fullmatch(r"Thinking… \d+\.\d s · [\d,]+ tokens?", x) for x in live)
-        if seen["thinking"] < seen["answer"]:
-            # shown while only thoughts were on the page (when one read carried the whole
-            # thought and the first answer token, the page never showed a live label, rightly)
-            assert live, seen["labels"]
-        if (server["thinking_ms"] or 0) > 400:
-            assert len(live) >= 2, live  # it ticked (the embedded model may think for 0.1 s)
-        summary = message.locator("details.thinking summary").inner_text()
-        pattern = r"Thought (for [\d.]+ s|briefly) · [\d,]+ tokens?"
-        assert re.fullmatch(pattern, summary.strip()), summary
-        assert message.locator("details.thinking").evaluate("el => el.open") is False
-        # A progress step arrived before the first answer token.
-        assert seen["step"] <= seen["answer"] and seen["stepsAtAnswer"] >= 1
-        # Expanding shows the thoughts as text.
-        message.locator("details.thinking summary").click()
-        assert message.locator(".thoughts").inner_text().strip()
-        assert server["thinking_tokens"] > 0
-    else:
-        assert message.locator("details.thinking").is_hidden()
-        assert server["thinking_tokens"] in (0, None)
+def assert_thoughts_shown(message: Any, server: dict[str, Any], seen: dict[str, Any]) -> None:
+    """Gray, collapsed, before the answer; it ticked "Thinking… 1.2 s · 34 tokens" live.
 
-    # Meters: filled, and the server's figures (not the client's).
+    Never after the answer. The embedded model thinks for ~40 ms, so one network read can
+    carry the last thoughts and the first answer token, and the page then shows both in the
+    same frame (equal timestamps); the stream order itself is asserted server-side.
+    """
+    assert seen["thinking"] <= seen["answer"]
+    assert seen["openAtFirst"] is False and seen["openAtAnswer"] is False
+    r, g, b = rgb(seen["background"])
+    assert max(r, g, b) - min(r, g, b) <= 12, seen["background"]  # a neutral gray
+    card = message.evaluate("el => getComputedStyle(el).backgroundColor")
+    assert rgb(seen["background"]) != rgb(card)  # set apart from the answer
+    live = [label for label in seen["labels"] if label.startswith("Thinking…")]
+    assert all(re.fullmatch(r"Thinking… \d+\.\d s · [\d,]+ tokens?", x) for x in live)
+    # A live label was shown while only thoughts were on the page, unless one read carried
+    # the whole thought and the first answer token (then the page rightly never showed one).
+    assert live or seen["thinking"] == seen["answer"], seen["labels"]
+    # It ticked when the thought lasted long enough to (the embedded model may think 0.1 s).
+    assert len(live) >= 2 or server["thinking_ms"] <= 400, live
+    summary = message.locator("details.thinking summary").inner_text()
+    pattern = r"Thought (for [\d.]+ s|briefly) · [\d,]+ tokens?"
+    assert re.fullmatch(pattern, summary.strip()), summary
+    assert message.locator("details.thinking").evaluate("el => el.open") is False
+    # A progress step arrived before the first answer token.
+    assert seen["step"] <= seen["answer"] and seen["stepsAtAnswer"] >= 1
+    # Expanding shows the thoughts as text.
+    message.locator("details.thinking summary").click()
+    assert message.locator(".thoughts").inner_text().strip()
+    assert server["thinking_tokens"] > 0
+    assert meters(message)["thinking"] == fmt_ms(server["thinking_ms"])
+
+
+def assert_meters_and_answer(session: Session, message: Any, server: dict[str, Any]) -> None:
+    """Meters filled with the server's figures (not the client's), and the answer shown."""
     shown = meters(message)
     assert shown["ttft"] == fmt_ms(server["ttft_ms"])
     assert shown["ttfa"] == fmt_ms(server["ttfa_ms"])
@@ -362,15 +356,41 @@ def test_mode_streams_thoughts_steps_and_meters(
     assert (thought, answer) == (server["thinking_tokens"] or 0, server["answer_tokens"])
     assert shown["effective"].endswith("tok/s")
     assert shown["cost"] == "free"  # the embedded model runs here: it costs nothing, says so
-    if (server["thinking_tokens"] or 0) + server["answer_tokens"] > 1:
-        assert shown["decode"].endswith("tok/s")
-    if chosen == "deep":
-        assert shown["thinking"] == fmt_ms(server["thinking_ms"])
-    else:
-        assert shown["thinking"] == "0"
+    # Decode speed needs two output tokens; every mode's answer to DEEP_PROMPT has six digits.
+    assert server["answer_tokens"] > 1 and shown["decode"].endswith("tok/s")
     assert server["answer"].strip()
     assert server["answer"].strip() in message.locator(".answer").inner_text()
     assert not session.dialogs and not session.errors, (session.dialogs, session.errors)
+
+
+def test_deep_mode_streams_thoughts_steps_and_meters(session: Session, model_server: str) -> None:
+    message, server, seen = ask_and_trace(session, model_server, "deep")
+    assert server["mode"] == "deep"
+    assert_thoughts_shown(message, server, seen)
+    assert_meters_and_answer(session, message, server)
+
+
+def test_auto_mode_shows_the_route_and_why(session: Session, model_server: str) -> None:
+    message, server, seen = ask_and_trace(session, model_server, "auto")
+    # The shipped learned router sends a 4-digit product to deep, with its estimates.
+    assert server["mode"] == "deep"
+    assert message.locator(".route-auto").inner_text().startswith("Auto")
+    assert message.locator(".route-reason").inner_text().startswith(server["route_reason"][:40])
+    estimates = server["route_estimates"]
+    figures = message.locator(".route-estimates").inner_text()
+    assert figures.endswith("→ deep"), figures
+    assert f"P(fast correct) {estimates['p_fast']:.2f}" in figures
+    assert_thoughts_shown(message, server, seen)
+    assert_meters_and_answer(session, message, server)
+
+
+def test_fast_mode_streams_no_thoughts(session: Session, model_server: str) -> None:
+    message, server, _ = ask_and_trace(session, model_server, "fast")
+    assert server["mode"] == "fast"
+    assert message.locator("details.thinking").is_hidden()
+    assert server["thinking_tokens"] in (0, None)
+    assert meters(message)["thinking"] == "0"
+    assert_meters_and_answer(session, message, server)
 
 
 def test_race_shows_both_lanes_timelines_and_verdicts(session: Session) -> None:
