@@ -1,7 +1,8 @@
 """A scripted in-process provider for tests of the engine, meter and CLI.
 
 The script lives in the model's options: ``script = [["thinking", "text", delay_ms], ...]``
-with kinds thinking, answer, usage, finish, fail, raise. It never touches the network, so
+with kinds thinking, answer, echo (answers ``value`` + the last user message), usage, finish,
+fail, raise. It never touches the network, so
 the engine's guarantees can be checked without any provider's wire format.
 """
 
@@ -33,6 +34,8 @@ class ScriptedProvider(Provider):
                     yield Thinking(value)
                 elif kind == "answer":
                     yield Answer(value)
+                elif kind == "echo":  # the answer is what the request asked, as it arrived
+                    yield Answer(f"{value}{request.last_user_text}")
                 elif kind == "usage":
                     yield Usage(
                         input_tokens=value[0], thinking_tokens=value[1], answer_tokens=value[2]

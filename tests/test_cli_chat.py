@@ -20,6 +20,10 @@ provider = "scripted"
 script = [["thinking", "The question asks for a product.\\nMultiply the digits.\\n", 5],
           ["answer", "9716", 5], ["finish", "stop"]]
 
+[models.echo]
+provider = "scripted"
+script = [["echo", "you asked: "], ["finish", "stop"]]
+
 [models.broken]
 provider = "scripted"
 script = [["thinking", "partial thought"], ["raise", "rate limited"]]
@@ -104,9 +108,26 @@ def test_json_prints_the_event_stream(config: str, capsys: pytest.CaptureFixture
 def test_prompt_from_stdin(
     config: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("sys.stdin", io.StringIO("What is 347 * 28?\n"))
-    assert main(["--config", config, "chat", "-m", "deep"]) == 0
-    assert "9716" in capsys.readouterr().out
+    monkeypatch.setattr("sys.stdin", io.StringIO("What is 2+2?\n"))
+    assert main(["--config", config, "chat", "-m", "echo"]) == 0
+    assert "you asked: What is 2+2?" in capsys.readouterr().out
+
+
+def test_an_argument_wins_over_stdin(
+    config: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("from stdin\n"))
+    assert main(["--config", config, "chat", "-m", "echo", "from the argument"]) == 0
+    out = capsys.readouterr().out
+    assert "you asked: from the argument" in out and "from stdin" not in out
+
+
+def test_empty_stdin_is_refused(
+    config: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("  \n"))
+    assert main(["--config", config, "chat", "-m", "echo"]) == 2
+    assert "give a prompt as an argument or on stdin" in capsys.readouterr().err
 
 
 def test_unknown_model_lists_known_ones(config: str, capsys: pytest.CaptureFixture[str]) -> None:
