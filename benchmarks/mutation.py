@@ -49,7 +49,7 @@ MODULES: tuple[Module, ...] = (
     Module(
         "bench/stats",
         "src/ponder/bench/stats.py",
-        ("tests/test_bench_stats.py", "tests/test_bench_report.py"),
+        ("tests/test_bench_stats.py", "tests/test_bench_stats_exact.py"),
     ),
     Module(
         "router/learned",
@@ -91,7 +91,7 @@ MODULES: tuple[Module, ...] = (
     Module(
         "providers/deltas",
         "src/ponder/providers/deltas.py",
-        ("tests/test_providers_replay.py", "tests/test_provider_deltas.py"),
+        ("tests/test_provider_deltas.py", "tests/test_providers_replay.py"),
     ),
     Module("server/parse", "src/ponder/server/parse.py", ("tests/test_server_parse.py",)),
     Module("server/wire", "src/ponder/server/wire.py", ("tests/test_server_wire_units.py",)),
