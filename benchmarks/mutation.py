@@ -44,8 +44,18 @@ MODULES: tuple[Module, ...] = (
     Module(
         "engine", "src/ponder/engine.py", ("tests/test_engine.py", "tests/test_engine_contract.py")
     ),
-    Module("splitter", "src/ponder/splitter.py", ("tests/test_splitter.py",)),
-    Module("meter", "src/ponder/meter.py", ("tests/test_meter.py",)),
+    # The two 400- and 200-example property tests take ~12 s a run: too slow to repeat for
+    # every mutant on two cores. The cases, the round trip and the unit tests stay.
+    Module(
+        "splitter",
+        "src/ponder/splitter.py",
+        (
+            "tests/test_splitter.py",
+            "-k",
+            "not test_every_chunking_gives_the_same_split and not test_nothing_is_lost",
+        ),
+    ),
+    Module("meter", "src/ponder/meter.py", ("tests/test_meter.py", "tests/test_meter_exact.py")),
     Module(
         "bench/stats",
         "src/ponder/bench/stats.py",
@@ -108,6 +118,8 @@ def project_copy(module: Module, scratch: Path) -> None:
         "pytest_add_cli_args_test_selection": list(module.tests),
         "pytest_add_cli_args": ["-q", "-p", "no:cacheprovider", "-p", "no:randomly"],
         "use_git_change_detection": False,
+        # A mutant that loops forever is killed after 5x the tests' normal time (default 15x).
+        "timeout_multiplier": 5.0,
     }
     lines = [f"{key} = {json.dumps(value)}" for key, value in table.items()]
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
