@@ -184,3 +184,10 @@ def test_break_evens_are_against_the_fastest_model() -> None:
     assert fastest_model(rows) == "fast"
     assert break_evens([]) == {} and fastest_model([]) is None
     assert break_evens([summary("only", 1.0, 1.0)]) == {}
+
+
+def test_time_to_correct_quantiles_when_most_tasks_pass() -> None:
+    chains = [chain("m", float(t), 1, 1, 1) for t in (100, 200, 300, 400, 500, 600, 700, 800,
+                                                       900, 1000)]
+    s = summarize(chains, "m", "all", "all")
+    assert (s.ttc_p50_ms, s.ttc_p90_ms) == (500.0, 900.0)
