@@ -117,7 +117,7 @@ def test_completion_body_exactly() -> None:
     body = completion_body(
         completion_id="c", created=1, started=started, answer="a", thinking="t",
         finished=Finished("thinking_length", {"e2e_ms": 2.0}), usage=Usage(3, 2, 1, True),
-        prompt_tokens=4, progress=("One", "Two"),
+        prompt_tokens=4, progress=("One", "Two"), notes=("a note",),
     )
     assert body == {
         "id": "c", "object": "chat.completion", "created": 1, "model": "deep",
@@ -131,7 +131,7 @@ def test_completion_body_exactly() -> None:
                    "timings": {"e2e_ms": 2.0},
                    "usage": {"input_tokens": 3, "thinking_tokens": 2, "answer_tokens": 1,
                              "estimated": True},
-                   "progress": ["One", "Two"]},
+                   "progress": ["One", "Two"], "notes": ["a note"]},
     }
     plain = completion_body(
         completion_id="c", created=1, started=started, answer="a", thinking="",
