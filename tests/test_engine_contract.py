@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -26,17 +26,20 @@ TIMING_KEYS = {
 
 
 class EchoNarrator:
-    """Labels every thought delta ``saw <text>``; closing names one last step, once."""
+    """Labels every thought delta ``saw <text>``; closing names two last steps, once."""
+
+    made: ClassVar[list[EchoNarrator]] = []  # every narrator the engine asked for, in order
 
     def __init__(self) -> None:
         self.closed = 0
+        type(self).made.append(self)
 
     def feed(self, text: str) -> list[str]:
         return [f"saw {text}"]
 
     def close(self) -> list[str]:
         self.closed += 1
-        return ["last step"] if self.closed == 1 else []
+        return ["last step", "checked"] if self.closed == 1 else []
 
 
 @register("raising")
@@ -94,6 +97,7 @@ async def test_the_exact_sequence_of_a_thought_then_an_answer() -> None:
         Progress("saw cd", 1, at_ns=0),
         Answer("", at_ns=0),  # an empty delta does not end the thoughts
         Progress("last step", 2, at_ns=0),  # named when the answer starts
+        Progress("checked", 3, at_ns=0),
         Answer("x", at_ns=0),
         Answer("yz", at_ns=0),
         Usage(None, estimate_tokens("abcd"), estimate_tokens("xyz"), estimated=True, at_ns=0),
@@ -104,6 +108,8 @@ async def test_the_exact_sequence_of_a_thought_then_an_answer() -> None:
     assert set(finished.timings) == TIMING_KEYS
     assert finished.timings["ttfa_ms"] is not None and finished.timings["e2e_ms"] is not None
     assert finished.timings["thinking_ms"] is not None
+    # Closed when the answer started and at the finish, not again for each answer delta.
+    assert EchoNarrator.made[-1].closed == 2
 
 
 async def test_thoughts_that_never_reach_an_answer_are_closed_at_the_finish() -> None:
@@ -113,6 +119,7 @@ async def test_thoughts_that_never_reach_an_answer_are_closed_at_the_finish() ->
         Progress("saw ab", 0, at_ns=0),
         Usage(None, estimate_tokens("ab"), 0, estimated=True, at_ns=0),
         Progress("last step", 1, at_ns=0),
+        Progress("checked", 2, at_ns=0),
         Finished("length", at_ns=0),
     ]
 
@@ -123,6 +130,7 @@ async def test_reported_usage_is_fed_to_the_meter_and_not_estimated_again() -> N
     )
     assert without_times(events[1:]) == [
         Progress("last step", 0, at_ns=0),
+        Progress("checked", 1, at_ns=0),
         Answer("hi", at_ns=0),
         Usage(3, 0, 7, at_ns=0),
         Finished("stop", at_ns=0),
