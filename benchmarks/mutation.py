@@ -73,7 +73,7 @@ MODULES: tuple[Module, ...] = (
     Module(
         "router/learned",
         "src/ponder/router/learned.py",
-        ("tests/test_router_learned.py",),
+        ("tests/test_router_learned.py", "tests/test_router_learned_exact.py"),
     ),
     Module("providers/openai", "src/ponder/providers/openai.py", PROVIDER_TESTS),
     Module("providers/anthropic", "src/ponder/providers/anthropic.py", PROVIDER_TESTS),
