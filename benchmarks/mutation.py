@@ -54,12 +54,14 @@ MODULES: tuple[Module, ...] = (
         "engine", "src/ponder/engine.py", ("tests/test_engine.py", "tests/test_engine_contract.py")
     ),
     # The two 400- and 200-example property tests take ~12 s a run: too slow to repeat for
-    # every mutant on two cores. The cases, the round trip and the unit tests stay.
+    # every mutant on two cores. The cases, the round trip, the unit tests and the exhaustive
+    # cuts of tests/test_splitter_exact.py stay.
     Module(
         "splitter",
         "src/ponder/splitter.py",
         (
             "tests/test_splitter.py",
+            "tests/test_splitter_exact.py",
             "-k",
             "not test_every_chunking_gives_the_same_split and not test_nothing_is_lost",
         ),
