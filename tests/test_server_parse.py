@@ -8,11 +8,26 @@ from typing import Any
 
 import pytest
 
-from ponder.request import ChatRequest, Message, ThinkingSettings
+from ponder.request import (
+    ChatRequest,
+    ImagePart,
+    Message,
+    ReasoningPart,
+    ResponseFormat,
+    TextPart,
+    ThinkingSettings,
+    ToolCallPart,
+    ToolChoice,
+    ToolResultPart,
+    ToolSpec,
+)
 from ponder.server.errors import MalformedJSONError, ParamError
 from ponder.server.parse import MAX_TTFA_HEADER, parse_body, parse_chat
 
 HI = [{"role": "user", "content": "hi"}]
+MODEL_REQUIRED = "'model' is required: fast, deep, auto or a configured alias."
+TEMPERATURE = "'temperature' must be a number between 0 and 2."
+MAX_TOKENS = "'max_tokens' must be a positive integer."
 
 
 def text_part(text: str) -> dict[str, str]:
@@ -152,9 +167,9 @@ def test_latency_budget_header(value: str, ms: float) -> None:
 @pytest.mark.parametrize(
     ("body", "param", "message"),
     [
-        ({"messages": HI}, "model", "'model' is required: fast, deep, auto or a configured alias."),
-        ({"model": "", "messages": HI}, "model", "'model' is required"),
-        ({"model": 3, "messages": HI}, "model", "'model' is required"),
+        ({"messages": HI}, "model", MODEL_REQUIRED),
+        ({"model": "", "messages": HI}, "model", MODEL_REQUIRED),
+        ({"model": 3, "messages": HI}, "model", MODEL_REQUIRED),
         ({"model": "m"}, "messages", "'messages' must be a non-empty array."),
         ({"model": "m", "messages": []}, "messages", "'messages' must be a non-empty array."),
         ({"model": "m", "messages": "hi"}, "messages", "'messages' must be a non-empty array."),
@@ -173,29 +188,30 @@ def test_latency_budget_header(value: str, ms: float) -> None:
             {"type": "image_url", "image_url": "https://x"}]}]},
          "messages[0].content[0]", "messages[0].content[0]: only text parts are supported here."),
         ({"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": 1}]}]},
-         "messages[0].content[0]", "only text and image_url parts are supported here."),
+         "messages[0].content[0]", "messages[0].content[0]: only text and image_url parts"),
         ({"model": "m", "messages": [{"role": "user", "content": ["hi"]}]},
-         "messages[0].content[0]", "only text and image_url parts are supported here."),
+         "messages[0].content[0]", "messages[0].content[0]: only text and image_url parts"),
         ({"model": "m", "messages": HI, "n": 2}, "n", "'n' must be 1: ponder returns one choice."),
         ({"model": "m", "messages": HI, "stream": 1}, "stream", "'stream' must be true or false."),
         ({"model": "m", "messages": HI, "stream_options": True}, "stream_options",
          "'stream_options' must be an object."),
         ({"model": "m", "messages": HI, "temperature": 2.01}, "temperature",
-         "'temperature' must be a number between 0 and 2."),
-        ({"model": "m", "messages": HI, "temperature": -0.01}, "temperature", "between 0 and 2"),
-        ({"model": "m", "messages": HI, "temperature": True}, "temperature", "between 0 and 2"),
-        ({"model": "m", "messages": HI, "temperature": "1"}, "temperature", "between 0 and 2"),
+         TEMPERATURE),
+        ({"model": "m", "messages": HI, "temperature": -0.01}, "temperature", TEMPERATURE),
+        ({"model": "m", "messages": HI, "temperature": True}, "temperature", TEMPERATURE),
+        ({"model": "m", "messages": HI, "temperature": "1"}, "temperature", TEMPERATURE),
         ({"model": "m", "messages": HI, "top_p": 1.01}, "top_p",
          "'top_p' must be a number between 0 and 1."),
         ({"model": "m", "messages": HI, "max_tokens": 0}, "max_tokens",
-         "'max_tokens' must be a positive integer."),
-        ({"model": "m", "messages": HI, "max_tokens": 2.5}, "max_tokens", "positive integer"),
-        ({"model": "m", "messages": HI, "max_tokens": True}, "max_tokens", "positive integer"),
+         MAX_TOKENS),
+        ({"model": "m", "messages": HI, "max_tokens": 2.5}, "max_tokens", MAX_TOKENS),
+        ({"model": "m", "messages": HI, "max_tokens": True}, "max_tokens", MAX_TOKENS),
         ({"model": "m", "messages": HI, "max_completion_tokens": -1}, "max_completion_tokens",
          "'max_completion_tokens' must be a positive integer."),
         ({"model": "m", "messages": HI, "stop": [3]}, "stop",
          "'stop' must be a string or an array of strings."),
-        ({"model": "m", "messages": HI, "stop": {"a": 1}}, "stop", "a string or an array"),
+        ({"model": "m", "messages": HI, "stop": {"a": 1}}, "stop",
+         "'stop' must be a string or an array of strings."),
         ({"model": "m", "messages": HI, "reasoning_effort": "max"}, "reasoning_effort",
          "'reasoning_effort' must be none, minimal, low, medium or high."),
         ({"model": "m", "messages": HI, "thinking": True}, "thinking",
@@ -209,7 +225,7 @@ def test_latency_budget_header(value: str, ms: float) -> None:
 def test_refused_by_name(body: dict[str, Any], param: str, message: str) -> None:
     error = refused(body)
     assert error.param == param
-    assert message in error.message
+    assert error.message.startswith(message), error.message
 
 
 @pytest.mark.parametrize("value", ["soon", "0", "-5", "inf", "nan", ""])
@@ -227,3 +243,158 @@ def test_parse_body() -> None:
         parse_body(b"\xff\xfe")
     with pytest.raises(MalformedJSONError, match=r"^Request body must be a JSON object\.$"):
         parse_body(b"[1, 2]")
+
+
+# -- tools, tool turns, reasoning fields, images (the parts a request carries) -----------------
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "weather",
+        "description": "Weather by city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+        "strict": True,
+    },
+}
+
+
+def test_tools_and_their_settings_land_as_sent() -> None:
+    parsed = chat(
+        tools=[WEATHER, {"function": {"name": "bare"}}],
+        tool_choice={"type": "function", "function": {"name": "weather"}},
+        parallel_tool_calls=False,
+        response_format={"type": "json_schema",
+                         "json_schema": {"name": "w", "schema": {"type": "object"},
+                                         "strict": True}},
+    )
+    assert parsed.tools == (
+        ToolSpec("weather", "Weather by city",
+                 {"type": "object", "properties": {"city": {"type": "string"}}}, True),
+        ToolSpec("bare"),
+    )
+    assert parsed.tool_choice == ToolChoice("tool", "weather")
+    assert parsed.parallel_tool_calls is False
+    assert parsed.response_format == ResponseFormat("json_schema", "w", {"type": "object"}, True)
+
+
+@pytest.mark.parametrize("choice", ["auto", "none", "required"])
+def test_tool_choice_words(choice: str) -> None:
+    expected = ToolChoice(choice)  # type: ignore[arg-type]
+    assert chat(tools=[WEATHER], tool_choice=choice).tool_choice == expected
+
+
+@pytest.mark.parametrize(
+    ("fmt", "expected"),
+    [({"type": "text"}, None), ({"type": "json_object"}, ResponseFormat("json_object")),
+     ({"type": "json_schema", "json_schema": {"schema": {}}},
+      ResponseFormat("json_schema", None, {}, None))],
+)
+def test_response_formats(fmt: dict[str, Any], expected: ResponseFormat | None) -> None:
+    assert chat(response_format=fmt).response_format == expected
+
+
+def test_defaults_for_tool_fields() -> None:
+    parsed = chat(parallel_tool_calls=None)
+    assert (parsed.tools, parsed.tool_choice, parsed.parallel_tool_calls,
+            parsed.response_format) == ((), None, None, None)
+
+
+def test_assistant_calls_tool_results_and_images() -> None:
+    messages = [
+        {"role": "user", "content": [
+            {"type": "text", "text": "look"},
+            {"type": "image_url", "image_url": {"url": "https://x/p.png", "detail": "low"}},
+            {"type": "image_url", "image_url": "data:image/png;base64,AA"},
+        ]},
+        {"role": "assistant", "content": None, "reasoning": "think",
+         "tool_calls": [{"id": "c1", "type": "function",
+                         "function": {"name": "weather", "arguments": '{"city":"Rome"}'}},
+                        {"id": "c2", "function": {"name": "bare", "arguments": {"a": 1}}},
+                        {"id": "c3", "function": {"name": "none"}}]},
+        {"role": "tool", "tool_call_id": "c1", "name": "weather", "content": "sunny"},
+        {"role": "tool", "tool_call_id": "c2", "content": [{"type": "text", "text": "ok"}]},
+        {"role": "assistant", "content": "x",
+         "reasoning_details": [{"type": "reasoning.text", "text": "a"},
+                               {"type": "reasoning.summary", "summary": "b"},
+                               {"type": "reasoning.encrypted", "data": "zz"}]},
+        {"role": "assistant", "content": "y", "reasoning_content": "rc", "reasoning": "r"},
+    ]
+    user, called, result, plain, detailed, both = chat(messages=messages).messages
+    images = (ImagePart("https://x/p.png", "low"), ImagePart("data:image/png;base64,AA"))
+    assert user.parts == (TextPart("look"), *images)
+    assert called.parts == (
+        ReasoningPart("think", state={"field": "reasoning"}),
+        ToolCallPart("c1", "weather", '{"city":"Rome"}'),
+        ToolCallPart("c2", "bare", '{"a": 1}'),
+        ToolCallPart("c3", "none", ""),
+    )
+    assert result.role == "tool"
+    assert result.parts == (ToolResultPart("c1", "sunny", name="weather"),)
+    assert plain.parts == (ToolResultPart("c2", "ok"),)
+    details = messages[4]["reasoning_details"]
+    assert detailed.parts == (
+        ReasoningPart("ab", state={"field": "reasoning_details", "details": details}),
+        TextPart("x"),
+    )
+    assert both.parts[0] == ReasoningPart("rc", state={"field": "reasoning_content"})
+
+
+@pytest.mark.parametrize(
+    ("body", "param", "message"),
+    [
+        ({"functions": [{"name": "f"}]}, "functions",
+         "'functions' is the legacy form of tool calling: send 'tools' instead."),
+        ({"function_call": "auto"}, "functions",
+         "'functions' is the legacy form of tool calling: send 'tools' instead."),
+        ({"tools": {"a": 1}}, "tools", "'tools' must be an array of function tools."),
+        ({"tools": [{"type": "web_search"}]}, "tools[0].type",
+         "tools[0]: only function tools are supported (got 'web_search')."),
+        ({"tools": ["x"]}, "tools[0].type",
+         "tools[0]: only function tools are supported (got None)."),
+        ({"tools": [{"type": "function", "function": {}}]}, "tools[0].function.name",
+         "tools[0].function.name is required."),
+        ({"tools": [{"type": "function"}]}, "tools[0].function.name",
+         "tools[0].function.name is required."),
+        ({"tools": [{"function": {"name": "f", "parameters": []}}]},
+         "tools[0].function.parameters",
+         "tools[0].function.parameters must be a JSON Schema object."),
+        ({"tools": [WEATHER], "tool_choice": "sometimes"}, "tool_choice",
+         "'tool_choice' must be auto, none, required or"
+         ' {"type": "function", "function": {"name": …}}.'),
+        ({"tools": [WEATHER], "tool_choice": {"function": {"name": "other"}}}, "tool_choice",
+         "tool_choice names 'other', which is not in 'tools'."),
+        ({"parallel_tool_calls": "yes"}, "parallel_tool_calls",
+         "'parallel_tool_calls' must be true or false."),
+        ({"response_format": {"type": "xml"}}, "response_format",
+         "'response_format' type must be text, json_object or json_schema."),
+        ({"response_format": {"type": "json_schema", "json_schema": {}}},
+         "response_format.json_schema.schema",
+         "response_format json_schema needs json_schema.schema (a JSON Schema object)."),
+        ({"messages": [{"role": "tool", "content": "4"}]}, "messages[0].tool_call_id",
+         "messages[0]: a tool message needs the tool_call_id it answers."),
+        ({"messages": [{"role": "assistant", "tool_calls": {}}]}, "messages[0].tool_calls",
+         "messages[0].tool_calls must be an array."),
+        ({"messages": [{"role": "assistant", "tool_calls": [{"function": {"name": "f"}}]}]},
+         "messages[0].tool_calls[0]",
+         "messages[0].tool_calls[0] must be {id, type: function, function: {name, arguments}}."),
+        ({"messages": [{"role": "assistant", "tool_calls": [{"id": "c", "function": {}}]}]},
+         "messages[0].tool_calls[0].function.name",
+         "messages[0].tool_calls[0].function.name is required."),
+        ({"messages": [{"role": "assistant",
+                        "tool_calls": [{"id": "c", "function": {"name": "f", "arguments": 5}}]}]},
+         "messages[0].tool_calls[0].function.arguments",
+         "messages[0].tool_calls[0].function.arguments must be a JSON string."),
+        ({"messages": [{"role": "user", "content": [
+            {"type": "image_url", "image_url": {"url": "ftp://x"}}]}]},
+         "messages[0].content[0].image_url",
+         "messages[0].content[0].image_url.url must be an http(s) URL or a data: URL."),
+        ({"messages": [{"role": "assistant", "content": [
+            {"type": "image_url", "image_url": "https://x"}]}]},
+         "messages[0].content[0]", "messages[0].content[0]: only text parts are supported here."),
+    ],
+)
+def test_tool_and_part_errors_name_the_field(
+    body: dict[str, Any], param: str, message: str
+) -> None:
+    error = refused({"model": "m", "messages": HI, **body})
+    assert (error.param, error.message) == (param, message)
