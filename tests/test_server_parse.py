@@ -398,3 +398,8 @@ def test_tool_and_part_errors_name_the_field(
 ) -> None:
     error = refused({"model": "m", "messages": HI, **body})
     assert (error.param, error.message) == (param, message)
+
+
+def test_empty_text_is_no_part() -> None:
+    assert chat(messages=[{"role": "user", "content": ""}]).messages[0].parts == ()
+    assert chat(messages=[{"role": "user", "content": None}]).messages[0].parts == ()
