@@ -66,7 +66,7 @@ def test_every_chunk_as_a_whole() -> None:
     assert frame(enc.finished(Finished("stop", {"ttft_ms": 1.0}), None)) == {
         **BASE, "choices": choice({}, "stop"),
         "ponder": {"event": "finished", "finish_reason": "stop", "timings": {"ttft_ms": 1.0},
-                   "usage": None},
+                   "usage": None, "cost": None},
     }
     assert frame(enc.usage(None, prompt_tokens=4)) == {
         **BASE, "choices": [],
@@ -131,7 +131,7 @@ def test_completion_body_exactly() -> None:
                    "timings": {"e2e_ms": 2.0},
                    "usage": {"input_tokens": 3, "thinking_tokens": 2, "answer_tokens": 1,
                              "estimated": True},
-                   "progress": ["One", "Two"], "notes": ["a note"]},
+                   "progress": ["One", "Two"], "notes": ["a note"], "cost": None},
     }
     plain = completion_body(
         completion_id="c", created=1, started=started, answer="a", thinking="",

@@ -29,7 +29,7 @@ CONFIG = FAKE_CONFIG + '\n[models.hare]\nprovider = "ui-fake"\nthinking = { enab
 RACE_PROMPT = "What is 347 × 28?"
 EXPECTED = "9716"
 
-# The meters' hover text: DESIGN.md's definitions, word for word.
+# The meters' hover text: DESIGN.md's definitions word for word, and the cost meter's.
 DEFINITIONS = {
     "ttft": "Request sent → first token of any kind (thought or answer)",
     "ttfa": "Request sent → first answer token: what you actually wait for",
@@ -37,6 +37,8 @@ DEFINITIONS = {
     "tokens": "Thought tokens / answer tokens (reported by the provider, or estimated)",
     "decode": "(output tokens − 1) / (E2E − TTFT), all output tokens",
     "effective": "Answer tokens / E2E: the speed a reader experiences",
+    "cost": "What the request cost at the model's price (input + thinking + answer, USD per"
+    " million tokens); — when the model has no price",
 }
 
 
@@ -148,7 +150,7 @@ def test_meters_explain_themselves_on_hover(keyed: Session) -> None:
     message = keyed.ask("What is 52+77?", "deep")
     assert wait_state(message, "done") == "done"
     titles = {
-        key: message.locator(f'.meter[data-meter="{key}"]').get_attribute("title")
+        key: message.locator(f'.meter[data-meter="{key}"] .meter-name').get_attribute("title")
         for key in DEFINITIONS
     }
     assert titles == DEFINITIONS
