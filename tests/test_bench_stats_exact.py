@@ -51,6 +51,7 @@ def test_chains_stop_counting_at_the_first_accepted_attempt() -> None:
         key=("arith", "a", 0, "deep"), suite="arith", family="add", level=1, model="deep",
         mode="deep", policy="feedback", k=3, attempts=3, correct=2, first_ok=2,
         spent_ms=306.0, ttfa_ms=(40.0, 10.0), first_e2e_ms=100.0,
+        attempt_costs=(None, None, None),  # no prices in these records
     )
     assert a.solved and a.ttc_ms == 306.0
     assert (b.first_ok, b.spent_ms, b.correct, b.k, b.attempts) == (None, 120.0, 0, 2, 2)
