@@ -48,6 +48,23 @@ CHAT = [SYSTEM, DEVELOPER, *TURNS]
 CHAT_SENT = [SYSTEM, {"role": "system", "content": "Be brief."}, *TURNS]
 SAMPLING = {"temperature": 0.3, "top_p": 0.9, "max_tokens": 300, "stop": ["\n\n", "END"]}
 STREAMED = {"stream": True, "stream_options": {"include_usage": True}}
+TOOL = {
+    "type": "function",
+    "function": {
+        "name": "run_sql",
+        "description": "Run SQL",
+        "parameters": {"type": "object", "properties": {"query": {"type": "string"}}},
+    },
+}
+QUERY = '{"query": "SELECT COUNT(*) FROM orders"}'
+# A tool loop's history, as an OpenAI client sends it back (no reasoning: thinking is off).
+TOOL_TURNS = [
+    {"role": "user", "content": "How many orders?"},
+    {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "call_1", "type": "function", "function": {"name": "run_sql", "arguments": QUERY}}
+    ]},
+    {"role": "tool", "tool_call_id": "call_1", "content": "[[42]]"},
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -106,6 +123,17 @@ ROWS: list[Row] = [
         {"model": "upstream-model", "messages": TURNS, **STREAMED, "max_tokens": 77,
          "stop": ["END"]},
         "max_completion_tokens wins over max_tokens; a single stop string becomes a list",
+    ),
+    Row(
+        "openai_tools",
+        openai({"flavour": "none"}),
+        {"messages": TOOL_TURNS, "tools": [TOOL], "tool_choice": "required",
+         "parallel_tool_calls": False, "response_format": {"type": "json_object"}},
+        {"model": "upstream-model", "messages": TOOL_TURNS, **STREAMED, "tools": [TOOL],
+         "tool_choice": "required", "parallel_tool_calls": False,
+         "response_format": {"type": "json_object"}},
+        "tools, tool_choice, parallel_tool_calls, response_format and the tool loop's history"
+        " go out as the client sent them",
     ),
     Row(
         "openai_no_stream",
@@ -198,6 +226,28 @@ ROWS: list[Row] = [
     ),
     # -- anthropic: system lifted out, thinking and its constraints ----------------------------
     Row(
+        "anthropic_tools",
+        anthropic({"enabled": False}),
+        {"messages": TOOL_TURNS, "tools": [TOOL], "tool_choice": "required",
+         "parallel_tool_calls": False},
+        {"model": "claude-test", "stream": True, "max_tokens": 8192,
+         "messages": [
+             {"role": "user", "content": "How many orders?"},
+             {"role": "assistant", "content": [
+                 {"type": "tool_use", "id": "call_1", "name": "run_sql",
+                  "input": {"query": "SELECT COUNT(*) FROM orders"}}]},
+             {"role": "user", "content": [
+                 {"type": "tool_result", "tool_use_id": "call_1", "content": "[[42]]"}]},
+         ],
+         "tools": [{"name": "run_sql", "description": "Run SQL",
+                    "input_schema": TOOL["function"]["parameters"]}],  # type: ignore[index]
+         "tool_choice": {"type": "any", "disable_parallel_tool_use": True}},
+        "calls become tool_use blocks (arguments as an object), tool turns a user turn of"
+        " tool_result blocks; required is any; parallel_tool_calls false is"
+        " disable_parallel_tool_use",
+        ANTHROPIC_HEADERS,
+    ),
+    Row(
         "anthropic_off",
         anthropic({"enabled": False}),
         {"messages": CHAT, **SAMPLING},
@@ -271,6 +321,21 @@ ROWS: list[Row] = [
             "think": True,
         },
         "history thoughts go back as thinking; no options when the client set none",
+    ),
+    Row(
+        "ollama_tools",
+        ollama({"enabled": False}),
+        {"messages": TOOL_TURNS, "tools": [TOOL]},
+        {"model": "qwen3:test", "stream": True, "think": False, "tools": [TOOL],
+         "messages": [
+             {"role": "user", "content": "How many orders?"},
+             {"role": "assistant", "content": "", "tool_calls": [
+                 {"function": {"name": "run_sql",
+                               "arguments": {"query": "SELECT COUNT(*) FROM orders"}}}]},
+             {"role": "tool", "content": "[[42]]", "tool_name": "run_sql"},
+         ]},
+        "calls go back with object arguments and no id (Ollama has none); a tool turn names"
+        " its tool",
     ),
     Row(
         "ollama_think_levels",
