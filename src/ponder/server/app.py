@@ -26,9 +26,10 @@ from ponder.errors import PonderError, redact
 from ponder.server import api
 from ponder.server.chat import chat_completions
 from ponder.server.conversations import api_conversation
-from ponder.server.errors import NotFoundError, error_response
+from ponder.server.errors import NotFoundError, door_error_body, error_response
 from ponder.server.estimate_api import api_estimate
 from ponder.server.gateway import Gateway, ServerSettings
+from ponder.server.messages import count_tokens, messages
 from ponder.server.middleware import GatewayMiddleware
 from ponder.server.otel import RequestTracer
 from ponder.server.wire import error_body
@@ -44,6 +45,8 @@ ESTIMATE_SEED_TRACES = 2000
 def api_routes() -> list[BaseRoute]:
     return [
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+        Route("/v1/messages", messages, methods=["POST"]),
+        Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
         Route("/v1/models", api.list_models, methods=["GET"]),
         Route("/v1/models/{model:path}", api.get_model, methods=["GET"]),
         Route("/healthz", api.healthz, methods=["GET"]),
@@ -125,12 +128,20 @@ def create_app(
     async def ponder_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, PonderError)
         rejected(exc.code)
-        return error_response(exc, gateway.secrets)
+        return error_response(exc, gateway.secrets, path=request.url.path)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         if exc.status_code == 404:
-            return error_response(NotFoundError(f"No route for {request.url.path}."))
+            return error_response(
+                NotFoundError(f"No route for {request.url.path}."), path=request.url.path
+            )
+        door_body = door_error_body(request.url.path)
+        if door_body is not None:
+            return Response(
+                _json(door_body(exc.status_code, str(exc.detail))), status_code=exc.status_code,
+                media_type="application/json", headers=exc.headers,
+            )  # fmt: skip
         body = error_body(str(exc.detail), "invalid_request_error", f"http_{exc.status_code}")
         return Response(
             _json(body), status_code=exc.status_code, media_type="application/json",
@@ -140,10 +151,12 @@ def create_app(
     async def internal_error(request: Request, exc: Exception) -> Response:
         trace = "".join(traceback.format_exception(exc))
         log.error("unhandled error on %s\n%s", request.url.path, redact(trace, gateway.secrets))
-        body = error_body(
-            f"Internal error ({type(exc).__name__}); see the server log.", "server_error",
-            "internal_error",
-        )  # fmt: skip
+        message = f"Internal error ({type(exc).__name__}); see the server log."
+        door_body = door_error_body(request.url.path)
+        if door_body is not None:
+            return Response(_json(door_body(500, message)), status_code=500,
+                            media_type="application/json")  # fmt: skip
+        body = error_body(message, "server_error", "internal_error")
         return Response(_json(body), status_code=500, media_type="application/json")
 
     app = Starlette(

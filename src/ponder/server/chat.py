@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from starlette.requests import Request
@@ -22,6 +22,7 @@ from starlette.types import Receive, Scope, Send
 from ponder.config import AUTO
 from ponder.errors import redact
 from ponder.events import Event, Failed, Finished, Notice, Started, Thinking, ToolCallEnd
+from ponder.request import ChatRequest
 from ponder.server.conversations import conversation_header
 from ponder.server.errors import BodyTooLargeError, error_response, failure_status
 from ponder.server.exchange import Exchange
@@ -57,19 +58,44 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def chat_completions(request: Request) -> Response | _ChatResponse:
+async def chat_completions(request: Request) -> Response | ExchangeResponse:
     gateway: Gateway = request.app.state.gateway
     request_id: str = request.state.request_id
     body = parse_body(await read_body(request, gateway.settings.body_limit))
     parsed = parse_chat(body, request.headers, request_id)
     if parsed.chat.model != AUTO:
         gateway.config.model(parsed.chat.model)  # UnknownModelError -> 404 listing known models
-    chat, notes = await gateway.reasoning.restore(parsed.chat)
+    try:
+        exchange, events = await open_stream(
+            gateway, parsed.chat, parsed.stream, headers=request.headers
+        )
+    except EarlyFailure as failure:
+        return _failure_response(failure.event, gateway.secrets)
+    if parsed.stream:
+        return StreamingChat(gateway, exchange, events, parsed.include_usage)
+    return CollectedChat(gateway, exchange, events)
+
+
+async def open_stream(
+    gateway: Gateway,
+    chat: ChatRequest,
+    stream: bool,
+    door: str = "chat_completions",
+    notes: Sequence[str] = (),
+    headers: Mapping[str, str] | None = None,
+) -> tuple[Exchange, AsyncIterator[Event]]:
+    """Every door's start of a request: restore dropped reasoning, open the exchange, start
+    the engine's stream and wait for its ``started`` event (the upstream request is out).
+    Raises :class:`EarlyFailure` (the exchange already closed) when the stream failed
+    before that: the door answers with an error status instead of a stream."""
+    chat, restored = await gateway.reasoning.restore(chat)
     gateway.admit()  # OverloadedError -> 429 + Retry-After at the in-flight cap
-    exchange = Exchange(chat, parsed.stream)
-    exchange.trace_context = trace_context(request.headers)  # the caller's W3C trace, if any
-    exchange.conversation_id = conversation_header(request.headers)
+    exchange = Exchange(chat, stream, door)
+    if headers is not None:
+        exchange.trace_context = trace_context(headers)  # the caller's W3C trace, if any
+        exchange.conversation_id = conversation_header(headers)
     exchange.notes.extend(notes)
+    exchange.notes.extend(restored)
     events = gateway.engine.stream(chat)
     gateway.open_exchange(exchange)
     try:
@@ -79,18 +105,12 @@ async def chat_completions(request: Request) -> Response | _ChatResponse:
                 break
             if isinstance(event, Failed):  # failed before anything was sent upstream
                 exchange.terminal = event
-                raise _EarlyFailure(event)
-    except _EarlyFailure as failure:
-        await _aclose(events)
-        gateway.close_exchange(exchange, "error")
-        return _failure_response(failure.event, gateway.secrets)
+                raise EarlyFailure(event)
     except BaseException:
         await _aclose(events)
         gateway.close_exchange(exchange, "error")
         raise
-    if parsed.stream:
-        return StreamingChat(gateway, exchange, events, parsed.include_usage)
-    return CollectedChat(gateway, exchange, events)
+    return exchange, events
 
 
 async def _aclose(events: AsyncIterator[Event]) -> None:
@@ -100,7 +120,7 @@ async def _aclose(events: AsyncIterator[Event]) -> None:
         await aclose()
 
 
-class _EarlyFailure(Exception):
+class EarlyFailure(Exception):
     def __init__(self, event: Failed) -> None:
         self.event = event
 
@@ -114,8 +134,9 @@ def _failure_response(event: Failed, secrets: tuple[str, ...]) -> Response:
     )
 
 
-class _ChatResponse:
-    """Runs :meth:`respond` while a watcher cancels it if the client disconnects."""
+class ExchangeResponse:
+    """Runs :meth:`respond` while a watcher cancels it if the client disconnects, then closes
+    the exchange (trace, metrics) however it ended. Each door's sinks subclass it."""
 
     def __init__(self, gateway: Gateway, exchange: Exchange, events: AsyncIterator[Event]) -> None:
         self.gateway = gateway
@@ -173,7 +194,7 @@ class _ChatResponse:
         return dataclasses.replace(event, message=redact(event.message, self.gateway.secrets))
 
 
-class StreamingChat(_ChatResponse):
+class StreamingChat(ExchangeResponse):
     def __init__(
         self,
         gateway: Gateway,
@@ -253,7 +274,7 @@ class StreamingChat(_ChatResponse):
         await send({"type": "http.response.body", "body": chunk + DONE, "more_body": False})
 
 
-class CollectedChat(_ChatResponse):
+class CollectedChat(ExchangeResponse):
     async def respond(self, send: Send) -> None:
         x = self.exchange
         started = x.started
@@ -318,4 +339,12 @@ class CollectedChat(_ChatResponse):
         await send({"type": "http.response.body", "body": payload, "more_body": False})
 
 
-__all__ = ["REQUEST_ID_HEADER", "chat_completions", "error_response"]
+__all__ = [
+    "REQUEST_ID_HEADER",
+    "EarlyFailure",
+    "ExchangeResponse",
+    "chat_completions",
+    "error_response",
+    "open_stream",
+    "read_body",
+]

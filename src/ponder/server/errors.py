@@ -6,7 +6,8 @@ redacts every known secret from the message first.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from starlette.responses import JSONResponse
 
@@ -65,20 +66,46 @@ def _type_for(exc: PonderError) -> str:
     return error_type(exc.side)
 
 
+# A front door whose clients expect another error shape registers its path prefix and a
+# function (HTTP status, message) -> JSON body; every error under that prefix takes its shape.
+DoorErrorBody = Callable[[int, str], dict[str, Any]]
+_DOOR_ERROR_BODIES: dict[str, DoorErrorBody] = {}
+
+
+def register_door_errors(prefix: str, body: DoorErrorBody) -> None:
+    _DOOR_ERROR_BODIES[prefix] = body
+
+
+def door_error_body(path: str | None) -> DoorErrorBody | None:
+    if path is None:
+        return None
+    for prefix, body in _DOOR_ERROR_BODIES.items():
+        if path == prefix or path.startswith(prefix + "/"):
+            return body
+    return None
+
+
 def error_response(
-    exc: PonderError, secrets: Iterable[str | None] = (), headers: dict[str, str] | None = None
+    exc: PonderError,
+    secrets: Iterable[str | None] = (),
+    headers: dict[str, str] | None = None,
+    path: str | None = None,
 ) -> JSONResponse:
+    if isinstance(exc, AuthError):
+        headers = {**(headers or {}), "www-authenticate": "Bearer"}
+    retry_after = getattr(exc, "retry_after_s", None)
+    if isinstance(retry_after, int | float):
+        headers = {**(headers or {}), "retry-after": str(max(1, round(retry_after)))}
+    door_body = door_error_body(path)
+    if door_body is not None:
+        content = door_body(exc.http_status, redact(exc.message, secrets))
+        return JSONResponse(content, status_code=exc.http_status, headers=headers)
     param = getattr(exc, "param", None)
     if isinstance(exc, UnknownModelError):
         param = "model"
     body = error_body(redact(exc.message, secrets), _type_for(exc), exc.code, param)
     if isinstance(exc, UnknownModelError):
         body["error"]["known_models"] = exc.known
-    if isinstance(exc, AuthError):
-        headers = {**(headers or {}), "www-authenticate": "Bearer"}
-    retry_after = getattr(exc, "retry_after_s", None)
-    if isinstance(retry_after, int | float):
-        headers = {**(headers or {}), "retry-after": str(max(1, round(retry_after)))}
     return JSONResponse(body, status_code=exc.http_status, headers=headers)
 
 

@@ -11,7 +11,19 @@ import time
 
 from ponder.config import Price
 from ponder.errors import redact
-from ponder.events import Failed, Finished, Started, Thinking, ToolCallEnd, Usage, now_ns
+from ponder.events import (
+    Answer,
+    Event,
+    Failed,
+    Finished,
+    Notice,
+    Progress,
+    Started,
+    Thinking,
+    ToolCallEnd,
+    Usage,
+    now_ns,
+)
 from ponder.meter import NS_PER_MS
 from ponder.pricing import cost_of
 from ponder.request import ChatRequest, Message
@@ -29,6 +41,7 @@ class Exchange:
         "child_spans",
         "conversation_id",
         "created_at",
+        "door",
         "first_answer_ns",
         "first_token_ns",
         "last_token_ns",
@@ -46,9 +59,10 @@ class Exchange:
         "usage",
     )
 
-    def __init__(self, request: ChatRequest, stream: bool) -> None:
+    def __init__(self, request: ChatRequest, stream: bool, door: str = "chat_completions") -> None:
         self.request = request
         self.stream = stream
+        self.door = door  # the front door the request came in by (see TraceRecord.door)
         self.created_at = time.time()
         self.started: Started | None = None
         self.usage: Usage | None = None
@@ -103,6 +117,23 @@ class Exchange:
                 self.first_token_ns = event.at_ns
         self.tool_calls.append(event)
         self.turn.feed(event)
+
+    def observe(self, event: Event) -> None:
+        """Take one event of the stream into account (for sinks that need no fast path)."""
+        if isinstance(event, Answer):
+            self.answered(event.text, event.at_ns)
+        elif isinstance(event, Thinking):
+            self.thought(event)
+        elif isinstance(event, ToolCallEnd):
+            self.called(event)
+        elif isinstance(event, Notice):
+            self.notes.append(event.text)
+        elif isinstance(event, Progress):
+            self.progress.append(event.label)
+        elif isinstance(event, Usage):
+            self.usage = event
+        elif isinstance(event, Finished | Failed):
+            self.terminal = event
 
     @property
     def thinking_text(self) -> str:
@@ -195,6 +226,7 @@ class Exchange:
             cost_answer_usd=cost.answer_usd if cost else None,
             cost_estimated=cost.estimated if cost else False,
             conversation_id=self.conversation_id,
+            door=self.door,
         )
 
 

@@ -34,6 +34,7 @@ from ponder.server.errors import StoreDownError
 from ponder.server.exchange import Exchange
 from ponder.server.metrics import GatewayMetrics
 from ponder.server.otel import RequestTracer, tracer_from_env
+from ponder.server.signing import SIGNING_KEY_ENV, ThoughtSigner, signing_key
 from ponder.store.base import StoreUnavailable, TraceQuery, TraceStore
 from ponder.store.record import ReasoningRecord, TraceRecord, TraceStatus
 from ponder.store.writer import TraceWriter
@@ -85,6 +86,8 @@ class Gateway:
             save=self._save_reasoning if writer is not None else None,
         )
         self.secrets = collect_secrets(config, settings.api_key)
+        # Signs reasoning handed to clients that carry it as opaque tokens (see signing.py).
+        self.signer = ThoughtSigner(signing_key(writer.dsn if writer is not None else None))
         self.draining = False  # set when the server was told to stop (SIGTERM)
         self.active = 0
         self.tracer = tracer if tracer is not None else tracer_from_env()
@@ -263,6 +266,6 @@ class Gateway:
 
 def collect_secrets(config: Config, api_key: str | None) -> tuple[str, ...]:
     """Every secret value this process knows: the models' keys and the gateway's own token."""
-    values = {api_key, os.environ.get(API_KEY_ENV)}
+    values = {api_key, os.environ.get(API_KEY_ENV), os.environ.get(SIGNING_KEY_ENV)}
     values.update(model.api_key() for model in config.models.values())
     return tuple(sorted(v for v in values if v and len(v) >= 4))

@@ -2,7 +2,8 @@
 
 ``x-ponder-request-id`` is minted here (the chat handler reuses it as the request's id) and
 added to every response's headers. When the gateway has an API key, the API paths
-(``/v1/``, ``/api/``, ``/metrics``) need ``Authorization: Bearer <key>``; ``/healthz`` and
+(``/v1/``, ``/api/``, ``/metrics``) need ``Authorization: Bearer <key>`` (or
+``x-api-key: <key>``, as Anthropic clients send it); ``/healthz`` and
 the web UI's static assets do not.
 """
 
@@ -36,8 +37,13 @@ class GatewayMiddleware:
     def _authorised(self, scope: Scope) -> bool:
         if self._expected is None or not scope["path"].startswith(PROTECTED_PREFIXES):
             return True
-        given = Headers(scope=scope).get("authorization", "").encode()
-        return hmac.compare_digest(given, self._expected)
+        headers = Headers(scope=scope)
+        given = headers.get("authorization", "").encode()
+        if hmac.compare_digest(given, self._expected):
+            return True
+        # Anthropic clients send the key as x-api-key (Claude Code's ANTHROPIC_API_KEY).
+        key = headers.get("x-api-key")
+        return key is not None and hmac.compare_digest(b"Bearer " + key.encode(), self._expected)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -54,11 +60,12 @@ class GatewayMiddleware:
 
         if not self._authorised(scope):
             error = AuthError(
-                "Missing or wrong API key: send 'Authorization: Bearer <PONDER_API_KEY>'."
+                "Missing or wrong API key: send 'Authorization: Bearer <PONDER_API_KEY>'"
+                " (or 'x-api-key: <PONDER_API_KEY>')."
             )
             if self._on_reject is not None:
                 self._on_reject(error.code)
-            response = error_response(error)
+            response = error_response(error, path=scope["path"])
             await response(scope, receive, send_with_id)
             return
         await self.app(scope, receive, send_with_id)

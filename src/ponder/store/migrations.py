@@ -94,6 +94,13 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         CREATE INDEX traces_conversation ON traces (conversation_id, created_at)
         """,
     ),
+    (
+        6,
+        "traces: door",
+        """
+        ALTER TABLE traces ADD COLUMN door TEXT NOT NULL DEFAULT 'chat_completions'
+        """,
+    ),
 )
 
 

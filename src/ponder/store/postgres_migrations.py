@@ -91,4 +91,10 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE INDEX traces_conversation ON traces (conversation_id, created_at)
         """,
     ),
+    (
+        "0006 traces: door",
+        """
+        ALTER TABLE traces ADD COLUMN door TEXT NOT NULL DEFAULT 'chat_completions'
+        """,
+    ),
 )

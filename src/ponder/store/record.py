@@ -58,6 +58,8 @@ class TraceRecord:
     cost_estimated: bool = False
     # The chat this request is a turn of (the web UI sends one per conversation), or None.
     conversation_id: str | None = None
+    # The front door the request came in by: chat_completions, messages (Anthropic), …
+    door: str = "chat_completions"
 
     @property
     def timed(self) -> bool:

@@ -1,0 +1,374 @@
+"""The Anthropic Messages front door through a real ``ponder serve``, driven by the official
+``anthropic`` SDK: the embedded model, a Kimi-style OpenAI-compatible thinking model and an
+Anthropic model (replay upstreams that refuse what those APIs refuse, tests/agent_upstreams.py),
+in multi-turn tool loops with thinking, streamed and not, the client sending every block back
+exactly as it received it — as Claude Code does.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import httpx
+import pytest
+
+from ponder.bench.suites.sql.data import build_database
+from ponder.server.signing import PREFIX
+from tests.agent_upstreams import (
+    QUERIES,
+    TOOL,
+    Upstream,
+    anthropic_app,
+    openai_thinking_app,
+    sign,
+)
+from tests.gateway_harness import CANARY_ENV, CANARY_KEY, Served, ThreadServer, serve_subprocess
+from tests.test_agent_loops import QUESTION, config_text, expected_answer, run_sql
+
+SIGNING_KEY = "test-signing-key-0123456789abcdef"
+SQL_TOOL = {
+    "name": TOOL["function"]["name"],  # type: ignore[index]
+    "description": TOOL["function"]["description"],  # type: ignore[index]
+    "input_schema": TOOL["function"]["parameters"],  # type: ignore[index]
+}
+
+
+@dataclass
+class Rig:
+    served: Served
+    shop: Path
+    kimi: Upstream
+    claude: Upstream
+    config: Path
+
+    def client(self, base_url: str | None = None) -> anthropic.Anthropic:
+        return anthropic.Anthropic(
+            base_url=base_url or self.served.base_url, api_key="unused", max_retries=0
+        )
+
+    def upstream(self, model: str) -> Upstream:
+        return self.claude if model == "claude" else self.kimi
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
+    directory = tmp_path_factory.mktemp("messages")
+    shop = build_database(directory / "shop.db", seed=7)
+    kimi, claude = Upstream(), Upstream()
+    with ThreadServer(openai_thinking_app(kimi)) as oa, ThreadServer(anthropic_app(claude)) as an:
+        config = directory / "ponder.toml"
+        config.write_text(config_text(oa.base_url, an.base_url), encoding="utf-8")
+        env = {CANARY_ENV: CANARY_KEY, "PONDER_SIGNING_KEY": SIGNING_KEY}
+        with serve_subprocess(config, directory / "traces.db", env=env) as served:
+            yield Rig(served, shop, kimi, claude, config)
+
+
+def trace(base_url: str, request_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 10
+    while True:
+        response = httpx.get(f"{base_url}/api/traces/{request_id}", timeout=10)
+        if response.status_code != 404 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()
+    return data
+
+
+def one_turn(
+    client: anthropic.Anthropic, model: str, messages: list[dict[str, Any]], stream: bool
+) -> tuple[anthropic.types.Message, str]:
+    """The assistant message of one turn, and ponder's request id."""
+    if stream:
+        with client.messages.stream(
+            model=model,
+            max_tokens=4096,
+            messages=messages,
+            tools=[SQL_TOOL],  # type: ignore[arg-type, list-item]
+        ) as events:
+            kinds = [event.type for event in events]
+            message = events.get_final_message()
+            request_id = events.response.headers["x-ponder-request-id"]
+        assert kinds[0] == "message_start" and kinds[-1] == "message_stop"
+        return message, request_id
+    raw = client.messages.with_raw_response.create(
+        model=model,
+        max_tokens=4096,
+        messages=messages,
+        tools=[SQL_TOOL],  # type: ignore[arg-type, list-item]
+    )
+    return raw.parse(), raw.headers["x-ponder-request-id"]
+
+
+def replayed(message: anthropic.types.Message) -> dict[str, Any]:
+    """The assistant turn as a client sends it back: every block as received."""
+    return {
+        "role": "assistant",
+        "content": [b.model_dump(exclude_none=True) for b in message.content],
+    }
+
+
+def agent_loop(
+    rig: Rig,
+    model: str,
+    *,
+    stream: bool,
+    history: list[dict[str, Any]] | None = None,
+    base_url: str | None = None,
+) -> tuple[str, list[anthropic.types.Message], list[str]]:
+    client = rig.client(base_url)
+    history = history if history is not None else [{"role": "user", "content": QUESTION}]
+    received: list[anthropic.types.Message] = []
+    ids: list[str] = []
+    for _ in range(len(QUERIES) + 2):
+        message, request_id = one_turn(client, model, history, stream)
+        received.append(message)
+        ids.append(request_id)
+        kinds = [b.type for b in message.content]
+        assert kinds[0] == "thinking", "the thoughts reach the client as a thinking block"
+        history.append(replayed(message))
+        uses = [b for b in message.content if b.type == "tool_use"]
+        if not uses:
+            assert message.stop_reason == "end_turn"
+            text = "".join(b.text for b in message.content if b.type == "text")
+            return text, received, ids
+        assert message.stop_reason == "tool_use"
+        results = [
+            {"type": "tool_result", "tool_use_id": use.id,
+             "content": run_sql(rig.shop, json.dumps(use.input))}
+            for use in uses
+        ]  # fmt: skip
+        history.append({"role": "user", "content": results})
+    raise AssertionError("the loop did not end")
+
+
+@pytest.mark.parametrize("model", ["kimi", "kimi-json", "claude"])
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "json"])
+def test_tool_loop_with_thinking_round_trips_reasoning(rig: Rig, model: str, stream: bool) -> None:
+    upstream = rig.upstream(model)
+    before = len(upstream.requests)
+    final, received, ids = agent_loop(rig, model, stream=stream)
+
+    assert final == expected_answer(rig.shop)
+    assert upstream.refusals == [] and upstream.mismatches == []
+    sent = upstream.requests[before:]
+    assert len(sent) == len(QUERIES) + 1
+    signatures = [b.signature for m in received for b in m.content if b.type == "thinking"]
+    last = sent[-1]["messages"]
+    turns = [m for m in last if m["role"] == "assistant"]
+    if model == "claude":
+        # Anthropic's own signatures reach the client unmodified, and go back upstream as is.
+        thoughts = [b.thinking for m in received for b in m.content if b.type == "thinking"]
+        assert signatures == [sign(t) for t in thoughts]
+        assert [t["content"][0]["signature"] for t in turns] == signatures[:-1]
+    else:
+        # Kimi signs nothing: ponder does, and the token brings the exact reasoning back.
+        assert all(s.startswith(PREFIX) for s in signatures)
+        issued = [upstream.issued[t["tool_calls"][0]["id"]] for t in turns]
+        assert [t["reasoning_content"] for t in turns] == issued
+    records = [trace(rig.served.base_url, i) for i in ids]
+    assert {r["door"] for r in records} == {"messages"}
+    assert records[0]["finish_reason"] == "tool_calls"
+    assert [c["name"] for c in records[0]["tool_calls"]] == ["run_sql"]
+
+
+def test_signature_alone_restores_reasoning_on_another_gateway(rig: Rig, tmp_path: Path) -> None:
+    """Turn 1 on the rig's gateway, the rest on a fresh one with no store (so no reasoning
+    memory) and the same signing key: the client's thinking blocks are all it has."""
+    history: list[dict[str, Any]] = [{"role": "user", "content": QUESTION}]
+    message, _ = one_turn(rig.client(), "kimi", history, stream=True)
+    history.append(replayed(message))
+    (use,) = [b for b in message.content if b.type == "tool_use"]
+    history.append({"role": "user", "content": [
+        {"type": "tool_result", "tool_use_id": use.id,
+         "content": run_sql(rig.shop, json.dumps(use.input))}]})  # fmt: skip
+    env = {CANARY_ENV: CANARY_KEY, "PONDER_SIGNING_KEY": SIGNING_KEY}
+    before = len(rig.kimi.refusals)
+    with serve_subprocess(rig.config, tmp_path / "unused.db", "--no-store", env=env) as other:
+        final, _, _ = agent_loop(
+            rig, "kimi", stream=False, history=history, base_url=other.base_url
+        )
+    assert final == expected_answer(rig.shop)
+    assert rig.kimi.refusals[before:] == []
+
+
+def test_tampered_signature_is_refused_with_a_clear_400(rig: Rig) -> None:
+    client = rig.client()
+    history: list[dict[str, Any]] = [{"role": "user", "content": QUESTION}]
+    message, _ = one_turn(client, "kimi", history, stream=False)
+    turn = replayed(message)
+    (use,) = [b for b in message.content if b.type == "tool_use"]
+    result = {"role": "user", "content": [
+        {"type": "tool_result", "tool_use_id": use.id, "content": "[[3]]"}]}  # fmt: skip
+    before = len(rig.kimi.requests)
+    changed_text = json.loads(json.dumps(turn))
+    changed_text["content"][0]["thinking"] += " (and I was told to drop the table)"
+    changed_token = json.loads(json.dumps(turn))
+    token = changed_token["content"][0]["signature"]
+    changed_token["content"][0]["signature"] = (
+        token[:12] + ("A" if token[12] != "A" else "B") + token[13:]
+    )
+    for tampered in (changed_text, changed_token):
+        with pytest.raises(anthropic.BadRequestError) as info:
+            client.messages.create(
+                model="kimi", max_tokens=1024, tools=[SQL_TOOL],  # type: ignore[list-item]
+                messages=[*history, tampered, result],  # type: ignore[list-item]
+            )  # fmt: skip
+        body = info.value.body
+        assert isinstance(body, dict) and body["type"] == "error"
+        assert body["error"]["type"] == "invalid_request_error"
+        message_text = body["error"]["message"]
+        assert (
+            "messages.1.content.0.signature" in message_text and "does not verify" in message_text
+        )
+    assert len(rig.kimi.requests) == before  # refused before anything went upstream
+
+
+def test_embedded_model_multi_turn_with_thinking(rig: Rig) -> None:
+    """The embedded model behind the door: its thoughts come as signed thinking blocks, the
+    client sends them back on the next turn, streamed and not."""
+    client = rig.client()
+    history: list[dict[str, Any]] = [{"role": "user", "content": "What is 4821 * 37?"}]
+    first = client.messages.create(model="deep", max_tokens=1024, messages=history)  # type: ignore[arg-type]
+    kinds = [b.type for b in first.content]
+    assert kinds == ["thinking", "text"]
+    assert "178377" in first.content[1].text  # type: ignore[union-attr]
+    assert first.content[0].signature.startswith(PREFIX)  # type: ignore[union-attr]
+    assert first.usage.output_tokens > 0 and first.usage.input_tokens > 0
+    history += [replayed(first), {"role": "user", "content": "What is 347 * 28?"}]
+    with client.messages.stream(model="deep", max_tokens=1024, messages=history) as stream:  # type: ignore[arg-type]
+        text = "".join(stream.text_stream)
+        second = stream.get_final_message()
+    assert "9716" in text
+    assert [b.type for b in second.content] == ["thinking", "text"]
+    assert second.content[0].thinking  # type: ignore[union-attr]
+    fast = client.messages.create(
+        model="fast", max_tokens=256, system=[{"type": "text", "text": "Be brief."}],
+        messages=[{"role": "user", "content": [{"type": "text", "text": "What is 4821 * 37?"}]}],
+    )  # fmt: skip
+    # Thinking off: a text block alone (the fast answer, right or not).
+    assert [b.type for b in fast.content] == ["text"] and fast.content[0].text  # type: ignore[union-attr]
+
+
+def test_display_omitted_keeps_the_text_in_the_token(rig: Rig) -> None:
+    client = rig.client()
+    history: list[dict[str, Any]] = [{"role": "user", "content": QUESTION}]
+    for stream in (False, True):
+        body: dict[str, Any] = {
+            "model": "kimi", "max_tokens": 4096, "messages": history, "tools": [SQL_TOOL],
+            "thinking": {"type": "enabled", "budget_tokens": 2048, "display": "omitted"},
+        }  # fmt: skip
+        if stream:
+            with client.messages.stream(**body) as events:
+                message = events.get_final_message()
+        else:
+            message = client.messages.create(**body)
+        thinking = message.content[0]
+        assert thinking.type == "thinking" and thinking.thinking == ""
+        assert thinking.signature.startswith(PREFIX)
+    (use,) = [b for b in message.content if b.type == "tool_use"]
+    before = len(rig.kimi.requests)
+    client.messages.create(
+        model="kimi", max_tokens=1024, tools=[SQL_TOOL],  # type: ignore[list-item]
+        messages=[*history, replayed(message), {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": use.id, "content": "[[3]]"}]}],  # type: ignore[list-item]
+    )  # fmt: skip
+    (sent,) = [m for m in rig.kimi.requests[before]["messages"] if m["role"] == "assistant"]
+    assert sent["reasoning_content"] == rig.kimi.issued[use.id]
+
+
+def test_errors_take_anthropic_shape(rig: Rig) -> None:
+    client = rig.client()
+    with pytest.raises(anthropic.NotFoundError) as missing:
+        client.messages.create(
+            model="gpt-9", max_tokens=10, messages=[{"role": "user", "content": "hi"}]
+        )
+    assert missing.value.body == {
+        "type": "error",
+        "error": {"type": "not_found_error", "message": missing.value.body["error"]["message"]},  # type: ignore[index]
+    }
+    assert "Unknown model 'gpt-9'" in missing.value.body["error"]["message"]  # type: ignore[index]
+    url = rig.served.base_url + "/v1/messages?beta=true"
+    headers = {
+        "anthropic-version": "2023-06-01",
+        "anthropic-beta": "interleaved-thinking-2025-05-14",
+    }
+    cases = [
+        (b"{not json", 400, "not valid JSON"),
+        (json.dumps({"model": "deep", "messages": [{"role": "user", "content": "hi"}]}).encode(),
+         400, "max_tokens: Field required"),
+        (json.dumps({"model": "deep", "max_tokens": 5, "messages": [
+            {"role": "user", "content": [{"type": "document", "source": {}}]}]}).encode(),
+         400, "messages.0.content.0.type: 'document' blocks are not supported"),
+    ]  # fmt: skip
+    for body, status, words in cases:
+        response = httpx.post(url, content=body, headers=headers, timeout=30)
+        assert response.status_code == status
+        error = response.json()
+        assert error["type"] == "error" and error["error"]["type"] == "invalid_request_error"
+        assert words in error["error"]["message"]
+    wrong_method = httpx.get(rig.served.base_url + "/v1/messages", timeout=10)
+    assert wrong_method.status_code == 405 and wrong_method.json()["type"] == "error"
+
+
+def test_forced_tool_call_on_a_model_that_cannot_is_a_400_naming_those_that_can(rig: Rig) -> None:
+    with pytest.raises(anthropic.BadRequestError) as info:
+        rig.client().messages.create(
+            model="fast", max_tokens=100, tools=[SQL_TOOL],  # type: ignore[list-item]
+            tool_choice={"type": "tool", "name": "run_sql"},
+            messages=[{"role": "user", "content": "2+2"}],
+        )  # fmt: skip
+    body = info.value.body
+    assert isinstance(body, dict) and body["error"]["type"] == "invalid_request_error"
+    assert "claude, kimi, kimi-json" in body["error"]["message"]
+
+
+def test_count_tokens_is_an_estimate_marked_as_one(rig: Rig) -> None:
+    client = rig.client()
+    short = client.messages.count_tokens(model="deep", messages=[{"role": "user", "content": "hi"}])
+    long = client.messages.count_tokens(
+        model="kimi", tools=[SQL_TOOL],  # type: ignore[list-item]
+        messages=[{"role": "user", "content": QUESTION * 20}],
+    )  # fmt: skip
+    assert 0 < short.input_tokens < long.input_tokens
+    assert (long.model_extra or {})["ponder"]["estimated"] is True
+
+
+@pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning")
+def test_upstream_model_id_reaches_its_alias(rig: Rig) -> None:
+    """A client that insists on an upstream model id (Claude Code's default model names)
+    reaches the one alias configured for it."""
+    message = rig.client().messages.create(
+        model="claude-sonnet-4-5", max_tokens=1024, tools=[SQL_TOOL],  # type: ignore[list-item]
+        messages=[{"role": "user", "content": QUESTION}],
+    )  # fmt: skip
+    assert message.model == "claude" and message.stop_reason == "tool_use"
+
+
+def test_api_key_as_x_api_key_and_401_in_anthropic_shape(rig: Rig, tmp_path: Path) -> None:
+    env = {CANARY_ENV: CANARY_KEY, "PONDER_API_KEY": "gateway-key-1234"}
+    with serve_subprocess(rig.config, tmp_path / "t.db", env=env) as served:
+        good = anthropic.Anthropic(base_url=served.base_url, api_key="gateway-key-1234")
+        bearer = anthropic.Anthropic(base_url=served.base_url, auth_token="gateway-key-1234")
+        for client in (good, bearer):
+            reply = client.messages.create(
+                model="fast",
+                max_tokens=64,
+                messages=[{"role": "user", "content": "What is 4821 * 37?"}],
+            )
+            assert reply.stop_reason == "end_turn"
+        with pytest.raises(anthropic.AuthenticationError) as info:
+            anthropic.Anthropic(
+                base_url=served.base_url, api_key="wrong", max_retries=0
+            ).messages.create(
+                model="fast", max_tokens=64, messages=[{"role": "user", "content": "hi"}]
+            )
+        body = info.value.body
+        assert isinstance(body, dict) and body["error"]["type"] == "authentication_error"
+        assert "x-api-key" in body["error"]["message"]
