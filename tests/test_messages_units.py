@@ -1,0 +1,303 @@
+"""The Messages door's pieces on their own: ponder's reasoning tokens, the request mapping,
+and the SSE encoder (checked by the official SDK's own stream accumulator)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+from anthropic.lib.streaming._messages import accumulate_event
+from anthropic.types import RawMessageStreamEvent
+
+from ponder.config import Config, ModelConfig
+from ponder.errors import ConfigError, UnknownModelError
+from ponder.events import Answer, Finished, Started, Thinking, ToolCallEnd, Usage
+from ponder.request import ImagePart, ReasoningPart, TextPart, ToolCallPart, ToolResultPart
+from ponder.server.messages_parse import parse_messages, resolve_model
+from ponder.server.messages_wire import MessageStreamEncoder, content_blocks
+from ponder.server.signing import (
+    PREFIX,
+    SIGNING_KEY_ENV,
+    TamperedSignatureError,
+    ThoughtSigner,
+    signing_key,
+)
+
+SIGNER = ThoughtSigner(b"k" * 32)
+CONFIG = Config(
+    models={
+        "fast": ModelConfig("fast", "local"),
+        "kimi": ModelConfig("kimi", "openai", model="kimi-k2-thinking"),
+        "claude": ModelConfig("claude", "anthropic", model="claude-sonnet-4-5"),
+        "claude-too": ModelConfig("claude-too", "anthropic", model="claude-opus-4-1"),
+        "opus-again": ModelConfig("opus-again", "anthropic", model="claude-opus-4-1"),
+    }
+)
+
+
+# -- tokens ------------------------------------------------------------------------------------
+
+
+def test_a_token_restores_the_part_exactly() -> None:
+    part = ReasoningPart(
+        "Let me think.", provider="openai", model="kimi-k2-thinking",
+        state={"field": "reasoning_details", "details": [{"type": "reasoning.text", "text": "x"}]},
+    )  # fmt: skip
+    token = SIGNER.sign(part)
+    assert token.startswith(PREFIX)
+    assert SIGNER.open(token, "Let me think.", "p") == part
+    hidden = SIGNER.sign(part, text_shown=False)
+    assert SIGNER.open(hidden, "", "p") == part
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda token, text: (token, text + "!"),
+        lambda token, text: (token, ""),
+        lambda token, text: (token[:-2] + ("AA" if not token.endswith("AA") else "BB"), text),
+        lambda token, text: (PREFIX + "e30" + token[token.rindex(".") :], text),  # payload {}
+        lambda token, text: (PREFIX + "nodot", text),
+    ],
+)
+def test_any_change_is_refused(change: Any) -> None:
+    part = ReasoningPart("thoughts", provider="openai", model="m", state={"field": "x"})
+    token, text = change(SIGNER.sign(part), "thoughts")
+    with pytest.raises(TamperedSignatureError) as info:
+        SIGNER.open(token, text, "messages.1.content.0.signature")
+    assert info.value.http_status == 400
+    assert info.value.message.startswith("messages.1.content.0.signature:")
+
+
+def test_another_key_does_not_verify() -> None:
+    token = SIGNER.sign(ReasoningPart("t"))
+    with pytest.raises(TamperedSignatureError):
+        ThoughtSigner(b"z" * 32).open(token, "t", "p")
+
+
+def test_key_from_env_else_a_file_next_to_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(SIGNING_KEY_ENV, raising=False)
+    db = tmp_path / "traces.db"
+    first = signing_key(db)
+    key_file = tmp_path / "traces.db.signing-key"
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    assert signing_key(db) == first  # a restart signs and verifies with the same key
+    assert signing_key(None) != signing_key(None)  # no store: a key per process
+    monkeypatch.setenv(SIGNING_KEY_ENV, "a-shared-key-for-every-gateway")
+    assert signing_key(db) == b"a-shared-key-for-every-gateway"
+    monkeypatch.setenv(SIGNING_KEY_ENV, "short")
+    with pytest.raises(ConfigError, match="at least 16"):
+        signing_key(db)
+
+
+# -- requests ----------------------------------------------------------------------------------
+
+
+def parse(body: dict[str, Any]) -> Any:
+    return parse_messages({"max_tokens": 100, **body}, {}, "req_1", CONFIG, SIGNER)
+
+
+def test_model_names_resolve_to_aliases() -> None:
+    assert resolve_model(CONFIG, "kimi") == "kimi"
+    assert resolve_model(CONFIG, "auto") == "auto"
+    assert resolve_model(CONFIG, "claude-sonnet-4-5") == "claude"
+    with pytest.raises(UnknownModelError):  # two aliases share it: ambiguous
+        resolve_model(CONFIG, "claude-opus-4-1")
+
+
+def test_a_tool_loop_turn_maps_to_parts() -> None:
+    kimi_token = SIGNER.sign(
+        ReasoningPart("I query.", provider="openai", model="kimi-k2-thinking",
+                      state={"field": "reasoning_content"})
+    )
+    parsed = parse(
+        {
+            "model": "claude",
+            "system": [{"type": "text", "text": "You are terse.", "cache_control": {}},
+                       {"type": "text", "text": "Use tools."}],
+            "messages": [
+                {"role": "user", "content": [
+                    {"type": "text", "text": "Look"},
+                    {"type": "image", "source": {"type": "base64", "media_type": "image/png",
+                                                 "data": "iVBO"}},
+                ]},
+                {"role": "assistant", "content": [
+                    {"type": "thinking", "thinking": "I query.", "signature": kimi_token},
+                    {"type": "thinking", "thinking": "Claude's.", "signature": "EqQBCkYIBxgC"},
+                    {"type": "redacted_thinking", "data": "EmwKAhgB"},
+                    {"type": "text", "text": "Running it."},
+                    {"type": "tool_use", "id": "toolu_1", "name": "run_sql",
+                     "input": {"query": "SELECT 1"}},
+                ]},
+                {"role": "user", "content": [
+                    {"type": "text", "text": "and then?"},
+                    {"type": "tool_result", "tool_use_id": "toolu_1", "is_error": True,
+                     "content": [{"type": "text", "text": "no such table"},
+                                 {"type": "image", "source": {}}]},
+                ]},
+            ],
+        }
+    )
+    chat = parsed.chat
+    assert [m.role for m in chat.messages] == ["system", "user", "assistant", "tool", "user"]
+    assert chat.messages[0].content == "You are terse.\n\nUse tools."
+    assert chat.messages[1].parts == (TextPart("Look"), ImagePart("data:image/png;base64,iVBO"))
+    assert chat.messages[2].parts == (
+        ReasoningPart("I query.", provider="openai", model="kimi-k2-thinking",
+                      state={"field": "reasoning_content"}),
+        ReasoningPart("Claude's.", provider="anthropic", model="claude-sonnet-4-5",
+                      signature="EqQBCkYIBxgC"),
+        ReasoningPart("", provider="anthropic", model="claude-sonnet-4-5", redacted=True,
+                      state={"data": "EmwKAhgB"}),
+        TextPart("Running it."),
+        ToolCallPart("toolu_1", "run_sql", '{"query":"SELECT 1"}'),
+    )  # fmt: skip
+    # Tool results first (their own turn), then the user's text, as providers want them.
+    (result,) = chat.messages[3].parts
+    assert isinstance(result, ToolResultPart) and result.is_error
+    assert result.content.startswith("no such table\n[image left out")
+    assert chat.messages[4].content == "and then?"
+    assert any("image in the tool result for toolu_1" in n for n in parsed.notes)
+
+
+def test_settings_map_to_the_spine() -> None:
+    tool = {"name": "t", "input_schema": {"type": "object"}}
+    parsed = parse(
+        {
+            "model": "kimi", "messages": [{"role": "user", "content": "hi"}], "stream": True,
+            "tools": [tool, {"type": "web_search_20250305", "name": "web_search"}],
+            "tool_choice": {"type": "any", "disable_parallel_tool_use": True},
+            "thinking": {"type": "enabled", "budget_tokens": 2048},
+            "stop_sequences": ["END"], "temperature": 0.5, "top_k": 5,
+            "metadata": {"user_id": "u1"},
+        }
+    )
+    chat = parsed.chat
+    assert parsed.stream and parsed.show_thinking
+    assert [t.name for t in chat.tools] == ["t"]
+    assert any("web_search" in n for n in parsed.notes)
+    assert chat.tool_choice is not None and chat.tool_choice.kind == "required"
+    assert chat.parallel_tool_calls is False
+    assert (chat.thinking.enabled, chat.thinking.budget) == (True, 2048)
+    assert chat.stop == ("END",) and chat.temperature == 0.5 and chat.max_tokens == 100
+    adaptive = parse({"model": "kimi", "messages": [{"role": "user", "content": "hi"}],
+                      "thinking": {"type": "adaptive", "display": "omitted"},
+                      "output_config": {"effort": "max"}})  # fmt: skip
+    assert (adaptive.chat.thinking.enabled, adaptive.chat.thinking.effort) == (True, "high")
+    assert not adaptive.show_thinking
+    off = parse({"model": "kimi", "messages": [{"role": "user", "content": "hi"}],
+                 "thinking": {"type": "disabled"}})  # fmt: skip
+    assert off.chat.thinking.enabled is False
+    named = parse({"model": "kimi", "messages": [{"role": "user", "content": "hi"}],
+                   "tools": [tool], "tool_choice": {"type": "tool", "name": "t"}})  # fmt: skip
+    assert named.chat.tool_choice is not None and named.chat.tool_choice.name == "t"
+
+
+# -- the stream encoder ------------------------------------------------------------------------
+
+
+def frames(data: bytes) -> list[dict[str, Any]]:
+    out = []
+    for frame in data.decode().split("\n\n"):
+        if frame:
+            kind, payload = frame.split("\n")
+            body = json.loads(payload.removeprefix("data: "))
+            assert kind == "event: " + body["type"]
+            out.append(body)
+    return out
+
+
+def accumulate(events: list[dict[str, Any]]) -> Any:
+    """The SDK's own accumulator: what ``messages.stream().get_final_message()`` returns."""
+    snapshot = None
+    buffers: dict[int, bytes] = {}
+    for event in events:
+        if event["type"] in ("message_stop", "error"):
+            continue
+        raw: RawMessageStreamEvent = event  # type: ignore[assignment]
+        snapshot = accumulate_event(event=raw, current_snapshot=snapshot, json_bufs=buffers)
+    return snapshot
+
+
+def encode(events: list[Any], *, show: bool = True, producer: tuple[str, str]) -> bytes:
+    started = Started("req_1", "claude", "deep", "by name")
+    enc = MessageStreamEncoder("msg_1", SIGNER, show, producer)
+    out = enc.start(started, 10)
+    for event in events:
+        if isinstance(event, Thinking):
+            out += enc.thinking(event)
+        elif isinstance(event, Answer):
+            out += enc.answer(event.text)
+        elif isinstance(event, ToolCallEnd):
+            out += enc.tool_call(event)
+    usage = Usage(12, 30, 5)
+    return out + enc.finished(started, Finished("tool_calls"), usage, 10, ["a note"])
+
+
+INTERLEAVED = [
+    Thinking("First I ", block=0),
+    Thinking("look.", block=0),
+    Thinking("", signature="SIG-A", block=0),
+    ToolCallEnd(0, "toolu_1", "run_sql", '{"query": "SELECT 1"}'),
+    Thinking("", redacted=True, state={"data": "REDACTED"}, block=2),
+    Thinking("Then again.", block=3),
+    Thinking("", signature="SIG-B", block=3),
+    Answer("Done"),
+    Answer("."),
+]
+
+
+def test_interleaved_turn_streams_as_the_sdk_accumulates_it() -> None:
+    events = frames(encode(INTERLEAVED, producer=("anthropic", "claude-sonnet-4-5")))
+    message = accumulate(events)
+    kinds = [b.type for b in message.content]
+    assert kinds == ["thinking", "tool_use", "redacted_thinking", "thinking", "text"]
+    first, call, redacted, second, text = message.content
+    assert (first.thinking, first.signature) == ("First I look.", "SIG-A")  # passed through
+    assert (call.id, call.name, call.input) == ("toolu_1", "run_sql", {"query": "SELECT 1"})
+    assert redacted.data.startswith(PREFIX)
+    assert SIGNER.open(redacted.data, "", "p") == ReasoningPart(
+        "", provider="anthropic", model="claude-sonnet-4-5", redacted=True,
+        state={"data": "REDACTED"},
+    )  # fmt: skip
+    assert (second.thinking, second.signature) == ("Then again.", "SIG-B")
+    assert text.text == "Done."
+    assert message.stop_reason == "tool_use"
+    assert (message.usage.input_tokens, message.usage.output_tokens) == (12, 35)
+    assert events[-2]["ponder"]["notes"] == ["a note"]
+    indices = [e["index"] for e in events if e["type"] == "content_block_start"]
+    assert indices == [0, 1, 2, 3, 4]
+
+
+def test_unsigned_thoughts_get_ponders_token_and_omitted_display_hides_them() -> None:
+    kimi = [Thinking("Plan.", state={"field": "reasoning_content"}), Answer("ok")]
+    shown = accumulate(frames(encode(kimi, producer=("openai", "kimi-k2-thinking"))))
+    thinking = shown.content[0]
+    assert thinking.thinking == "Plan."
+    restored = SIGNER.open(thinking.signature, "Plan.", "p")
+    assert restored == ReasoningPart("Plan.", provider="openai", model="kimi-k2-thinking",
+                                     state={"field": "reasoning_content"})  # fmt: skip
+    hidden = frames(encode(kimi, show=False, producer=("openai", "kimi-k2-thinking")))
+    assert not any(e.get("delta", {}).get("type") == "thinking_delta" for e in hidden)
+    block = accumulate(hidden).content[0]
+    assert block.thinking == "" and SIGNER.open(block.signature, "", "p") == restored
+
+
+def test_the_body_matches_the_stream() -> None:
+    parts = (
+        ReasoningPart("Plan.", provider="openai", model="kimi-k2-thinking"),
+        TextPart("Calling."),
+        ToolCallPart("call_1", "run_sql", '{"query": "SELECT 1"}'),
+        ToolCallPart("call_2", "run_sql", "not json"),
+    )
+    blocks = content_blocks(parts, SIGNER, True)
+    assert [b["type"] for b in blocks] == ["thinking", "text", "tool_use", "tool_use"]
+    assert SIGNER.open(blocks[0]["signature"], "Plan.", "p") == parts[0]
+    assert blocks[2]["input"] == {"query": "SELECT 1"}
+    assert blocks[3]["input"] == {"_raw_arguments": "not json"}
