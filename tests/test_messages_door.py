@@ -372,3 +372,49 @@ def test_api_key_as_x_api_key_and_401_in_anthropic_shape(rig: Rig, tmp_path: Pat
         body = info.value.body
         assert isinstance(body, dict) and body["error"]["type"] == "authentication_error"
         assert "x-api-key" in body["error"]["message"]
+
+
+def test_a_claude_code_shaped_request_on_the_embedded_model(rig: Rig) -> None:
+    """What Claude Code sends (seen from Claude Code 2.1 with ANTHROPIC_MODEL=deep): context
+    blocks before the question, a mid-conversation system message, adaptive thinking with an
+    effort, context_management, metadata, and its tools — which the embedded model cannot
+    call, so it answers without them and the trace says so."""
+    tools = [
+        {"name": name, "description": f"{name} tool",
+         "input_schema": {"type": "object", "properties": {}}}
+        for name in ("Bash", "Edit", "Read")
+    ]  # fmt: skip
+    body: dict[str, Any] = {
+        "model": "deep",
+        "max_tokens": 32000,
+        "stream": True,
+        "system": [{"type": "text", "text": "You are Claude Code.",
+                    "cache_control": {"type": "ephemeral"}}],
+        "messages": [
+            {"role": "user", "content": [
+                {"type": "text", "text": "<system-reminder>\nToday's date is 2026-12-01.\n"
+                                         "</system-reminder>\n"},
+                {"type": "text", "text": "What is 4821 * 37?",
+                 "cache_control": {"type": "ephemeral"}},
+            ]},
+            {"role": "system", "content": "Available agent types: claude."},
+        ],
+        "tools": tools,
+        "metadata": {"user_id": '{"device_id":"d","session_id":"s"}'},
+        "thinking": {"type": "adaptive"},
+        "output_config": {"effort": "high"},
+        "context_management": {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]},
+    }  # fmt: skip
+    url = rig.served.base_url + "/v1/messages?beta=true"
+    beta = "claude-code-20250219,interleaved-thinking-2025-05-14"
+    headers = {"anthropic-version": "2023-06-01", "anthropic-beta": beta}
+    with httpx.stream("POST", url, json=body, headers=headers, timeout=60) as response:
+        assert response.status_code == 200
+        request_id = response.headers["request-id"]
+        data = [json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: ")]
+    blocks = [d["content_block"]["type"] for d in data if d["type"] == "content_block_start"]
+    assert blocks == ["thinking", "text"]
+    text = "".join(d["delta"].get("text", "") for d in data if d["type"] == "content_block_delta")
+    assert "178377" in text
+    record = trace(rig.served.base_url, request_id)
+    assert any("cannot call tools" in n and "Bash, Edit, Read" in n for n in record["notes"])

@@ -136,7 +136,7 @@ def test_invalid_fields_name_the_field(served: Served) -> None:
     cases = [
         ({"model": "fast", "max_tokens": 0, "messages": HI}, "max_tokens"),
         ({"model": "fast", "max_tokens": 9, "messages": []}, "messages: must be a non-empty"),
-        ({"model": "fast", "max_tokens": 9, "messages": [{"role": "system", "content": "x"}]},
+        ({"model": "fast", "max_tokens": 9, "messages": [{"role": "tool", "content": "x"}]},
          "messages.0.role"),
         ({"model": "fast", "max_tokens": 9, "messages": HI, "thinking": {"type": "enabled"}},
          "thinking.budget_tokens"),

@@ -40,7 +40,7 @@ from ponder.errors import ConfigError, InvalidRequestError, UnsupportedRequestEr
 from ponder.events import Answer, Event, Failed, Finished, FinishReason, Notice, Thinking, Usage
 from ponder.models import chat_format
 from ponder.providers.base import Availability, Provider
-from ponder.request import ChatRequest
+from ponder.request import ChatRequest, TextPart
 from ponder.router.rules import MODE_PHRASES
 from ponder.splitter import Piece, ThinkSplitter
 from ponder.tasks import ledger
@@ -159,6 +159,15 @@ class _Plan:
     seed: int | None
 
 
+def _last_text_part(request: ChatRequest) -> str | None:
+    """The last text part of the last user turn, when that turn has several parts."""
+    for message in reversed(request.messages):
+        if message.role == "user":
+            texts = [p.text for p in message.parts if isinstance(p, TextPart) and p.text.strip()]
+            return texts[-1] if len(texts) > 1 else None
+    return None
+
+
 @dataclass(frozen=True)
 class _Done:
     reason: FinishReason
@@ -208,6 +217,12 @@ class LocalProvider(Provider):
         if self.embedded:
             question = without_mode_phrases(prompt)
             learned = tasks.learned_prompt(question)
+            if learned is None:
+                # Agent clients (Claude Code) put context blocks before the question in the
+                # same turn: the question alone may be one the model knows.
+                last = _last_text_part(request)
+                if last is not None:
+                    learned = tasks.learned_prompt(without_mode_phrases(last))
             if learned is None:
                 for event in _out_of_domain(tasks.untrained(question) or ""):
                     yield event

@@ -1,16 +1,17 @@
 """Anthropic Messages request bodies -> :class:`ponder.request.ChatRequest`.
 
 Accepted: ``model`` (an alias, ``auto``, or the upstream model id of exactly one configured
-model), ``max_tokens`` (required, as the API requires it), ``messages`` (``user`` and
-``assistant`` turns; content a string or blocks: ``text``, ``image`` (base64 or URL source),
-``tool_use``, ``tool_result`` (string or text blocks), ``thinking`` and ``redacted_thinking``),
-``system`` (a string or text blocks), ``tools`` (custom tools: ``name``, ``description``,
-``input_schema``), ``tool_choice`` (``auto``, ``any``, ``tool`` with ``name``, ``none``;
-``disable_parallel_tool_use``), ``thinking`` (``enabled`` with ``budget_tokens``,
-``adaptive``, ``disabled``; ``display: omitted``), ``output_config.effort``,
-``stop_sequences``, ``temperature``, ``top_p``, ``metadata``, ``stream`` and ponder's
-``x-ponder-max-ttfa-ms`` header. Ignored: ``top_k``, ``cache_control`` on any block,
-``service_tier``, ``context_management`` and other fields this door has no use for.
+model), ``max_tokens`` (required, as the API requires it), ``messages`` (``user``,
+``assistant`` and mid-conversation ``system`` turns; content a string or blocks: ``text``,
+``image`` (base64 or URL source), ``tool_use``, ``tool_result`` (string or text blocks),
+``thinking`` and ``redacted_thinking``), ``system`` (a string or text blocks), ``tools``
+(custom tools: ``name``, ``description``, ``input_schema``), ``tool_choice`` (``auto``,
+``any``, ``tool`` with ``name``, ``none``; ``disable_parallel_tool_use``), ``thinking``
+(``enabled`` with ``budget_tokens``, ``adaptive``, ``disabled``; ``display: omitted``),
+``output_config.effort``, ``stop_sequences``, ``temperature``, ``top_p``, ``metadata``,
+``stream`` and ponder's ``x-ponder-max-ttfa-ms`` header. Ignored: ``top_k``,
+``cache_control`` on any block, ``service_tier``, ``context_management`` and other fields
+this door has no use for.
 
 Thinking blocks sent back are handed to :mod:`ponder.server.signing`: a token ponder issued
 restores its reasoning part exactly (or is refused when changed); any other signature is a
@@ -271,10 +272,15 @@ class _Reader:
         for i, item in enumerate(raw):
             where = f"messages.{i}"
             role = item.get("role") if isinstance(item, Mapping) else None
-            if role not in ("user", "assistant"):
-                raise ParamError(f"{where}.role", f"{where}.role: must be user or assistant.")
+            if role not in ("user", "assistant", "system"):
+                raise ParamError(
+                    f"{where}.role", f"{where}.role: must be user, assistant or system."
+                )
             assert isinstance(item, Mapping)
             blocks = self._blocks(item.get("content"), where)
+            if role == "system":  # a mid-conversation system message (instructions from here on)
+                out.append(Message("system", "\n\n".join(_system_text(b, w) for b, w in blocks)))
+                continue
             if role == "assistant":
                 out.append(Message("assistant", [self._assistant(b, w) for b, w in blocks]))
                 continue
@@ -381,6 +387,12 @@ class _Reader:
                     " tool_result."
                 )  # fmt: skip
         return ToolResultPart(call_id, "\n".join(texts), is_error=is_error)
+
+
+def _system_text(block: Mapping[str, Any], where: str) -> str:
+    if block["type"] != "text":
+        raise ParamError(f"{where}.type", f"{where}.type: a system message takes text blocks only.")
+    return _text(block, where)
 
 
 def _text(block: Mapping[str, Any], where: str) -> str:
