@@ -11,7 +11,15 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ponder.request import ImagePart, Part, ReasoningPart, TextPart, ToolCallPart, ToolResultPart
+from ponder.request import (
+    ImagePart,
+    Message,
+    Part,
+    ReasoningPart,
+    TextPart,
+    ToolCallPart,
+    ToolResultPart,
+)
 
 _TYPES: Mapping[str, type[Any]] = {
     "text": TextPart,
@@ -50,3 +58,26 @@ def loads(text: str) -> tuple[Part, ...]:
     if not isinstance(raw, list):
         raise ValueError("parts must be a JSON array")
     return tuple(part_from_dict(item) for item in raw)
+
+
+_ROLES = frozenset({"system", "user", "assistant", "tool"})
+
+
+def dumps_messages(messages: Iterable[Message]) -> str:
+    return json.dumps(
+        [{"role": m.role, "parts": [part_to_dict(p) for p in m.parts]} for m in messages],
+        separators=(",", ":"),
+    )
+
+
+def loads_messages(text: str) -> tuple[Message, ...]:
+    raw = json.loads(text)
+    if not isinstance(raw, list):
+        raise ValueError("messages must be a JSON array")
+    out = []
+    for item in raw:
+        role = item.get("role") if isinstance(item, dict) else None
+        if role not in _ROLES or not isinstance(item.get("parts"), list):
+            raise ValueError(f"not a message: {item!r}"[:200])
+        out.append(Message(role, tuple(part_from_dict(p) for p in item["parts"])))
+    return tuple(out)

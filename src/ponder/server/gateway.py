@@ -28,15 +28,17 @@ from ponder.events import Usage, now_ns
 from ponder.meter import NS_PER_MS
 from ponder.pricing import Cost, cost_of, price_for
 from ponder.reasoning_memory import ReasoningMemory, RememberedTurn
+from ponder.request import Message
 from ponder.router.default import latency_tracker, load_default_router
 from ponder.router.latency import LatencyTracker
 from ponder.server.errors import StoreDownError
 from ponder.server.exchange import Exchange
 from ponder.server.metrics import GatewayMetrics
 from ponder.server.otel import RequestTracer, tracer_from_env
+from ponder.server.response_memory import ResponseMemory
 from ponder.server.signing import SIGNING_KEY_ENV, ThoughtSigner, signing_key
 from ponder.store.base import StoreUnavailable, TraceQuery, TraceStore
-from ponder.store.record import ReasoningRecord, TraceRecord, TraceStatus
+from ponder.store.record import ReasoningRecord, ResponseRecord, TraceRecord, TraceStatus
 from ponder.store.writer import TraceWriter
 from ponder.tokens import estimate_tokens
 from ponder.wait_watch import stall_after_ms, stall_floor_ms, stream_notes
@@ -86,6 +88,10 @@ class Gateway:
             save=self._save_reasoning if writer is not None else None,
         )
         self.secrets = collect_secrets(config, settings.api_key)
+        self.responses = ResponseMemory(
+            lookup=self._lookup_response if writer is not None else None,
+            save=self._save_response if writer is not None else None,
+        )
         # Signs reasoning handed to clients that carry it as opaque tokens (see signing.py).
         self.signer = ThoughtSigner(signing_key(writer.dsn if writer is not None else None))
         self.draining = False  # set when the server was told to stop (SIGTERM)
@@ -245,6 +251,17 @@ class Gateway:
             return await reader.query(query)
         except StoreUnavailable as exc:
             raise StoreDownError(f"The trace store is unavailable: {exc}") from None
+
+    def _save_response(
+        self, response_id: str, request_id: str, messages: tuple[Message, ...]
+    ) -> None:
+        assert self.writer is not None
+        encoded = parts_json.dumps_messages(messages)
+        self.writer.submit(ResponseRecord(response_id, request_id, time.time(), encoded))
+
+    async def _lookup_response(self, response_id: str) -> tuple[Message, ...] | None:
+        row = await (await self._reader_store()).find_response(response_id)
+        return parts_json.loads_messages(row.messages) if row is not None else None
 
     async def wait_idle(self, timeout: float) -> bool:
         try:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from ponder.store.record import ReasoningRecord, TraceRecord
+from ponder.store.record import ReasoningRecord, ResponseRecord, TraceRecord
 
 Sort = Literal["created", "cost"]
 SORTS: tuple[Sort, ...] = ("created", "cost")
@@ -76,3 +76,14 @@ class TraceStore(ABC):
     @abstractmethod
     async def spend_since(self, model: str, since: float) -> float:
         """USD the traces of ``model`` cost since ``since`` (unix seconds), for spend caps."""
+
+    @abstractmethod
+    async def write_responses(self, records: Sequence[ResponseRecord]) -> None:
+        """Save Responses API conversations, one row per response id.
+
+        Raises :class:`StoreUnavailable` when the database cannot be reached.
+        """
+
+    @abstractmethod
+    async def find_response(self, response_id: str) -> ResponseRecord | None:
+        """The saved conversation of ``response_id``, or None."""

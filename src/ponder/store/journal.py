@@ -19,22 +19,28 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import IO
 
-from ponder.store.record import ReasoningRecord, TraceRecord
+from ponder.store.record import ReasoningRecord, ResponseRecord, TraceRecord
 
-StoreItem = TraceRecord | ReasoningRecord
+StoreItem = TraceRecord | ReasoningRecord | ResponseRecord
 _REASONING = "reasoning"
+_RESPONSE = "response"
 
 
 def _encode(item: StoreItem) -> str:
     if isinstance(item, ReasoningRecord):
         return json.dumps({"kind": _REASONING, **asdict(item)})
+    if isinstance(item, ResponseRecord):
+        return json.dumps({"kind": _RESPONSE, **asdict(item)})
     return json.dumps(item.to_dict())
 
 
 def _decode(line: str) -> StoreItem:
     data = json.loads(line)
-    if data.pop("kind", None) == _REASONING:
+    kind = data.pop("kind", None)
+    if kind == _REASONING:
         return ReasoningRecord(**data)
+    if kind == _RESPONSE:
+        return ResponseRecord(**data)
     return TraceRecord(**data)
 
 log = logging.getLogger("ponder.store")

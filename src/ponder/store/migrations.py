@@ -101,6 +101,19 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         ALTER TABLE traces ADD COLUMN door TEXT NOT NULL DEFAULT 'chat_completions'
         """,
     ),
+    (
+        6,
+        "create responses",
+        """
+        CREATE TABLE responses (
+            response_id TEXT PRIMARY KEY,
+            request_id TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            messages TEXT NOT NULL
+        );
+        CREATE INDEX responses_created_at ON responses (created_at)
+        """,
+    ),
 )
 
 

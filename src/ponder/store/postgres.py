@@ -18,7 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ponder.store.base import StoreUnavailable, TraceQuery, TraceStore
 from ponder.store.postgres_migrations import MIGRATIONS
-from ponder.store.record import ReasoningRecord, TraceRecord
+from ponder.store.record import ReasoningRecord, ResponseRecord, TraceRecord
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
@@ -41,6 +41,12 @@ _INSERT_REASONING = (
     " ON CONFLICT (call_id) DO UPDATE SET request_id = EXCLUDED.request_id,"
     " created_at = EXCLUDED.created_at, parts = EXCLUDED.parts"
     " WHERE reasoning.created_at <= EXCLUDED.created_at"
+)
+_INSERT_RESPONSE = (
+    "INSERT INTO responses (response_id, request_id, created_at, messages)"
+    " VALUES (%s, %s, %s, %s)"
+    " ON CONFLICT (response_id) DO UPDATE SET request_id = EXCLUDED.request_id,"
+    " created_at = EXCLUDED.created_at, messages = EXCLUDED.messages"
 )
 # Any constant: gateways starting at once take turns migrating on this advisory lock.
 _MIGRATION_LOCK = 0x706F6E646572  # "ponder"
@@ -249,6 +255,33 @@ class PostgresStore(TraceStore):
                 await cursor.executemany(_INSERT_REASONING, rows)
         except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
             raise self._unavailable(exc) from exc
+
+    async def write_responses(self, records: Sequence[ResponseRecord]) -> None:
+        if not records:
+            return
+        psycopg, psycopg_pool = _import_psycopg()
+        pool = await self._ready_pool()
+        rows = [(r.response_id, r.request_id, r.created_at, r.messages) for r in records]
+        try:
+            async with pool.connection() as conn, conn.cursor() as cursor:
+                await cursor.executemany(_INSERT_RESPONSE, rows)
+        except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
+            raise self._unavailable(exc) from exc
+
+    async def find_response(self, response_id: str) -> ResponseRecord | None:
+        psycopg, psycopg_pool = _import_psycopg()
+        pool = await self._ready_pool()
+        sql = (
+            "SELECT response_id, request_id, created_at, messages FROM responses"
+            " WHERE response_id = %s"
+        )
+        try:
+            async with pool.connection() as conn:
+                cursor = await conn.execute(sql, (response_id,))
+                row = await cursor.fetchone()
+        except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
+            raise self._unavailable(exc) from exc
+        return ResponseRecord(*row) if row is not None else None
 
     async def find_reasoning(self, call_ids: Sequence[str]) -> list[ReasoningRecord]:
         if not call_ids:

@@ -97,4 +97,17 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         ALTER TABLE traces ADD COLUMN door TEXT NOT NULL DEFAULT 'chat_completions'
         """,
     ),
+    (
+        # messages stay TEXT, byte for byte, like reasoning's parts.
+        "0006 create responses",
+        """
+        CREATE TABLE responses (
+            response_id TEXT PRIMARY KEY,
+            request_id TEXT NOT NULL,
+            created_at DOUBLE PRECISION NOT NULL,
+            messages TEXT NOT NULL
+        );
+        CREATE INDEX responses_created_at ON responses (created_at)
+        """,
+    ),
 )

@@ -91,3 +91,14 @@ class ReasoningRecord:
     request_id: str
     created_at: float
     parts: str  # ponder.parts_json encoding
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseRecord:
+    """A stored Responses API response: the conversation up to and including its output, so
+    a later request's ``previous_response_id`` can continue it."""
+
+    response_id: str
+    request_id: str
+    created_at: float
+    messages: str  # ponder.parts_json.dumps_messages encoding

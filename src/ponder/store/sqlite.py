@@ -20,7 +20,7 @@ from typing import Any
 
 from ponder.store.base import StoreUnavailable, TraceQuery, TraceStore
 from ponder.store.migrations import MIGRATIONS, migrate
-from ponder.store.record import ReasoningRecord, TraceRecord
+from ponder.store.record import ReasoningRecord, ResponseRecord, TraceRecord
 
 DB_ENV = "PONDER_DB"
 _COLUMNS = tuple(f.name for f in fields(TraceRecord))
@@ -74,13 +74,20 @@ _INSERT_REASONING = (
 )
 
 
+_INSERT_RESPONSE = (
+    "INSERT OR REPLACE INTO responses (response_id, request_id, created_at, messages)"
+    " VALUES (?, ?, ?, ?)"
+)
+
+
 def insert(
     conn: sqlite3.Connection,
     records: Sequence[TraceRecord],
     reasoning: Sequence[ReasoningRecord] = (),
+    responses: Sequence[ResponseRecord] = (),
 ) -> None:
-    """Insert ``records`` (and remembered reasoning) in one transaction."""
-    if not records and not reasoning:
+    """Insert ``records`` (and remembered reasoning, stored responses) in one transaction."""
+    if not records and not reasoning and not responses:
         return
     conn.execute("BEGIN")
     try:
@@ -90,6 +97,11 @@ def insert(
             conn.executemany(
                 _INSERT_REASONING,
                 [(r.call_id, r.request_id, r.created_at, r.parts) for r in reasoning],
+            )
+        if responses:
+            conn.executemany(
+                _INSERT_RESPONSE,
+                [(r.response_id, r.request_id, r.created_at, r.messages) for r in responses],
             )
     except BaseException:
         conn.execute("ROLLBACK")
@@ -112,6 +124,22 @@ def find_reasoning(path: str | Path, call_ids: Sequence[str]) -> list[ReasoningR
     finally:
         conn.close()
     return [ReasoningRecord(*row) for row in rows]
+
+
+def find_response(path: str | Path, response_id: str) -> ResponseRecord | None:
+    """A stored Responses API conversation, or None."""
+    if str(path) != ":memory:" and not Path(path).exists():
+        return None
+    conn = connect(path)
+    try:
+        row = conn.execute(
+            "SELECT response_id, request_id, created_at, messages FROM responses"
+            " WHERE response_id = ?",
+            (response_id,),
+        ).fetchone()
+    finally:
+        conn.close()
+    return ResponseRecord(*row) if row is not None else None
 
 
 def _record(row: sqlite3.Row) -> TraceRecord:
@@ -239,7 +267,10 @@ class SqliteStore(TraceStore):
         await self._insert(records, ())
 
     async def _insert(
-        self, records: Sequence[TraceRecord], reasoning: Sequence[ReasoningRecord]
+        self,
+        records: Sequence[TraceRecord],
+        reasoning: Sequence[ReasoningRecord],
+        responses: Sequence[ResponseRecord] = (),
     ) -> None:
         """In a worker thread: a locked database may block for its 10 s timeout, and the
         writer's loop must stay free to spill to the journal meanwhile."""
@@ -250,7 +281,7 @@ class SqliteStore(TraceStore):
 
         def run() -> None:
             with self._lock:
-                insert(conn, records, reasoning)
+                insert(conn, records, reasoning, responses)
 
         try:
             await asyncio.to_thread(run)
@@ -268,3 +299,9 @@ class SqliteStore(TraceStore):
 
     async def spend_since(self, model: str, since: float) -> float:
         return await asyncio.to_thread(spend_since, self.path, model, since)
+
+    async def write_responses(self, records: Sequence[ResponseRecord]) -> None:
+        await self._insert((), (), records)
+
+    async def find_response(self, response_id: str) -> ResponseRecord | None:
+        return await asyncio.to_thread(find_response, self.path, response_id)

@@ -30,7 +30,7 @@ from pathlib import Path
 from ponder.store.base import StoreUnavailable, TraceStore
 from ponder.store.dsn import DEFAULT_POOL_SIZE, make_store, scheme
 from ponder.store.journal import JOURNAL_ENV, Journal, StoreItem, default_journal_dir
-from ponder.store.record import ReasoningRecord, TraceRecord
+from ponder.store.record import ReasoningRecord, ResponseRecord, TraceRecord
 
 log = logging.getLogger("ponder.store")
 MAX_BACKOFF_S = 1.0
@@ -218,9 +218,12 @@ class TraceWriter:
         self._write_started = loop.time()
         traces = [r for r in batch if isinstance(r, TraceRecord)]
         reasoning = [r for r in batch if isinstance(r, ReasoningRecord)]
+        responses = [r for r in batch if isinstance(r, ResponseRecord)]
         try:
             if reasoning:  # first: a gateway may be waiting for it
                 await asyncio.wait_for(self._store.write_reasoning(reasoning), timeout)
+            if responses:  # so may a client continuing a response on another gateway
+                await asyncio.wait_for(self._store.write_responses(responses), timeout)
             if traces:
                 await asyncio.wait_for(self._store.write(traces), timeout)
         except (StoreUnavailable, TimeoutError) as exc:
@@ -297,6 +300,7 @@ class TraceWriter:
             try:
                 await store.write([r for r in records if isinstance(r, TraceRecord)])
                 await store.write_reasoning([r for r in records if isinstance(r, ReasoningRecord)])
+                await store.write_responses([r for r in records if isinstance(r, ResponseRecord)])
             finally:
                 await store.close()
 
