@@ -301,3 +301,59 @@ def test_the_body_matches_the_stream() -> None:
     assert SIGNER.open(blocks[0]["signature"], "Plan.", "p") == parts[0]
     assert blocks[2]["input"] == {"query": "SELECT 1"}
     assert blocks[3]["input"] == {"_raw_arguments": "not json"}
+
+
+# -- the Responses door's request mapping --------------------------------------------------
+
+
+def test_responses_items_group_into_turns() -> None:
+    from ponder.server.responses_parse import parse_responses
+
+    kimi = ReasoningPart("I query.", provider="openai", model="kimi-k2-thinking",
+                         state={"field": "reasoning_content"})  # fmt: skip
+    body = {
+        "model": "kimi",
+        "instructions": "Be brief.",
+        "input": [
+            {"role": "developer", "content": "Use tools."},
+            {"role": "user", "content": [{"type": "input_text", "text": "Look"},
+                                         {"type": "input_image", "image_url": "https://x/y.png"}]},
+            {"type": "reasoning", "id": "rs_1", "summary": [],
+             "encrypted_content": SIGNER.sign(kimi, text_shown=False)},
+            {"type": "function_call", "call_id": "c1", "name": "run_sql", "arguments": "{}"},
+            {"type": "function_call", "call_id": "c2", "name": "run_sql", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "c1", "output": "[[1]]"},
+            {"type": "function_call_output", "call_id": "c2",
+             "output": [{"type": "input_text", "text": "[[2]]"}]},
+            {"type": "reasoning", "id": "rs_2", "summary": [{"type": "summary_text", "text": "S"}]},
+            {"type": "message", "role": "assistant",
+             "content": [{"type": "output_text", "text": "Two rows."}]},
+            {"role": "user", "content": "Thanks"},
+        ],
+        "reasoning": {"effort": "xhigh", "summary": "detailed"},
+        "include": ["reasoning.encrypted_content"], "store": False,
+        "tools": [{"type": "function", "name": "run_sql", "parameters": {"type": "object"}},
+                  {"type": "custom", "name": "apply_patch"}],
+        "tool_choice": {"type": "function", "name": "run_sql"},
+        "max_output_tokens": 500,
+        "text": {"format": {"type": "json_schema", "name": "r", "schema": {"type": "object"}}},
+    }  # fmt: skip
+    parsed = parse_responses(body, {}, "req_1", SIGNER)
+    chat = parsed.chat
+    roles = [m.role for m in chat.messages]
+    assert roles == ["system", "system", "user", "assistant", "tool", "tool", "assistant", "user"]
+    assert chat.messages[0].content == "Be brief."
+    assert parsed.history == chat.messages[1:]  # what is stored leaves the instructions out
+    assert chat.messages[2].parts == (TextPart("Look"), ImagePart("https://x/y.png"))
+    assert chat.messages[3].parts == (
+        kimi, ToolCallPart("c1", "run_sql", "{}"), ToolCallPart("c2", "run_sql", "{}")
+    )
+    assert chat.messages[5].parts == (ToolResultPart("c2", "[[2]]"),)
+    assert chat.messages[6].parts == (ReasoningPart("S"), TextPart("Two rows."))
+    assert (chat.thinking.effort, parsed.summary) == ("high", "detailed")
+    assert parsed.encrypted_reasoning and not parsed.store and not parsed.stream
+    assert [t.name for t in chat.tools] == ["run_sql"]
+    assert any("apply_patch" in n for n in parsed.notes)
+    assert chat.tool_choice is not None and chat.tool_choice.name == "run_sql"
+    assert chat.max_tokens == 500
+    assert chat.response_format is not None and chat.response_format.kind == "json_schema"
