@@ -102,7 +102,7 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         """,
     ),
     (
-        6,
+        7,
         "create responses",
         """
         CREATE TABLE responses (

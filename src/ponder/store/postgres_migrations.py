@@ -99,7 +99,7 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
     ),
     (
         # messages stay TEXT, byte for byte, like reasoning's parts.
-        "0006 create responses",
+        "0007 create responses",
         """
         CREATE TABLE responses (
             response_id TEXT PRIMARY KEY,
