@@ -1,4 +1,5 @@
-"""``ponder serve``: the OpenAI-compatible gateway on uvicorn.
+"""``ponder serve``: the gateway on uvicorn (OpenAI Chat Completions and Responses, Anthropic
+Messages).
 
 Binds 127.0.0.1:8000 by default. Binding beyond loopback needs ``PONDER_API_KEY`` (the
 bearer token clients then send); when set on loopback it is honoured too. On SIGTERM the
@@ -29,9 +30,12 @@ LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "serve",
-        help="run the OpenAI-compatible gateway (fast, deep and auto modes)",
-        description="Serve /v1/chat/completions, /v1/models, /healthz, /metrics and the"
-        " web UI's /api. Needs PONDER_API_KEY to bind beyond loopback.",
+        help="run the gateway (fast, deep and auto modes)",
+        description="Serve /v1/chat/completions (OpenAI), /v1/messages (Anthropic: Claude"
+        " Code), /v1/responses (OpenAI Responses: Codex CLI), /v1/models, /healthz, /metrics"
+        " and the web UI's /api. Needs PONDER_API_KEY to bind beyond loopback;"
+        " PONDER_SIGNING_KEY signs the reasoning handed to Messages and Responses clients"
+        " (default: a key kept next to the trace store).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
