@@ -17,7 +17,7 @@ from ponder.config import Config, ModelConfig
 from ponder.errors import ConfigError, UnknownModelError
 from ponder.events import Answer, Finished, Started, Thinking, ToolCallEnd, Usage
 from ponder.request import ImagePart, ReasoningPart, TextPart, ToolCallPart, ToolResultPart
-from ponder.server.messages_parse import parse_messages, resolve_model
+from ponder.server.messages_parse import parse_messages
 from ponder.server.messages_wire import MessageStreamEncoder, content_blocks
 from ponder.server.signing import (
     PREFIX,
@@ -104,11 +104,11 @@ def parse(body: dict[str, Any]) -> Any:
 
 
 def test_model_names_resolve_to_aliases() -> None:
-    assert resolve_model(CONFIG, "kimi") == "kimi"
-    assert resolve_model(CONFIG, "auto") == "auto"
-    assert resolve_model(CONFIG, "claude-sonnet-4-5") == "claude"
+    assert CONFIG.resolve("kimi") == "kimi"
+    assert CONFIG.resolve("auto") == "auto"
+    assert CONFIG.resolve("claude-sonnet-4-5") == "claude"
     with pytest.raises(UnknownModelError):  # two aliases share it: ambiguous
-        resolve_model(CONFIG, "claude-opus-4-1")
+        CONFIG.resolve("claude-opus-4-1")
 
 
 def test_a_tool_loop_turn_maps_to_parts() -> None:

@@ -129,6 +129,17 @@ class Config:
         except KeyError:
             raise UnknownModelError(name, self.names()) from None
 
+    def resolve(self, name: str) -> str:
+        """The alias a request's ``model`` names: an alias, ``auto``, or the upstream model
+        id of exactly one configured model (clients such as Claude Code send their own model
+        ids: ``claude-sonnet-4-5`` reaches the alias configured for it)."""
+        if name == AUTO or name in self.models:
+            return name
+        matches = [alias for alias, m in self.models.items() if m.model == name]
+        if len(matches) == 1:
+            return matches[0]
+        raise UnknownModelError(name, self.names())
+
     def names(self) -> list[str]:
         """Every name a request may use, ``auto`` included."""
         return sorted({*self.models, AUTO})

@@ -27,8 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ponder.config import AUTO, Config
-from ponder.errors import UnknownModelError
+from ponder.config import Config
 from ponder.request import (
     ChatRequest,
     Effort,
@@ -58,18 +57,6 @@ class ParsedMessages:
     notes: tuple[str, ...]
 
 
-def resolve_model(config: Config, name: str) -> str:
-    """The configured alias a request's ``model`` names: the alias itself, ``auto``, or the
-    one model whose upstream id it is (so a client that insists on ``claude-sonnet-4-5``
-    reaches the alias configured for it)."""
-    if name == AUTO or name in config.models:
-        return name
-    matches = [alias for alias, m in config.models.items() if m.model == name]
-    if len(matches) == 1:
-        return matches[0]
-    raise UnknownModelError(name, config.names())
-
-
 def parse_messages(
     body: Mapping[str, Any],
     headers: Mapping[str, str],
@@ -80,7 +67,7 @@ def parse_messages(
     raw_model = body.get("model")
     if not isinstance(raw_model, str) or not raw_model:
         raise ParamError("model", "model: Field required (fast, deep, auto or a configured alias).")
-    model = resolve_model(config, raw_model)
+    model = config.resolve(raw_model)
     producer = config.models.get(model)
     reader = _Reader(
         signer,

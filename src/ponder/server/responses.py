@@ -23,7 +23,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Send
 
-from ponder.config import AUTO
 from ponder.events import (
     Event,
     Failed,
@@ -80,9 +79,10 @@ async def responses(request: Request) -> Response | ExchangeResponse:
     request_id: str = request.state.request_id
     body = parse_body(await read_body(request, gateway.settings.body_limit))
     previous = await _previous(gateway, body.get("previous_response_id"))
+    model = body.get("model")
+    if isinstance(model, str) and model:  # an alias, auto or an upstream id (404 otherwise)
+        body = {**body, "model": gateway.config.resolve(model)}
     parsed = parse_responses(body, request.headers, request_id, gateway.signer, previous)
-    if parsed.chat.model != AUTO:
-        gateway.config.model(parsed.chat.model)  # UnknownModelError -> 404 listing known models
     try:
         exchange, events = await open_stream(
             gateway, parsed.chat, parsed.stream, DOOR, parsed.notes, request.headers
