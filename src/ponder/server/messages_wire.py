@@ -34,6 +34,7 @@ _STOP_REASON: Mapping[str, str] = {
     "tool_calls": "tool_use",
     "content_filter": "refusal",
     "cancelled": "end_turn",
+    "declined": "end_turn",  # a canned reply from the embedded model: a normal answer
     "error": "end_turn",
 }
 
