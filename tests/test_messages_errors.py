@@ -160,3 +160,7 @@ def test_chat_completions_errors_keep_the_openai_shape(served: Served) -> None:
     )
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "model_not_found"
+    body = {"model": "fast", "messages": HI}
+    ok = httpx.post(served.base_url + "/v1/chat/completions", json=body)
+    assert ok.status_code == 200
+    assert trace(served, ok.headers["x-ponder-request-id"])["door"] == "chat_completions"

@@ -62,6 +62,32 @@ def test_round_trip_keeps_every_field(tmp_path: Path) -> None:
     assert read(tmp_path / "t.db", TraceQuery(request_id="req_0007")) == [original]
 
 
+def test_a_store_from_before_the_doors_upgrades_in_place(tmp_path: Path) -> None:
+    """Traces written before migration 4 came in by the only door there was."""
+    db = tmp_path / "old.db"
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute(
+        "CREATE TABLE _migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+        " applied_at REAL NOT NULL)"
+    )
+    for number, name, sql in MIGRATIONS[:3]:
+        for statement in filter(str.strip, sql.split(";")):
+            conn.execute(statement)
+        conn.execute("INSERT INTO _migrations VALUES (?, ?, 0)", (number, name))
+    conn.execute(
+        "INSERT INTO traces (request_id, created_at, requested_model, stream, status)"
+        " VALUES ('req_old', 1.0, 'auto', 1, 'ok')"
+    )
+    conn.close()
+    connect(db).close()
+    (old,) = read(db, TraceQuery(request_id="req_old"))
+    assert old.door == "chat_completions"
+    conn = connect(db)
+    insert(conn, [record(1, door="messages")])
+    conn.close()
+    assert read(db, TraceQuery(request_id="req_0001"))[0].door == "messages"
+
+
 def test_queries_filter_and_order_newest_first(tmp_path: Path) -> None:
     conn = connect(tmp_path / "t.db")
     insert(conn, [record(n) for n in range(10)])
