@@ -164,3 +164,9 @@ def test_chat_completions_errors_keep_the_openai_shape(served: Served) -> None:
     ok = httpx.post(served.base_url + "/v1/chat/completions", json=body)
     assert ok.status_code == 200
     assert trace(served, ok.headers["x-ponder-request-id"])["door"] == "chat_completions"
+    reply = post(served, {"model": "fast", "max_tokens": 16, "messages": HI})
+    assert reply.status_code == 200
+    metrics = httpx.get(served.base_url + "/metrics", timeout=10).text
+    for door in ("chat_completions", "messages"):
+        line = f'ponder_requests_total{{model="fast",mode="fast",status="ok",door="{door}"}}'
+        assert line in metrics

@@ -139,8 +139,9 @@ class GatewayMetrics:
         )
         self.requests = Counter(
             "ponder_requests_total",
-            "Chat requests by answering model, mode and how they ended.",
-            ("model", "mode", "status"),
+            "Chat requests by answering model, mode, how they ended and the front door they"
+            " came in by (chat_completions, messages, responses).",
+            ("model", "mode", "status", "door"),
         )
         self.rejected = Counter(
             "ponder_rejected_requests_total",
@@ -168,7 +169,7 @@ class GatewayMetrics:
         model = trace.model or "none"
         mode = trace.mode or "none"
         base = ("chat", trace.requested_model, model, mode)
-        self.requests.inc((model, mode, trace.status))
+        self.requests.inc((model, mode, trace.status, trace.door))
         for part, usd in (
             ("input", trace.cost_input_usd),
             ("thinking", trace.cost_thinking_usd),
