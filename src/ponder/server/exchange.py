@@ -144,7 +144,7 @@ class Exchange:
         return "".join(self.answer_parts)
 
     def prompt_tokens(self) -> int:
-        return estimate_tokens("\n".join(_message_text(m) for m in self.request.messages))
+        return estimate_tokens("\n".join(message_text(m) for m in self.request.messages))
 
     def status(self) -> TraceStatus:
         return "ok" if isinstance(self.terminal, Finished) else "error"
@@ -230,7 +230,7 @@ class Exchange:
         )
 
 
-def _message_text(message: Message) -> str:
+def message_text(message: Message) -> str:
     """Everything in a message that counts as input tokens (text, results, calls)."""
     pieces = [message.content]
     pieces.extend(r.content for r in message.tool_results)

@@ -25,7 +25,7 @@ from ponder.events import Event, Failed, Finished, Started, Thinking, ToolCallEn
 from ponder.request import ChatRequest
 from ponder.server.chat import HEAD_DELAY_S, EarlyFailure, ExchangeResponse, open_stream, read_body
 from ponder.server.errors import failure_status, register_door_errors
-from ponder.server.exchange import Exchange, _message_text
+from ponder.server.exchange import Exchange, message_text
 from ponder.server.gateway import Gateway
 from ponder.server.messages_parse import parse_messages
 from ponder.server.messages_wire import (
@@ -94,7 +94,7 @@ async def count_tokens(request: Request) -> Response:
 
 
 def _input_estimate(chat: ChatRequest) -> int:
-    pieces = [_message_text(m) for m in chat.messages]
+    pieces = [message_text(m) for m in chat.messages]
     pieces.extend(p.text for m in chat.messages for p in m.reasoning)
     pieces.extend(
         t.name + (t.description or "") + json.dumps(dict(t.parameters or {})) for t in chat.tools
