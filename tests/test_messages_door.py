@@ -418,3 +418,17 @@ def test_a_claude_code_shaped_request_on_the_embedded_model(rig: Rig) -> None:
     assert "178377" in text
     record = trace(rig.served.base_url, request_id)
     assert any("cannot call tools" in n and "Bash, Edit, Read" in n for n in record["notes"])
+
+
+def test_auto_routes_through_the_door_and_says_why(rig: Rig) -> None:
+    """The router decides for /v1/messages as for chat completions (the rule router here):
+    a multiplication the rules send to deep."""
+    message = rig.client().messages.create(
+        model="auto", max_tokens=512, messages=[{"role": "user", "content": "What is 4821 * 37?"}]
+    )
+    ponder = (message.model_extra or {})["ponder"]
+    assert message.model == ponder["model"] == ponder["mode"]
+    assert ponder["reason"]
+    record = trace(rig.served.base_url, ponder["request_id"])
+    assert record["requested_model"] == "auto" and record["route_reason"] == ponder["reason"]
+    assert record["door"] == "messages"

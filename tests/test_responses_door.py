@@ -238,3 +238,11 @@ def test_non_function_tools_are_left_out_with_a_note(rig: Rig) -> None:
     assert [item.type for item in response.output] == ["reasoning", "function_call"]
     notes = (response.model_extra or {})["ponder"]["notes"]
     assert any("left out: web_search, local_shell" in n for n in notes)
+
+
+def test_auto_routes_through_the_door_and_says_why(rig: Rig) -> None:
+    response = rig.client().responses.create(model="auto", input="What is 4821 * 37?")
+    ponder = (response.model_extra or {})["ponder"]
+    assert response.model == ponder["model"] == ponder["mode"] and ponder["reason"]
+    record = trace(rig.served.base_url, ponder["request_id"])
+    assert record["requested_model"] == "auto" and record["door"] == "responses"
