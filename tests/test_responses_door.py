@@ -246,3 +246,23 @@ def test_auto_routes_through_the_door_and_says_why(rig: Rig) -> None:
     assert response.model == ponder["model"] == ponder["mode"] and ponder["reason"]
     record = trace(rig.served.base_url, ponder["request_id"])
     assert record["requested_model"] == "auto" and record["door"] == "responses"
+
+
+def test_previous_response_id_survives_a_restart_through_the_store(
+    rig: Rig, tmp_path: Path
+) -> None:
+    db = tmp_path / "traces.db"
+    env = {CANARY_ENV: CANARY_KEY, "PONDER_SIGNING_KEY": "responses-test-key-0123456789"}
+    with serve_subprocess(rig.config, db, env=env) as first:
+        response = one_turn(rig.client(first.base_url), False, model="kimi", input=QUESTION)
+    before = len(rig.kimi.requests)
+    with serve_subprocess(rig.config, db, env=env) as second:
+        follow = one_turn(
+            rig.client(second.base_url), True, model="kimi", input=run_calls(rig, response),
+            previous_response_id=response.id,
+        )  # fmt: skip
+    assert [item.type for item in follow.output] == ["reasoning", "function_call"]
+    (sent,) = rig.kimi.requests[before:]
+    assert [m["role"] for m in sent["messages"]] == ["user", "assistant", "tool"]
+    call_id = sent["messages"][1]["tool_calls"][0]["id"]
+    assert sent["messages"][1]["reasoning_content"] == rig.kimi.issued[call_id]

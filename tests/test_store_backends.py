@@ -19,7 +19,7 @@ from ponder.errors import ConfigError
 from ponder.store import TraceQuery, make_store, migrate_store, read_traces
 from ponder.store.postgres import redact_dsn
 from ponder.store.postgres_migrations import MIGRATIONS as PG_MIGRATIONS
-from ponder.store.record import ReasoningRecord
+from ponder.store.record import ReasoningRecord, ResponseRecord
 from tests.test_store import record
 
 
@@ -167,19 +167,42 @@ def test_reasoning_rows_round_trip_and_the_latest_turn_wins(dsn: str) -> None:
     assert none == []
 
 
+def test_stored_responses_and_the_door_round_trip(dsn: str) -> None:
+    """A Responses API conversation (previous_response_id) and a trace's front door."""
+    first = ResponseRecord("resp_1", "req_1", 1.0, '[{"role": "user", "parts": []}]')
+    again = ResponseRecord("resp_1", "req_1", 1.0, first.messages)  # a journal replay
+
+    async def go() -> tuple[ResponseRecord | None, ResponseRecord | None]:
+        store = make_store(dsn)
+        await store.open()
+        try:
+            await store.write_responses([first])
+            await store.write_responses([again])
+            return await store.find_response("resp_1"), await store.find_response("resp_9")
+        finally:
+            await store.close()
+
+    assert asyncio.run(go()) == (first, None)
+    write(dsn, [record(3, door="messages")])
+    assert read_traces(dsn, TraceQuery(request_id="req_0003"))[0].door == "messages"
+
+
 def test_the_journal_keeps_traces_and_reasoning_and_what_came_after_a_load(
     tmp_path: Path,
 ) -> None:
     from ponder.store.journal import Journal
 
     journal = Journal(tmp_path / "j", limit=5)
-    items = [record(1), ReasoningRecord("call_1", "req_0001", 1.0, '["x"]'), record(2)]
-    assert journal.append(items) == 3
+    items = [
+        record(1), ReasoningRecord("call_1", "req_0001", 1.0, '["x"]'),
+        ResponseRecord("resp_1", "req_0001", 1.0, "[]"), record(2),
+    ]  # fmt: skip
+    assert journal.append(items) == 4
     loaded, end = journal.load()
     assert loaded == items
-    assert journal.append([record(3), record(4), record(5)]) == 2  # the limit: 5 in all
+    assert journal.append([record(3), record(5)]) == 1  # the limit: 5 in all
     journal.consume(end)  # what was loaded is in the store; what came after stays
-    assert journal.load()[0] == [record(3), record(4)] and journal.count == 2
+    assert journal.load()[0] == [record(3)] and journal.count == 1
     with (tmp_path / "j" / "journal-0.jsonl").open("a") as f:
         f.write('{"request_id": "torn')  # a crash mid-line
     assert Journal(tmp_path / "j2").count == 0  # another slot's directory: its own file
@@ -187,7 +210,7 @@ def test_the_journal_keeps_traces_and_reasoning_and_what_came_after_a_load(
     assert second.path.name == "journal-1.jsonl"
     journal.close()
     third = Journal(tmp_path / "j")  # slot 0 free again: the torn line is skipped, not fatal
-    assert third.path.name == "journal-0.jsonl" and third.load()[0] == [record(3), record(4)]
+    assert third.path.name == "journal-0.jsonl" and third.load()[0] == [record(3)]
 
 
 def test_serve_on_an_unreachable_database_fails_at_start_saying_what_to_do(
