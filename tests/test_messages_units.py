@@ -89,6 +89,9 @@ def test_key_from_env_else_a_file_next_to_the_store(
     assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
     assert signing_key(db) == first  # a restart signs and verifies with the same key
     assert signing_key(None) != signing_key(None)  # no store: a key per process
+    assert signing_key(f"sqlite:///{db}") == first  # the same store named by its DSN
+    database = "postgresql://ponder@127.0.0.1/ponder"  # no file to keep a key in
+    assert signing_key(database) != signing_key(database)
     monkeypatch.setenv(SIGNING_KEY_ENV, "a-shared-key-for-every-gateway")
     assert signing_key(db) == b"a-shared-key-for-every-gateway"
     monkeypatch.setenv(SIGNING_KEY_ENV, "short")
