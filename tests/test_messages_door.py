@@ -31,6 +31,16 @@ from tests.agent_upstreams import (
 from tests.gateway_harness import CANARY_ENV, CANARY_KEY, Served, ThreadServer, serve_subprocess
 from tests.test_agent_loops import QUESTION, config_text, expected_answer, run_sql
 
+PRICED = """
+[models.kimi-priced]
+provider = "openai"
+base_url = "{url}/v1"
+model = "kimi-k2-thinking"
+api_key_env = "PONDER_TEST_CANARY_KEY"
+thinking = {{ enabled = true, flavour = "deepseek" }}
+price = {{ input = 0.60, output = 2.50 }}
+"""
+
 SIGNING_KEY = "test-signing-key-0123456789abcdef"
 SQL_TOOL = {
     "name": TOOL["function"]["name"],  # type: ignore[index]
@@ -63,7 +73,8 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     kimi, claude = Upstream(), Upstream()
     with ThreadServer(openai_thinking_app(kimi)) as oa, ThreadServer(anthropic_app(claude)) as an:
         config = directory / "ponder.toml"
-        config.write_text(config_text(oa.base_url, an.base_url), encoding="utf-8")
+        text = config_text(oa.base_url, an.base_url) + PRICED.format(url=oa.base_url)
+        config.write_text(text, encoding="utf-8")
         env = {CANARY_ENV: CANARY_KEY, "PONDER_SIGNING_KEY": SIGNING_KEY}
         with serve_subprocess(config, directory / "traces.db", env=env) as served:
             yield Rig(served, shop, kimi, claude, config)
@@ -432,3 +443,20 @@ def test_auto_routes_through_the_door_and_says_why(rig: Rig) -> None:
     record = trace(rig.served.base_url, ponder["request_id"])
     assert record["requested_model"] == "auto" and record["route_reason"] == ponder["reason"]
     assert record["door"] == "messages"
+
+
+def test_cost_rides_in_the_ponder_extras(rig: Rig) -> None:
+    """In the body's ``ponder``, and in the stream's last ``message_delta`` (the SDK keeps
+    message_start's extras on the final message, so the delta is where it is read)."""
+    client = rig.client()
+    body: dict[str, Any] = {"model": "kimi-priced", "max_tokens": 1024, "tools": [SQL_TOOL],
+                            "messages": [{"role": "user", "content": QUESTION}]}  # fmt: skip
+    message = client.messages.create(**body)
+    with client.messages.stream(**body) as events:
+        deltas = [e for e in events if e.type == "message_delta"]
+        request_id = events.response.headers["x-ponder-request-id"]
+    (last,) = deltas
+    for extra in (message.model_extra, last.model_extra):
+        cost = (extra or {})["ponder"]["cost"]
+        assert cost["total_usd"] > 0 and cost["estimated"] is False
+    assert trace(rig.served.base_url, request_id)["cost_usd"] > 0

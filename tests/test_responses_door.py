@@ -25,6 +25,16 @@ from tests.agent_upstreams import QUERIES, TOOL, Upstream, anthropic_app, openai
 from tests.gateway_harness import CANARY_ENV, CANARY_KEY, Served, ThreadServer, serve_subprocess
 from tests.test_agent_loops import QUESTION, config_text, expected_answer, run_sql
 
+PRICED = """
+[models.kimi-priced]
+provider = "openai"
+base_url = "{url}/v1"
+model = "kimi-k2-thinking"
+api_key_env = "PONDER_TEST_CANARY_KEY"
+thinking = {{ enabled = true, flavour = "deepseek" }}
+price = {{ input = 0.60, output = 2.50 }}
+"""
+
 FUNCTION = {"type": "function", **TOOL["function"]}  # type: ignore[dict-item]
 INCLUDE = ["reasoning.encrypted_content"]
 
@@ -53,7 +63,8 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     kimi, claude = Upstream(), Upstream()
     with ThreadServer(openai_thinking_app(kimi)) as oa, ThreadServer(anthropic_app(claude)) as an:
         config = directory / "ponder.toml"
-        config.write_text(config_text(oa.base_url, an.base_url), encoding="utf-8")
+        text = config_text(oa.base_url, an.base_url) + PRICED.format(url=oa.base_url)
+        config.write_text(text, encoding="utf-8")
         env = {CANARY_ENV: CANARY_KEY, "PONDER_SIGNING_KEY": "responses-test-key-0123456789"}
         with serve_subprocess(config, directory / "traces.db", env=env) as served:
             yield Rig(served, shop, kimi, claude, config)
@@ -266,3 +277,11 @@ def test_previous_response_id_survives_a_restart_through_the_store(
     assert [m["role"] for m in sent["messages"]] == ["user", "assistant", "tool"]
     call_id = sent["messages"][1]["tool_calls"][0]["id"]
     assert sent["messages"][1]["reasoning_content"] == rig.kimi.issued[call_id]
+
+
+def test_cost_rides_in_the_ponder_extras(rig: Rig) -> None:
+    client = rig.client()
+    for stream in (False, True):
+        response = one_turn(client, stream, model="kimi-priced", input=QUESTION)
+        cost = (response.model_extra or {})["ponder"]["cost"]
+        assert cost["total_usd"] > 0

@@ -156,7 +156,9 @@ class StreamingMessages(_MessagesResponse):
             elif isinstance(event, Finished):
                 self.gateway.remember(x)
                 await self.gateway.reasoning_saved(x)  # another gateway may get the next turn
-                chunk = enc.finished(started, event, x.usage, prompt_tokens, x.notes)
+                chunk = enc.finished(
+                    started, event, x.usage, prompt_tokens, x.notes, self.gateway.cost(x)
+                )
                 break
             elif isinstance(event, Failed):
                 failed = self._redacted(event)
@@ -196,6 +198,7 @@ class CollectedMessages(_MessagesResponse):
                 usage=x.usage,
                 prompt_tokens=x.prompt_tokens(),
                 notes=x.notes,
+                cost=self.gateway.cost(x),
             )
         else:
             failed = self._redacted(

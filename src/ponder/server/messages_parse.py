@@ -9,9 +9,9 @@ model), ``max_tokens`` (required, as the API requires it), ``messages`` (``user`
 ``any``, ``tool`` with ``name``, ``none``; ``disable_parallel_tool_use``), ``thinking``
 (``enabled`` with ``budget_tokens``, ``adaptive``, ``disabled``; ``display: omitted``),
 ``output_config.effort``, ``stop_sequences``, ``temperature``, ``top_p``, ``metadata``,
-``stream`` and ponder's ``x-ponder-max-ttfa-ms`` header. Ignored: ``top_k``,
-``cache_control`` on any block, ``service_tier``, ``context_management`` and other fields
-this door has no use for.
+``stream`` and ponder's ``x-ponder-max-ttfa-ms`` and ``x-ponder-max-cost-usd`` headers.
+Ignored: ``top_k``, ``cache_control`` on any block, ``service_tier``, ``context_management``
+and other fields this door has no use for.
 
 Thinking blocks sent back are handed to :mod:`ponder.server.signing`: a token ponder issued
 restores its reasoning part exactly (or is refused when changed); any other signature is a
@@ -43,7 +43,7 @@ from ponder.request import (
     ToolSpec,
 )
 from ponder.server.errors import ParamError
-from ponder.server.parse import MAX_TTFA_HEADER, _max_ttfa
+from ponder.server.parse import MAX_COST_HEADER, MAX_TTFA_HEADER, _max_cost, _max_ttfa
 from ponder.server.signing import ThoughtSigner, is_ponder_token
 
 _EFFORTS: Mapping[str, Effort] = {"low": "low", "medium": "medium", "high": "high", "max": "high"}
@@ -99,6 +99,7 @@ def parse_messages(
         tool_choice=choice,
         parallel_tool_calls=parallel,
         max_ttfa_ms=_max_ttfa(headers.get(MAX_TTFA_HEADER)),
+        max_cost_usd=_max_cost(body, headers.get(MAX_COST_HEADER)),
         request_id=request_id,
     )
     return ParsedMessages(chat, bool(stream), show, tuple(reader.notes))

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ponder.events import Failed, Finished, Started, Thinking, ToolCallEnd, Usage
+from ponder.pricing import Cost
 from ponder.request import Part, ReasoningPart, TextPart, ToolCallPart
 from ponder.server.signing import ThoughtSigner
 
@@ -73,7 +74,11 @@ def usage_json(usage: Usage | None, prompt_tokens: int) -> dict[str, Any]:
 
 
 def ponder_extra(
-    started: Started, usage: Usage | None, finished: Finished | None, notes: Sequence[str]
+    started: Started,
+    usage: Usage | None,
+    finished: Finished | None,
+    notes: Sequence[str],
+    cost: Cost | None = None,
 ) -> dict[str, Any]:
     extra: dict[str, Any] = {
         "request_id": started.request_id,
@@ -93,6 +98,8 @@ def ponder_extra(
         }
     if notes:
         extra["notes"] = list(notes)
+    if cost is not None:
+        extra["cost"] = cost.as_dict()
     return extra
 
 
@@ -149,6 +156,7 @@ def message_body(
     usage: Usage | None,
     prompt_tokens: int,
     notes: Sequence[str],
+    cost: Cost | None = None,
 ) -> dict[str, Any]:
     return {
         "id": message_id,
@@ -159,7 +167,7 @@ def message_body(
         "stop_reason": stop_reason(finished.finish_reason),
         "stop_sequence": None,
         "usage": usage_json(usage, prompt_tokens),
-        "ponder": ponder_extra(started, usage, finished, notes),
+        "ponder": ponder_extra(started, usage, finished, notes, cost),
     }
 
 
@@ -305,12 +313,13 @@ class MessageStreamEncoder:
         usage: Usage | None,
         prompt_tokens: int,
         notes: Sequence[str],
+        cost: Cost | None = None,
     ) -> bytes:
         delta = {"stop_reason": stop_reason(event.finish_reason), "stop_sequence": None}
         data = {
             "delta": delta,
             "usage": usage_json(usage, prompt_tokens),
-            "ponder": ponder_extra(started, usage, event, notes),
+            "ponder": ponder_extra(started, usage, event, notes, cost),
         }
         return self.close() + sse("message_delta", data) + sse("message_stop", {})
 

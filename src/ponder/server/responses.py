@@ -183,7 +183,9 @@ class StreamingResponses(_ResponsesSink):
                 chunk = enc.tool_call_end(event)
             elif isinstance(event, Finished):
                 await self.finish()
-                chunk = enc.finished(started, event, x.usage, x.prompt_tokens(), x.notes)
+                chunk = enc.finished(
+                    started, event, x.usage, x.prompt_tokens(), x.notes, self.gateway.cost(x)
+                )
                 break
             elif isinstance(event, Failed):
                 failed = self._redacted(event)
@@ -222,7 +224,7 @@ class CollectedResponses(_ResponsesSink):
                 output=output_items(self.shell, x.turn.parts),
                 usage=usage_json(x.usage, x.prompt_tokens()),
                 incomplete=incomplete,
-                ponder=ponder_extra(started, terminal, x.usage, x.notes),
+                ponder=ponder_extra(started, terminal, x.usage, x.notes, self.gateway.cost(x)),
             )
         else:
             failed = self._redacted(

@@ -7,11 +7,12 @@ items), ``instructions``, ``previous_response_id`` (the stored conversation is p
 by the endpoint), ``tools`` (function tools), ``tool_choice``, ``parallel_tool_calls``,
 ``reasoning: {effort, summary}``, ``include`` (``reasoning.encrypted_content``), ``store``,
 ``stream``, ``max_output_tokens``, ``temperature``, ``top_p``, ``text.format`` and ponder's
-``x-ponder-max-ttfa-ms`` header. Ignored: ``metadata``, ``user``, ``truncation``,
-``service_tier``, ``prompt_cache_key`` and the like. Refused by name: ``background``,
-``conversation``, ``item_reference`` items, file inputs, tool choices other than function
-ones. Tools other than functions (``web_search``, ``file_search``, ``local_shell``,
-``custom``, MCP, …) cannot run through ponder: they are left out, and a note says so.
+``x-ponder-max-ttfa-ms`` and ``x-ponder-max-cost-usd`` headers. Ignored: ``metadata``,
+``user``, ``truncation``, ``service_tier``, ``prompt_cache_key`` and the like. Refused by
+name: ``background``, ``conversation``, ``item_reference`` items, file inputs, tool choices
+other than function ones. Tools other than functions (``web_search``, ``file_search``,
+``local_shell``, ``custom``, MCP, …) cannot run through ponder: they are left out, and a note
+says so.
 
 A ``reasoning`` item's ``encrypted_content`` that ponder issued restores its reasoning part
 exactly (text and provider state); one that does not verify is refused with a 400. Without
@@ -42,7 +43,7 @@ from ponder.request import (
     ToolSpec,
 )
 from ponder.server.errors import ParamError
-from ponder.server.parse import MAX_TTFA_HEADER, _max_ttfa
+from ponder.server.parse import MAX_COST_HEADER, MAX_TTFA_HEADER, _max_cost, _max_ttfa
 from ponder.server.signing import ThoughtSigner, is_ponder_token
 
 ENCRYPTED_REASONING = "reasoning.encrypted_content"
@@ -114,6 +115,7 @@ def parse_responses(
         parallel_tool_calls=_optional_bool(body, "parallel_tool_calls"),
         response_format=_format(body.get("text")),
         max_ttfa_ms=_max_ttfa(headers.get(MAX_TTFA_HEADER)),
+        max_cost_usd=_max_cost(body, headers.get(MAX_COST_HEADER)),
         request_id=request_id,
     )
     stream = _optional_bool(body, "stream") or False

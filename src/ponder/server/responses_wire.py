@@ -30,6 +30,7 @@ from ponder.events import (
     ToolCallStart,
     Usage,
 )
+from ponder.pricing import Cost
 from ponder.request import Part, ReasoningPart, TextPart, ToolCallPart
 from ponder.server.signing import ThoughtSigner
 from ponder.turn import TurnAssembler
@@ -113,7 +114,11 @@ def response_object(
 
 
 def ponder_extra(
-    started: Started, finished: Finished | None, usage: Usage | None, notes: Sequence[str]
+    started: Started,
+    finished: Finished | None,
+    usage: Usage | None,
+    notes: Sequence[str],
+    cost: Cost | None = None,
 ) -> dict[str, Any]:
     extra: dict[str, Any] = {
         "request_id": started.request_id,
@@ -131,6 +136,8 @@ def ponder_extra(
             "answer_tokens": usage.answer_tokens,
             "estimated": usage.estimated,
         }
+    if cost is not None:
+        extra["cost"] = cost.as_dict()
     return extra
 
 
@@ -384,6 +391,7 @@ class ResponseStreamEncoder:
         usage: Usage | None,
         prompt_tokens: int,
         notes: Sequence[str],
+        cost: Cost | None = None,
     ) -> bytes:
         out = self._close()
         incomplete = incomplete_reason(event)
@@ -394,7 +402,7 @@ class ResponseStreamEncoder:
             output=self.output(),
             usage=usage_json(usage, prompt_tokens),
             incomplete=incomplete,
-            ponder=ponder_extra(started, event, usage, notes),
+            ponder=ponder_extra(started, event, usage, notes, cost),
         )
         kind = "response.incomplete" if incomplete else "response.completed"
         return out + self._event(kind, response=response)
