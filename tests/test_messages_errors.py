@@ -143,6 +143,7 @@ def test_invalid_fields_name_the_field(served: Served) -> None:
         ({"model": "fast", "max_tokens": 9, "messages": HI, "tool_choice": {"type": "tool"}},
          "tool_choice.name"),
         ({"model": "fast", "max_tokens": 9, "messages": HI, "temperature": 1.5}, "temperature"),
+        ({"model": "fast", "max_tokens": 10**9, "messages": HI}, "the limit is"),
         ({"model": "fast", "max_tokens": 9, "messages": [{"role": "assistant", "content": [
             {"type": "thinking", "thinking": "t", "signature": "ponder1.garbage"}]}]},
          "messages.0.content.0.signature"),

@@ -43,6 +43,7 @@ from ponder.request import (
     ToolSpec,
 )
 from ponder.server.errors import ParamError
+from ponder.server.limits import check_limits
 from ponder.server.parse import MAX_COST_HEADER, MAX_TTFA_HEADER, _max_cost, _max_ttfa
 from ponder.server.signing import ThoughtSigner, is_ponder_token
 
@@ -64,6 +65,7 @@ def parse_messages(
     config: Config,
     signer: ThoughtSigner,
 ) -> ParsedMessages:
+    check_limits(body)  # the same explicit limits as chat completions (same field names)
     raw_model = body.get("model")
     if not isinstance(raw_model, str) or not raw_model:
         raise ParamError("model", "model: Field required (fast, deep, auto or a configured alias).")
