@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 import io
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 
 from ponder.bench.correct import CorrectSettings, run_correct
 from ponder.bench.records import ATTEMPTS_FILE, AttemptRecord, read_attempts
 from ponder.bench.registry import available_suites, get_suite, register_suite, unregister_suite
+from ponder.config import ModelConfig
 from ponder.errors import ConfigError
+from ponder.request import ChatRequest
 from ponder.tasks import recognise, untrained
+from ponder.verify import Judgement, register_verifier, unregister_verifier
 from tests.bench_support import FakeProvider, ToySuite, fake_config
 
 
@@ -84,6 +89,16 @@ def test_the_record_carries_what_the_router_trains_on(tmp_path: Path) -> None:
     assert deep.meter["ttfa_ms"] >= deep.meter["ttft_ms"]
     on_disk = read_attempts(tmp_path / ATTEMPTS_FILE)
     assert on_disk == result.records
+
+
+def test_interleave_runs_task_by_task_across_the_models(tmp_path: Path) -> None:
+    run(tmp_path, interleave=True)
+    order = [(r.task_id, r.model) for r in read_attempts(tmp_path / ATTEMPTS_FILE)]
+    tasks_in_order = list(dict.fromkeys(task for task, _ in order))
+    assert len(tasks_in_order) > 1
+    # Every task's chains (fast's, then deep's) finish before the next task starts.
+    assert [t for t, _ in order] == sorted([t for t, _ in order], key=tasks_in_order.index)
+    assert {m for t, m in order if t == tasks_in_order[0]} == {"fast", "deep"}
 
 
 def test_rerun_skips_finished_attempts(tmp_path: Path) -> None:
@@ -173,3 +188,46 @@ def test_embedded_suites_retry_without_leaking_the_answer(tmp_path: Path) -> Non
         for t in tasks:
             assert recognise(suite.retry_prompt(t, wrong)) == name  # type: ignore[attr-defined]
             assert untrained(suite.retry_prompt(t, wrong)) is None  # type: ignore[attr-defined]
+
+
+class _ToySum:
+    """Judges the toy suite's A+B for a hedge, from the first user message."""
+
+    name: ClassVar[str] = "toy-sum"
+    request_options: ClassVar[frozenset[str]] = frozenset()
+
+    def applies(self, request: ChatRequest, options: Mapping[str, Any]) -> bool:
+        return True
+
+    def check_options(self, request: ChatRequest, options: Mapping[str, Any]) -> None:
+        return None
+
+    def judge(self, request: ChatRequest, answer: str, options: Mapping[str, Any]) -> Judgement:
+        a, b = (int(x) for x in re.findall(r"(\d+)\+(\d+)", request.messages[0].content)[0])
+        got = re.findall(r"\d+", answer)
+        return Judgement(bool(got) and int(got[-1]) == a + b, "checked the sum")
+
+
+def test_a_hedge_is_benched_like_any_model_with_its_lanes_tokens(tmp_path: Path) -> None:
+    register_verifier("toy-sum", _ToySum)
+    try:
+        base = fake_config()
+        hedge = ModelConfig("hedge", "hedge", options={"verifier": "toy-sum"})
+        config = dataclasses.replace(base, models={**base.models, "hedge": hedge})
+        result = run_correct(
+            config, settings(tmp_path, models=("fast", "deep", "hedge")),
+            progress_stream=io.StringIO(),
+        )  # fmt: skip
+    finally:
+        unregister_verifier("toy-sum")
+    hedged = [r for r in result.records if r.model == "hedge"]
+    assert all(r.verdict.ok and r.attempt == 1 for r in hedged)  # never a rejected answer
+    by_level = {level: [r for r in hedged if r.level == level] for level in (1, 2)}
+    assert {r.served_by for r in by_level[1]} == {"fast"}  # fast is right on level 1
+    assert {r.served_by for r in by_level[2]} == {"deep"}  # and wrong first on level 2
+    assert all(r.extra["unserved_tokens"] > 0 for r in by_level[2])  # fast's, spent unseen
+    assert all(r.tokens_spent > r.meter["thinking_tokens"] + r.meter["answer_tokens"]
+               for r in by_level[2])  # fmt: skip
+    row = next(s for s in result.levels if s.model == "hedge" and s.level == "2")
+    assert row.served_by == (("deep", 1.0),) and row.tokens_mean > 0
+    assert "served by" in result.text and "deep 50%, fast 50%" in result.text

@@ -36,8 +36,9 @@ def test_models_lists_each_with_why_it_is_unusable(
     out = capsys.readouterr().out
     table, _, policies = out.partition("\n\n")
     rows = {line.split()[0]: line for line in table.splitlines()[1:]}
-    assert set(rows) == {"auto", "deep", "down", "fast", "kimi", "plugin"}
+    assert set(rows) == {"auto", "deep", "down", "fast", "hedge", "kimi", "plugin"}
     assert "ok:" in rows["fast"] and "ok:" in rows["deep"]  # the embedded model loads
+    assert "ok:" in rows["hedge"] and "races fast against deep" in rows["hedge"]
     assert "unusable" in rows["kimi"] and "PONDER_TEST_MISSING_KEY" in rows["kimi"]
     assert "unusable" in rows["down"] and "cannot reach the server" in rows["down"]
     assert "no-such-kind" in rows["plugin"] and "Available kinds" in rows["plugin"]

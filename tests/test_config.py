@@ -18,7 +18,12 @@ def test_defaults_define_fast_and_deep_on_the_embedded_model(
     assert config.model("fast").provider == "local"
     assert config.model("fast").thinking.enabled is False
     assert config.model("deep").thinking.enabled is True
-    assert config.names() == ["auto", "deep", "fast"]
+    assert config.names() == ["auto", "deep", "fast", "hedge"]
+    hedge = config.model("hedge")
+    assert hedge.provider == "hedge"
+    assert dict(hedge.options) == {
+        "fast": "fast", "deep": "deep", "verifier": "embedded", "race": "when_it_pays"
+    }
 
 
 def test_file_overrides_and_adds_models(tmp_path: Path) -> None:

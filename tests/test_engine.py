@@ -125,7 +125,10 @@ async def test_auto_routes_and_says_why() -> None:
     events = await run(engine, model="auto")
     started = events[0]
     assert isinstance(started, Started)
-    assert (started.model, started.mode, started.reason) == ("deep", "deep", "test says deep")
+    # The reason also says why auto did not hedge (no verifier recognises "q").
+    assert (started.model, started.mode, started.reason) == (
+        "deep", "deep", "test says deep; not hedged: the embedded verifier does not apply"
+    )
     assert started.estimates == {"p_fast": 0.2}
 
 

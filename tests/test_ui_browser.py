@@ -418,6 +418,18 @@ def test_race_shows_both_lanes_timelines_and_verdicts(session: Session) -> None:
     assert page.locator("#race-timeline .axis .tick").count() >= 2
     summary = page.locator("#race-summary").inner_text()
     assert "first answer token" in summary and ("correct" in summary or "wrong" in summary.lower())
+    # The third lane, the hedge: it says which lane answered and why, shows both lanes in
+    # miniature, and never serves an answer the verifier rejected.
+    hedge = page.locator("#lane-hedge")
+    assert hedge.locator("article.msg.assistant").get_attribute("data-state") == "done"
+    badge = hedge.locator(".badge-hedge").inner_text().lower()  # styled upper-case
+    assert re.fullmatch(r"answered by (fast|deep)", badge)
+    assert hedge.locator(".hedge .hedge-lane").count() == 2
+    assert hedge.locator(".hedge .hedge-lane.served").count() == 1
+    assert hedge.locator(".hedge-summary").inner_text().strip()
+    assert hedge.locator(".verdict").inner_text().startswith("✓ Correct")
+    assert page.locator('#race-timeline .tl-row[data-lane="hedge"] .end-mark').inner_text() == "✓"
+    assert "Hedge: " in summary
     assert not session.dialogs and not session.errors
 
 

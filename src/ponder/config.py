@@ -3,7 +3,7 @@
 Secrets never live in the file: a model names the environment variable holding its key
 (``api_key_env``), and :meth:`ModelConfig.api_key` is the one place that reads it.
 ``fast`` and ``deep`` always exist; unless the file says otherwise they are the embedded
-model with thinking off and on.
+model with thinking off and on. ``hedge`` races them behind the embedded model's verifier.
 """
 
 from __future__ import annotations
@@ -149,6 +149,18 @@ def default_models() -> dict[str, ModelConfig]:
     return {
         "fast": ModelConfig("fast", "local", thinking=ThinkingConfig(enabled=False)),
         "deep": ModelConfig("deep", "local", thinking=ThinkingConfig(enabled=True)),
+        # fast raced against deep, the embedded model's checks accepting fast's answer early
+        "hedge": ModelConfig(
+            "hedge",
+            "hedge",
+            options={
+                "fast": "fast",
+                "deep": "deep",
+                "verifier": "embedded",
+                # the shipped router knows these two: race only where it lowers the wait
+                "race": "when_it_pays",
+            },
+        ),
     }
 
 

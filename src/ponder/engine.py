@@ -38,6 +38,7 @@ from ponder.events import (
     Usage,
 )
 from ponder.meter import Meter
+from ponder.policies.hedge import AutoHedge
 from ponder.policies.stack import PolicyStack
 from ponder.progress import KeywordNarrator, Narrator
 from ponder.providers.base import Provider
@@ -69,7 +70,7 @@ class Engine:
         self._narrator_factory = narrator_factory
         self._providers: dict[str, Provider] = {}
         # Every model's provider, wrapped in its retries, timeouts, breaker and fallbacks.
-        self.policies = PolicyStack(config, create_provider)
+        self.policies = PolicyStack(config, self._create)
 
     @property
     def router(self) -> Router:
@@ -88,6 +89,7 @@ class Engine:
                 self.router,
                 self.provider,
                 cost=lambda mode, model, request: self.costs.expected_usd(mode, model, request),
+                hedger=AutoHedge.from_config(self.config, self.provider),
             )
         else:
             model = self.config.model(name)
@@ -96,6 +98,15 @@ class Engine:
                 provider = SpendCapProvider(provider, self.spend)
         self._providers[name] = provider
         return provider
+
+    def _create(self, model: ModelConfig) -> Provider:
+        """A model's bare provider; a wrapper kind (the hedge) also gets the model lookup
+        (its lanes come back wrapped in their own policies) and the router's figures."""
+        return create_provider(model, resolve=self.provider, estimate=self._estimate)
+
+    def _estimate(self, request: ChatRequest) -> dict[str, float] | None:
+        """The router's figures for a request (for wrappers that weigh the modes)."""
+        return self.router.decide(request).estimates
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Event]:
         """Events of one request. Raises only for an unknown model (before anything is sent)."""
@@ -127,6 +138,11 @@ class Engine:
                     yield finish(event)
                     return
                 meter.feed(event)
+                if isinstance(event, Progress):
+                    # A wrapper's own steps (the hedge's verdicts) share the narrator's count.
+                    yield dataclasses.replace(event, index=steps)
+                    steps += 1
+                    continue
                 if isinstance(event, Usage):
                     saw_usage = True
                 elif isinstance(event, Answer) and event.text and not answering:

@@ -119,7 +119,11 @@ class Progress:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Token counts. ``estimated`` is True when ponder counted rather than the provider."""
+    """Token counts. ``estimated`` is True when ponder counted rather than the provider.
+
+    ``unserved_tokens``: tokens generated for this request that are in neither count because
+    the client never saw them (a hedge's losing answer); spent = output + unserved.
+    """
 
     input_tokens: int | None
     thinking_tokens: int
@@ -127,6 +131,7 @@ class Usage:
     estimated: bool = False
     # Input tokens served from the provider's prompt cache (billed at the cached rate).
     cached_input_tokens: int | None = None
+    unserved_tokens: int | None = None
     at_ns: int = field(default_factory=now_ns)
     type: Literal["usage"] = "usage"
 
@@ -149,10 +154,19 @@ FinishReason = Literal[
 
 @dataclass(frozen=True, slots=True)
 class Finished:
-    """The stream ended normally. ``timings`` holds the meter's figures when known."""
+    """The stream ended normally. ``timings`` holds the meter's figures when known.
+
+    A wrapper that ran several models (the hedge) names the one whose answer was served in
+    ``served_by``, in ``cancelled_tokens`` the tokens each losing model had generated, and in
+    ``lanes`` what each lane did (``{"fast": {"model", "outcome", "end_ms", "reason",
+    "tokens"}, "deep": {...}}``, ms since the request started) for the UI's timelines.
+    """
 
     finish_reason: FinishReason
     timings: dict[str, float | None] | None = None
+    served_by: str | None = None
+    cancelled_tokens: dict[str, int] | None = None
+    lanes: dict[str, dict[str, Any]] | None = None
     at_ns: int = field(default_factory=now_ns)
     type: Literal["finished"] = "finished"
 

@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from ponder.config import ModelConfig
 from ponder.errors import ConfigError
-from ponder.providers.base import Provider
+from ponder.providers.base import Estimator, Provider
 
 ENTRY_POINT_GROUP = "ponder.providers"
 P = TypeVar("P", bound=type[Provider])
@@ -54,5 +54,20 @@ def available_kinds() -> list[str]:
     return sorted({*_registered, *(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))})
 
 
-def create_provider(config: ModelConfig) -> Provider:
-    return provider_class(config.provider)(config)
+def create_provider(
+    config: ModelConfig,
+    resolve: Callable[[str], Provider] | None = None,
+    estimate: Estimator | None = None,
+) -> Provider:
+    """The provider for ``config``. A wrapper kind (``needs_resolver``, e.g. the hedge) also
+    gets ``resolve``, which turns the model names it wraps into providers, and ``estimate``,
+    the router's figures for a request."""
+    cls = provider_class(config.provider)
+    if not cls.needs_resolver:
+        return cls(config)
+    if resolve is None:
+        raise ConfigError(
+            f"[models.{config.name}] provider {config.provider!r} wraps other models;"
+            " create it through the engine."
+        )
+    return cls.with_resolver(config, resolve, estimate)

@@ -195,6 +195,14 @@ class ResponseFormat:
 
 
 @dataclass(frozen=True, slots=True)
+class VerifySpec:
+    """A verifier the request names (``ponder.verify``) and the options it gives it."""
+
+    name: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class ChatRequest:
     messages: tuple[Message, ...]
     model: str = "auto"
@@ -211,6 +219,10 @@ class ChatRequest:
     max_ttfa_ms: float | None = None
     # A cost budget in USD: ``auto`` picks a mode expected to cost no more (ponder.budget).
     max_cost_usd: float | None = None
+    # ponder's extension object: a verifier for hedged answers, and the hedge opt-out
+    # (False: never race two models for this request).
+    verify: VerifySpec | None = None
+    hedge: bool | None = None
     request_id: str = field(default_factory=lambda: "req_" + uuid.uuid4().hex[:20])
 
     @classmethod

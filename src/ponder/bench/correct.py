@@ -59,6 +59,7 @@ class CorrectSettings:
     d_dollars: float = 25.0
     concurrency: int = 1
     models_in_parallel: bool = False
+    interleave: bool = False  # task by task across the models (see RunSettings)
     retry_policy: RetryPolicy = "feedback"
     run_models: bool = True  # False: only rebuild the summary and report from the JSONL
     # Where database suites (sql) keep their database: sqlite:///PATH or duckdb:///PATH;
@@ -112,6 +113,7 @@ def run_correct(
             retry_policy=settings.retry_policy,
             concurrency=settings.concurrency,
             models_in_parallel=settings.models_in_parallel,
+            interleave=settings.interleave,
         )
         new = asyncio.run(
             _run(

@@ -36,6 +36,9 @@ CSV_FIELDS = (
     "D_usd",
     "expected_cost_usd",
     "break_even_D_usd",
+    "tokens_mean",
+    "cancelled_tokens_mean",
+    "served_by",
 )
 
 
@@ -103,8 +106,16 @@ def write_csv(
                     _num(d_usd, 2),
                     _num(expected_usd, 6),
                     _num(be_usd, 6),
+                    _num(row.tokens_mean, 1),
+                    _num(row.cancelled_tokens_mean, 1),
+                    served_text(row),
                 ]
             )
+
+
+def served_text(row: Summary) -> str:
+    """``fast 62%, deep 38%``: which model answered a wrapper's (the hedge's) attempts."""
+    return ", ".join(f"{name} {share:.0%}" for name, share in row.served_by)
 
 
 def table_rows(
@@ -114,6 +125,7 @@ def table_rows(
     cost columns appear when some model has a price (the embedded one is free)."""
     k = max((r.k for r in rows), default=1)
     costs = any(r.cost_per_task_usd is not None for r in rows)
+    hedged = any(r.served_by for r in rows)
     header = ["model", "mode", "tasks", "pass@1"]
     if k > 1:
         header.append(f"pass@{k}")
@@ -122,6 +134,9 @@ def table_rows(
         header.append("$/correct")
         if d_usd is not None:
             header.append(f"E[$] @ D={format_usd(d_usd)}")
+    header.append("tokens/task")
+    if hedged:
+        header += ["of which cancelled", "served by"]
     cells = []
     for r in rows:
         never = f"> {r.k} tries" if r.k > 1 else "never"
@@ -143,6 +158,9 @@ def table_rows(
             row.append(format_usd(r.cost_per_correct_usd) if r.solved else "never")
             if d_usd is not None:
                 row.append(format_usd(r.expected_cost_usd(d_usd)))
+        row.append(f"{r.tokens_mean:.0f}")
+        if hedged:
+            row += [f"{r.cancelled_tokens_mean:.0f}", served_text(r) or "—"]
         cells.append(row)
     return header, cells
 

@@ -73,6 +73,30 @@ class AttemptRecord:
         return float(value) if isinstance(value, int | float) else 0.0
 
     @property
+    def tokens_spent(self) -> int:
+        """Every token generated for this attempt: thoughts and answer as metered, plus what a
+        hedge generated and never served (``extra.unserved_tokens``)."""
+        total = 0
+        for key in ("thinking_tokens", "answer_tokens"):
+            value = self.meter.get(key)
+            total += int(value) if isinstance(value, int | float) else 0
+        unserved = self.extra.get("unserved_tokens")
+        return total + (int(unserved) if isinstance(unserved, int | float) else 0)
+
+    @property
+    def cancelled_tokens(self) -> int:
+        """Tokens the losing side of a hedge had generated (streamed thoughts included)."""
+        raw = self.extra.get("cancelled_tokens")
+        if not isinstance(raw, Mapping):
+            return 0
+        return sum(int(v) for v in raw.values() if isinstance(v, int | float))
+
+    @property
+    def served_by(self) -> str | None:
+        value = self.extra.get("served_by")
+        return value if isinstance(value, str) else None
+
+    @property
     def ttfa_ms(self) -> float | None:
         value = self.meter.get("ttfa_ms")
         return float(value) if isinstance(value, int | float) else None

@@ -11,9 +11,10 @@ Two retry policies:
   pass@k estimator applies.
 
 Concurrency is limited per model (``concurrency``); by default models run one after another
-so that one model's load never skews another's timings. Every attempt is appended to the
-attempts JSONL as soon as it is judged; a rerun on the same log skips finished chains and
-resumes unfinished ones from their last recorded attempt.
+so that one model's load never skews another's timings (``interleave``: still one at a time,
+but task by task, so load that drifts during the run weighs on every model alike). Every
+attempt is appended to the attempts JSONL as soon as it is judged; a rerun on the same log
+skips finished chains and resumes unfinished ones from their last recorded attempt.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from ponder.bench.suite import Suite, Task, Verdict, feedback_for
 from ponder.config import Price
 from ponder.engine import Engine
 from ponder.errors import PonderError
-from ponder.events import Answer, Failed, Started, Thinking, Usage
+from ponder.events import Answer, Failed, Finished, Started, Thinking, Usage
 from ponder.meter import Meter
 from ponder.pricing import cost_of, price_for
 from ponder.request import ChatRequest, Message
@@ -52,6 +53,8 @@ class RunSettings:
     retry_policy: RetryPolicy = "feedback"
     concurrency: int = 1
     models_in_parallel: bool = False
+    # One model at a time but task by task, so load that drifts over the run skews no model.
+    interleave: bool = False
 
 
 def chain_key(task: Task, model: str) -> ChainKey:
@@ -120,7 +123,17 @@ class BenchRunner:
 
             await asyncio.gather(*(one(task, prior) for task, prior in pending[model]))
 
-        if settings.models_in_parallel:
+        if settings.interleave and not settings.models_in_parallel:
+            todo = {(m, chain_key(t, m)): p for m in settings.models for t, p in pending[m]}
+            for task in tasks:
+                for model in settings.models:
+                    earlier = todo.get((model, chain_key(task, model)))
+                    if earlier is None:
+                        continue
+                    new.extend(await self.run_chain(task, model, earlier))
+                    if self.progress is not None:
+                        self.progress.chain_done()
+        elif settings.models_in_parallel:
             await asyncio.gather(*(run_model(m) for m in settings.models))
         else:
             for model in settings.models:
@@ -185,9 +198,14 @@ class BenchRunner:
         served = model
         route_reason: str | None = None
         error: ErrorRecord | None = None
+        extra: dict[str, object] = {}
         try:
             async for event in self.engine.stream(request):
                 meter.feed(event)
+                if isinstance(event, Finished):
+                    extra.update(_served(event))
+                elif isinstance(event, Usage) and event.unserved_tokens:
+                    extra["unserved_tokens"] = event.unserved_tokens
                 if isinstance(event, Started):
                     mode = event.mode
                     served = event.model
@@ -241,6 +259,7 @@ class BenchRunner:
             error=error,
             cost_usd=round(cost.total_usd, 10) if cost is not None else None,
             ponder_version=__version__,
+            extra=extra,
         )
 
     def _price(self, name: str) -> Price | None:
@@ -248,6 +267,16 @@ class BenchRunner:
             return price_for(self.engine.config.model(name))
         except PonderError:
             return None
+
+
+def _served(event: Finished) -> dict[str, object]:
+    """A wrapper's (the hedge's) record: which model answered, what the loser had generated."""
+    out: dict[str, object] = {}
+    if event.served_by is not None:
+        out["served_by"] = event.served_by
+    if event.cancelled_tokens:
+        out["cancelled_tokens"] = dict(event.cancelled_tokens)
+    return out
 
 
 def _safe_verify(suite: Suite, task: Task, answer: str) -> Verdict:

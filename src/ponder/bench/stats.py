@@ -71,6 +71,9 @@ class ChainResult:
     # USD until accepted (all attempts when never); None when an attempt had no price.
     cost_usd: float | None = None
     attempt_costs: tuple[float | None, ...] = ()
+    tokens: int = 0  # generated until accepted (or over all attempts), a hedge's loser included
+    cancelled_tokens: int = 0  # of which the losing side of a hedge
+    served_by: tuple[str, ...] = ()  # per attempt, when a wrapper said which model answered
 
     @property
     def solved(self) -> bool:
@@ -88,9 +91,15 @@ def reduce_chains(records: Iterable[AttemptRecord]) -> list[ChainResult]:
         first_ok: int | None = None
         spent = 0.0
         cost: float | None = 0.0
+        tokens = cancelled = 0
+        served: list[str] = []
         for record in chain:
             spent += record.e2e_ms + record.verify_ms
             cost = None if cost is None or record.cost_usd is None else cost + record.cost_usd
+            tokens += record.tokens_spent
+            cancelled += record.cancelled_tokens
+            if record.served_by is not None:
+                served.append(record.served_by)
             if record.verdict.ok:
                 first_ok = record.attempt
                 break
@@ -113,6 +122,9 @@ def reduce_chains(records: Iterable[AttemptRecord]) -> list[ChainResult]:
                 first_e2e_ms=first.e2e_ms,
                 cost_usd=cost,
                 attempt_costs=tuple(r.cost_usd for r in chain),
+                tokens=tokens,
+                cancelled_tokens=cancelled,
+                served_by=tuple(served),
             )
         )
     return results
@@ -170,6 +182,10 @@ class Summary:
     cost_per_attempt_usd: float | None = None
     cost_per_task_usd: float | None = None
     cost_per_correct_usd: float | None = None  # None also when nothing was correct
+    tokens_mean: float = 0.0  # tokens generated per task, a hedge's cancelled side included
+    cancelled_tokens_mean: float = 0.0
+    # Share of attempts each model served, when a wrapper (the hedge) said: (model, share).
+    served_by: tuple[tuple[str, float], ...] = ()
 
     def expected_cost_usd(self, d_usd: float) -> float | None:
         """Expected cost-to-correct in USD when a wrong answer costs ``d_usd`` to fix."""
@@ -230,7 +246,15 @@ def summarize(chains: Sequence[ChainResult], model: str, suite: str, level: str)
         cost_per_correct_usd=(
             sum(x for x in chain_costs if x is not None) / solved if priced and solved else None
         ),
+        tokens_mean=_mean([float(c.tokens) for c in chains]),
+        cancelled_tokens_mean=_mean([float(c.cancelled_tokens) for c in chains]),
+        served_by=_shares([name for c in chains for name in c.served_by]),
     )
+
+
+def _shares(names: Sequence[str]) -> tuple[tuple[str, float], ...]:
+    counts = Counter(names)
+    return tuple((name, n / len(names)) for name, n in sorted(counts.items()))
 
 
 def _mean(values: Sequence[float]) -> float:

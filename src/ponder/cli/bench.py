@@ -103,6 +103,13 @@ def register(subparsers: Any) -> None:
         " model are not skewed by another's load)",
     )
     correct.add_argument(
+        "--interleave",
+        action="store_true",
+        help="one model at a time, but task by task (each task's chains for every model, then"
+        " the next task), so a machine whose load drifts during the run skews no model more"
+        " than another",
+    )
+    correct.add_argument(
         "--retry-policy",
         choices=("feedback", "independent"),
         default="feedback",
@@ -166,6 +173,7 @@ def run_correct_command(args: argparse.Namespace) -> int:
         d_dollars=args.d_dollars,
         concurrency=args.concurrency,
         models_in_parallel=args.models_in_parallel,
+        interleave=args.interleave,
         retry_policy=args.retry_policy,
         run_models=not args.report_only,
         dsn=args.dsn,

@@ -35,15 +35,17 @@ def run(args: argparse.Namespace) -> int:
 
 async def _run(args: argparse.Namespace) -> int:
     from ponder.config import load_config
+    from ponder.engine import Engine
     from ponder.errors import PonderError
     from ponder.providers.base import Availability
-    from ponder.registry import create_provider
 
     config = load_config(args.config)
+    # Through the engine, so a wrapper (the hedge) checks the models it wraps.
+    engine = Engine(config)
 
     async def check(name: str) -> Availability:
         try:
-            provider = create_provider(config.model(name))
+            provider = engine.provider(name)
         except PonderError as exc:
             return Availability(False, exc.message)
         try:
@@ -52,11 +54,12 @@ async def _run(args: argparse.Namespace) -> int:
             return Availability(False, f"no answer within {args.timeout:g} s")
         except PonderError as exc:
             return Availability(False, exc.message)
-        finally:
-            await provider.aclose()
 
     names = sorted(config.models)
-    results = await asyncio.gather(*(check(n) for n in names))
+    try:
+        results = await asyncio.gather(*(check(n) for n in names))
+    finally:
+        await engine.aclose()
     rows = [("MODEL", "PROVIDER", "UPSTREAM", "THINKING", "PRICE $/Mtok in/out", "STATUS")]
     for name, status in zip(names, results, strict=True):
         model = config.models[name]

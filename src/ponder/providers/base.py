@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -11,6 +11,9 @@ from ponder.config import ModelConfig, ThinkingConfig
 from ponder.errors import ToolsUnsupportedError
 from ponder.events import Event, Mode, Started
 from ponder.request import ChatRequest, ReasoningPart
+
+# The router's estimates for a request (p_fast, p_deep, e2e_fast_ms, ...), or None.
+Estimator = Callable[[ChatRequest], Mapping[str, float] | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,9 +40,23 @@ class Provider(ABC):
     supports_tools: ClassVar[bool] = True
     # The model runs in this process (no provider bill): its cost is zero, not unknown.
     runs_in_process: ClassVar[bool] = False
+    # A wrapper of other models (the hedge): created by :meth:`with_resolver`, which gets the
+    # engine's model-name -> provider lookup.
+    needs_resolver: ClassVar[bool] = False
 
     def __init__(self, config: ModelConfig) -> None:
         self.config = config
+
+    @classmethod
+    def with_resolver(
+        cls,
+        config: ModelConfig,
+        resolve: Callable[[str], Provider],
+        estimate: Estimator | None = None,
+    ) -> Provider:
+        """A wrapper provider over the models ``resolve`` finds (``needs_resolver`` kinds);
+        ``estimate`` gives the router's figures for a request (P(correct), E2E per mode)."""
+        raise NotImplementedError(f"{cls.__name__} does not wrap other models")
 
     @property
     def name(self) -> str:

@@ -2,7 +2,8 @@
 
 A :class:`Router` only decides. :class:`RoutingProvider` is itself a provider (composition,
 not flags): it asks the router, then streams from the chosen model with the decision and its
-one-line reason on the ``started`` event.
+one-line reason on the ``started`` event. With a :class:`Hedger`, it may instead race both
+modes behind a verifier (the hedge), and the reason says why it did or did not.
 """
 
 from __future__ import annotations
@@ -31,6 +32,20 @@ class Router(Protocol):
 
 # (mode, the model it routes to, the request) -> (expected USD or None, where it came from)
 CostEstimate = Callable[[Mode, ModelConfig, ChatRequest], tuple[float | None, str]]
+@dataclass(frozen=True, slots=True)
+class HedgePlan:
+    """A hedger's answer: the provider that races both modes (None: route as decided), and
+    why, appended to the decision's reason."""
+
+    provider: Provider | None
+    reason: str
+
+
+class Hedger(Protocol):
+    """Decides whether racing fast against deep pays for a request (see
+    :class:`ponder.policies.hedge.AutoHedge`)."""
+
+    def plan(self, request: ChatRequest, decision: Decision) -> HedgePlan: ...
 
 
 class RoutingProvider(Provider):
@@ -45,12 +60,14 @@ class RoutingProvider(Provider):
         resolve: Callable[[str], Provider],
         targets: dict[Mode, str] | None = None,
         cost: CostEstimate | None = None,
+        hedger: Hedger | None = None,
     ) -> None:
         super().__init__(config)
         self.router = router
         self.resolve = resolve
         self.targets: dict[Mode, str] = targets or {"fast": "fast", "deep": "deep"}
         self.cost = cost
+        self.hedger = hedger
 
     def _within_budget(self, request: ChatRequest, decision: Decision) -> Decision:
         """The decision, changed to a cheaper mode when it would exceed ``max_cost_usd``."""
@@ -74,7 +91,6 @@ class RoutingProvider(Provider):
         return replace(
             decision, mode=mode, reason=f"{decision.reason}; {note}", estimates=estimates
         )
-
     async def stream(
         self,
         request: ChatRequest,
@@ -82,6 +98,17 @@ class RoutingProvider(Provider):
         estimates: dict[str, float] | None = None,
     ) -> AsyncIterator[Event]:
         decision = self._within_budget(request, self.router.decide(request))
+        if self.hedger is not None:
+            plan = self.hedger.plan(request, decision)
+            if plan.provider is not None:
+                reason = f"{decision.reason}; {plan.reason}"
+                async for event in plan.provider.stream(
+                    request, reason=reason, estimates=decision.estimates
+                ):
+                    yield event
+                return
+            if plan.reason:
+                decision = replace(decision, reason=f"{decision.reason}; {plan.reason}")
         target = self.resolve(self.targets[decision.mode])
         # The chosen mode wins over the target model's default thinking switch.
         thinking = ThinkingSettings(

@@ -5,9 +5,9 @@ Accepted: ``model``, ``messages`` (system, developer, user, assistant with ``too
 parts), ``stream``, ``stream_options.include_usage``, ``temperature``, ``top_p``, ``stop``,
 ``max_tokens`` / ``max_completion_tokens``, ``reasoning_effort``, ``tools`` (function tools),
 ``tool_choice``, ``parallel_tool_calls``, ``response_format``, ponder's ``thinking: {enabled,
-budget}`` and the ``x-ponder-max-ttfa-ms`` header. Other OpenAI fields are ignored; fields
-ponder cannot honour (``n`` > 1, legacy ``functions``, non-function tools, audio and file
-parts) are rejected by name.
+budget}``, ponder's ``ponder: {verify, hedge}`` extension and the ``x-ponder-max-ttfa-ms``
+header. Other OpenAI fields are ignored; fields ponder cannot honour (``n`` > 1, legacy
+``functions``, non-function tools, audio and file parts) are rejected by name.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
+from ponder.errors import ConfigError
 from ponder.request import (
     ChatRequest,
     Effort,
@@ -33,9 +34,11 @@ from ponder.request import (
     ToolChoice,
     ToolResultPart,
     ToolSpec,
+    VerifySpec,
 )
 from ponder.server.errors import MalformedJSONError, ParamError
 from ponder.server.limits import check_limits
+from ponder.verify import available_verifiers, get_verifier
 
 MAX_TTFA_HEADER = "x-ponder-max-ttfa-ms"
 MAX_COST_HEADER = "x-ponder-max-cost-usd"
@@ -105,6 +108,7 @@ def parse_chat(
         max_ttfa_ms=_max_ttfa(headers.get(MAX_TTFA_HEADER)),
         max_cost_usd=_max_cost(body, headers.get(MAX_COST_HEADER)),
         request_id=request_id,
+        **_ponder(body.get("ponder")),
     )
     return ParsedRequest(chat=chat, stream=stream, include_usage=include_usage)
 
@@ -421,3 +425,55 @@ def _stop(raw: Any) -> tuple[str, ...]:
     if isinstance(raw, list) and all(isinstance(s, str) for s in raw):
         return tuple(raw)
     raise ParamError("stop", "'stop' must be a string or an array of strings.")
+
+
+def _unknown_fields(rest: Mapping[str, Any]) -> ParamError:
+    names = ", ".join(sorted(rest))
+    return ParamError("ponder", f"Unknown ponder field(s): {names}; known: verify, hedge.")
+
+
+def _ponder(raw: Any) -> dict[str, Any]:
+    """ponder's extension object: ``{"verify": "regex", "pattern": "^42$"}`` (or ``"verify":
+    {"name": "regex", "pattern": ...}``) names the verifier a hedge judges fast's answer with;
+    ``"hedge": false`` opts the request out of hedging."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ParamError("ponder", "'ponder' must be an object, e.g. {\"verify\": \"embedded\"}.")
+    fields: dict[str, Any] = {}
+    hedge = raw.get("hedge")
+    if hedge is not None:
+        if not isinstance(hedge, bool):
+            raise ParamError("ponder.hedge", "'ponder.hedge' must be true or false.")
+        fields["hedge"] = hedge
+    verify = raw.get("verify")
+    rest = {k: v for k, v in raw.items() if k not in ("verify", "hedge")}
+    if verify is None:
+        if rest:
+            raise _unknown_fields(rest)
+        return fields
+    if isinstance(verify, Mapping):
+        if rest:
+            raise _unknown_fields(rest)
+        name, options = verify.get("name"), {k: v for k, v in verify.items() if k != "name"}
+    else:
+        name, options = verify, rest
+    if not isinstance(name, str) or not name:
+        raise ParamError("ponder.verify", "'ponder.verify' must name a verifier, e.g. \"sql\".")
+    try:
+        verifier = get_verifier(name)
+    except ConfigError:
+        raise ParamError(
+            "ponder.verify",
+            f"Unknown verifier {name!r}. Available: {', '.join(available_verifiers())}.",
+        ) from None
+    refused = set(options) - verifier.request_options
+    if refused:
+        allowed = ", ".join(sorted(verifier.request_options)) or "none"
+        raise ParamError(
+            "ponder.verify",
+            f"The {name} verifier does not take {', '.join(sorted(refused))} from a request"
+            f" (it may take: {allowed}); server-side settings go in ponder.toml.",
+        )
+    fields["verify"] = VerifySpec(name, dict(options))
+    return fields

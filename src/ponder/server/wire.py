@@ -77,7 +77,20 @@ def usage_extra(usage: Usage | None) -> dict[str, Any] | None:
         "thinking_tokens": usage.thinking_tokens,
         "answer_tokens": usage.answer_tokens,
         "estimated": usage.estimated,
+        **({"unserved_tokens": usage.unserved_tokens} if usage.unserved_tokens else {}),
     }
+
+
+def served_extra(event: Finished) -> dict[str, Any]:
+    """Which model a wrapper (the hedge) served, and what the others had generated."""
+    extra: dict[str, Any] = {}
+    if event.served_by is not None:
+        extra["served_by"] = event.served_by
+    if event.cancelled_tokens:
+        extra["cancelled_tokens"] = dict(event.cancelled_tokens)
+    if event.lanes:
+        extra["lanes"] = event.lanes
+    return extra
 
 
 def openai_usage(usage: Usage | None, prompt_tokens: int) -> dict[str, Any]:
@@ -192,6 +205,7 @@ class ChunkEncoder:
             "timings": event.timings,
             "usage": usage_extra(usage),
             "cost": cost.as_dict() if cost is not None else None,
+            **served_extra(event),
         }
         return self._chunk({}, openai_finish_reason(event.finish_reason), extra)
 
@@ -239,6 +253,7 @@ def completion_body(
         cost=cost.as_dict() if cost is not None else None,
         progress=list(progress),
         notes=list(notes),
+        **served_extra(finished),
     )
     return {
         "id": completion_id,

@@ -42,6 +42,58 @@ export function formatEstimates(estimates) {
   return parts.join(" · ");
 }
 
+// What a hedge lane did, in the words the reply shows.
+const LANE_OUTCOMES = {
+  passed: "passed the check",
+  rejected: "rejected",
+  cancelled: "stopped",
+  served: "answered",
+  "not run": "not run",
+};
+
+// One sentence for a hedged reply: which lane answered and why, e.g. "fast answered: its
+// answer passed the embedded check (…); deep stopped after 1.1 s."
+export function hedgeSummary(p) {
+  const lanes = (p && p.lanes) || {};
+  const fast = lanes.fast || {};
+  const deep = lanes.deep || {};
+  const served = p && p.served_by;
+  if (!served) return "";
+  if (served === fast.model) {
+    return `${fast.model} answered: its answer passed the check (${fast.reason || "accepted"}); ${deep.model || "deep"} stopped after ${fmtMs(deep.end_ms)}.`;
+  }
+  if (fast.outcome === "rejected") return `${served} answered: ${fast.model}'s answer was rejected (${fast.reason || "no reason given"}).`;
+  if (fast.outcome === "cancelled") return `${served} answered first; ${fast.model} was stopped.`;
+  if (fast.outcome === "not run") return `${served} answered alone: ${fast.reason || "racing would not pay"}.`;
+  return `${served} answered.`;
+}
+
+// Both lanes of a hedge as two bars on one scale, each ending in what became of it.
+export function hedgeLanes(p) {
+  const lanes = (p && p.lanes) || {};
+  const rows = ["fast", "deep"].filter((role) => lanes[role]);
+  const longest = Math.max(1, ...rows.map((role) => Number(lanes[role].end_ms) || 0));
+  return h(
+    "div",
+    { class: "hedge-lanes", "aria-label": "Both lanes" },
+    rows.map((role) => {
+      const lane = lanes[role];
+      const outcome = String(lane.outcome || "");
+      const end = Number(lane.end_ms) || 0;
+      const bar = h("span", { class: "hedge-bar" });
+      bar.style.width = `${Math.max(2, (100 * end) / longest)}%`;
+      const served = lane.model === p.served_by;
+      return h(
+        "div",
+        { class: `hedge-lane hedge-${role} outcome-${outcome.replace(" ", "-")}${served ? " served" : ""}`, title: lane.reason || "" },
+        h("span", { class: "hedge-name", text: lane.model || role }),
+        h("span", { class: "hedge-track" }, bar),
+        h("span", { class: "hedge-what", text: `${LANE_OUTCOMES[outcome] || outcome}${outcome === "not run" ? "" : ` · ${fmtMs(end)}`}` }),
+      );
+    }),
+  );
+}
+
 export class AssistantView {
   constructor({ requested = "auto", compact = false, onChange = null, onStall = null } = {}) {
     this.requested = requested;
@@ -361,12 +413,21 @@ export class AssistantView {
   onFinished(p, at) {
     this.server = p;
     this.client.end = at;
+    if (p.lanes && p.served_by) this.showHedge(p);
     const reason = p.finish_reason || "stop";
     if (reason === "declined") this.decline();
     else if (reason === "cancelled") this.end("stopped", "Stopped.");
     else if (reason === "thinking_length") this.end("done", "The thinking budget ran out before an answer.");
     else if (reason === "length") this.end("done", "Stopped at the token limit.");
     else this.end("done", "");
+  }
+
+  // A hedged reply: which lane answered and why, and both lanes in miniature.
+  showHedge(p) {
+    this.el.dataset.servedBy = String(p.served_by);
+    this.routeEl.append(h("span", { class: "badge badge-hedge", text: `answered by ${p.served_by}`, title: hedgeSummary(p) }));
+    this.hedgeEl = h("div", { class: "hedge" }, h("p", { class: "hedge-summary", text: hedgeSummary(p) }), hedgeLanes(p));
+    this.routeEl.after(this.hedgeEl);
   }
 
   // A canned reply (the model was not trained for the question and did not run): labelled

@@ -1,14 +1,32 @@
-// Race view: the same prompt to fast (the hare) and deep (the tortoise) at the same moment,
-// side by side, with both timelines on one time axis and the verifier's verdict per lane.
+// Race view: the same prompt to fast (the hare), deep (the tortoise) and the hedge (both at
+// once, fast's answer kept only if a verifier passes it) at the same moment, side by side,
+// with the timelines on one time axis and the verifier's verdict per lane.
 
-import { AssistantView } from "./message.js";
+import { AssistantView, hedgeSummary } from "./message.js";
 import { streamChat, HttpError } from "./stream.js";
 import { fmtMs, h, s } from "./util.js";
 
 const LANES = [
   { mode: "fast", title: "Fast", nick: "the hare" },
   { mode: "deep", title: "Deep", nick: "the tortoise" },
+  { mode: "hedge", title: "Hedge", nick: "both, checked" },
 ];
+
+// A check mark on a shield: the hedge serves fast only when a verifier passes it.
+export function hedgeIcon() {
+  return s(
+    "svg",
+    { viewBox: "0 0 32 24", class: "runner-icon", "aria-hidden": "true" },
+    s("path", { d: "M16 2 L26 6 L26 12 C26 17.5 21.5 21 16 22.5 C10.5 21 6 17.5 6 12 L6 6 Z", fill: "currentColor" }),
+    s("path", { d: "M11 12.5 L14.5 16 L21 9", stroke: "var(--surface)", "stroke-width": 2.4, fill: "none", "stroke-linecap": "round", "stroke-linejoin": "round" }),
+  );
+}
+
+function laneIcon(mode) {
+  if (mode === "fast") return hareIcon();
+  if (mode === "deep") return tortoiseIcon();
+  return hedgeIcon();
+}
 
 export function hareIcon() {
   return s(
@@ -104,7 +122,7 @@ export class RaceView {
       const host = document.getElementById(`lane-${lane.mode}`);
       const clock = h("span", { class: "lane-clock", text: "0.0 s" });
       host.replaceChildren(
-        h("header", { class: "lane-head" }, lane.mode === "fast" ? hareIcon() : tortoiseIcon(), h("h3", {}, lane.title, h("span", { class: "nick", text: ` · ${lane.nick}` })), clock),
+        h("header", { class: "lane-head" }, laneIcon(lane.mode), h("h3", {}, lane.title, h("span", { class: "nick", text: ` · ${lane.nick}` })), clock),
         view.el,
       );
       return { ...lane, view, clock, verdict: null };
@@ -149,7 +167,7 @@ export class RaceView {
       const flag = h("span", { class: "flag", hidden: true });
       const end = h("span", { class: "end-mark", hidden: true });
       const track = h("div", { class: "track" }, wait, think, answer, flag, end);
-      const row = h("div", { class: `tl-row tl-${lane.mode}`, dataset: { lane: lane.mode } }, h("div", { class: "tl-name" }, lane.mode === "fast" ? hareIcon() : tortoiseIcon(), h("span", { text: lane.title })), track);
+      const row = h("div", { class: `tl-row tl-${lane.mode}`, dataset: { lane: lane.mode } }, h("div", { class: "tl-name" }, laneIcon(lane.mode), h("span", { text: lane.title })), track);
       return { lane, wait, think, answer, flag, end, track };
     });
     this.axis = h("div", { class: "axis" });
@@ -225,7 +243,7 @@ export class RaceView {
   // --- verdict -------------------------------------------------------------------------------
 
   summarise() {
-    const [fast, deep] = this.lanes;
+    const [fast, deep, hedge] = this.lanes;
     const fv = fast.verdict;
     const dv = deep.verdict;
     const ft = this.laneTimes(fast).ttfa;
@@ -264,6 +282,12 @@ export class RaceView {
       }
     } else if (!stopped && !failed.length) {
       parts.push("No verifier recognises this prompt: judge the answers yourself.");
+    }
+    const hedged = hedge && hedge.view.server && hedge.view.server.served_by ? hedge.view.server : null;
+    if (hedged) {
+      const ht = this.laneTimes(hedge).ttfa;
+      const vs = ht != null && dt != null ? ` Its answer came at ${fmtMs(ht)}, deep's at ${fmtMs(dt)}.` : "";
+      parts.push(`Hedge: ${hedgeSummary(hedged)}${vs}`);
     }
     this.summaryEl.className = `race-summary tone-${tone}`;
     this.summaryEl.textContent = parts.join(" ");
