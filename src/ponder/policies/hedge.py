@@ -374,6 +374,7 @@ class _Race:
         self.queue: asyncio.Queue[tuple[Lane, Item]] = asyncio.Queue(QUEUE_SIZE)
         self.verdict_known = asyncio.Event()
         self.deep_thoughts: list[str] = []
+        self.deep_answer: list[str] = []
         self.fast_text: list[str] = []
         self.t0 = now_ns()
         # What each lane did, for the stream's extras and the UI's miniature timelines.
@@ -560,6 +561,8 @@ class _Race:
                     yield Progress(f"{deep} answered first; {fast} {what}", 0)
             if isinstance(item, Thinking):
                 self.deep_thoughts.append(item.text)
+            elif isinstance(item, Answer):
+                self.deep_answer.append(item.text)
             if isinstance(item, Usage):
                 deep_usage = item
                 continue
@@ -583,9 +586,13 @@ class _Race:
 
     def _deep_usage(self, usage: Usage | None, fast_usage: Usage | None) -> Usage:
         fast_tokens = self._fast_tokens(fast_usage)
-        if usage is None:
+        if usage is None:  # deep reported none: count what it sent, as the engine would
             return Usage(
-                None, estimate_tokens("".join(self.deep_thoughts)), 0, True, fast_tokens or None
+                input_tokens=None,
+                thinking_tokens=estimate_tokens("".join(self.deep_thoughts)),
+                answer_tokens=estimate_tokens("".join(self.deep_answer)),
+                estimated=True,
+                unserved_tokens=fast_tokens or None,
             )
         return dataclasses.replace(usage, unserved_tokens=fast_tokens or None)
 
