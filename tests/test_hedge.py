@@ -511,7 +511,7 @@ async def test_hedge_model_runs_deep_alone_when_racing_would_not_pay() -> None:
     ("ponder", "param", "message"),
     [
         ({"hedge": "no"}, "ponder.hedge", "'ponder.hedge' must be true or false"),
-        ({"colour": 1}, "ponder", "Unknown ponder field(s): colour; known: verify, hedge"),
+        ({"colour": 1}, "ponder", "Unknown ponder field(s): colour; known: verify, hedge, max_"),
         ({"verify": 3}, "ponder.verify", "must name a verifier"),
         ({"verify": "regex", "flavour": "x"}, "ponder.verify", "does not take flavour"),
         ("sql", "ponder", "'ponder' must be an object"),

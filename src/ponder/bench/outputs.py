@@ -130,13 +130,13 @@ def table_rows(
     if k > 1:
         header.append(f"pass@{k}")
     header += ["TTFA p50", "TTFA p90", "TTC p50", f"E[TTC] @ D={fmt_seconds(d_s)}"]
+    header.append("tokens/task")
+    if hedged:
+        header += ["of which cancelled", "served by"]
     if costs:
         header.append("$/correct")
         if d_usd is not None:
             header.append(f"E[$] @ D={format_usd(d_usd)}")
-    header.append("tokens/task")
-    if hedged:
-        header += ["of which cancelled", "served by"]
     cells = []
     for r in rows:
         never = f"> {r.k} tries" if r.k > 1 else "never"
@@ -154,13 +154,13 @@ def table_rows(
             fmt_seconds(_ms(r.ttc_p50_ms), censored=never),
             fmt_seconds(r.expected_ttc_s(d_s)),
         ]
+        row.append(f"{r.tokens_mean:.0f}")
+        if hedged:
+            row += [f"{r.cancelled_tokens_mean:.0f}", served_text(r) or "—"]
         if costs:
             row.append(format_usd(r.cost_per_correct_usd) if r.solved else "never")
             if d_usd is not None:
                 row.append(format_usd(r.expected_cost_usd(d_usd)))
-        row.append(f"{r.tokens_mean:.0f}")
-        if hedged:
-            row += [f"{r.cancelled_tokens_mean:.0f}", served_text(r) or "—"]
         cells.append(row)
     return header, cells
 

@@ -429,7 +429,12 @@ def _stop(raw: Any) -> tuple[str, ...]:
 
 def _unknown_fields(rest: Mapping[str, Any]) -> ParamError:
     names = ", ".join(sorted(rest))
-    return ParamError("ponder", f"Unknown ponder field(s): {names}; known: verify, hedge.")
+    known = ", ".join(["verify", "hedge", *sorted(_PONDER_READ_ELSEWHERE)])
+    return ParamError("ponder", f"Unknown ponder field(s): {names}; known: {known}.")
+
+
+# Keys of the ponder object that other parsers read (the cost budget: ``_max_cost``).
+_PONDER_READ_ELSEWHERE = frozenset({"max_cost_usd"})
 
 
 def _ponder(raw: Any) -> dict[str, Any]:
@@ -447,7 +452,9 @@ def _ponder(raw: Any) -> dict[str, Any]:
             raise ParamError("ponder.hedge", "'ponder.hedge' must be true or false.")
         fields["hedge"] = hedge
     verify = raw.get("verify")
-    rest = {k: v for k, v in raw.items() if k not in ("verify", "hedge")}
+    rest = {
+        k: v for k, v in raw.items() if k not in ("verify", "hedge", *_PONDER_READ_ELSEWHERE)
+    }
     if verify is None:
         if rest:
             raise _unknown_fields(rest)
