@@ -138,8 +138,9 @@ class Engine:
                     yield finish(event)
                     return
                 meter.feed(event)
-                if isinstance(event, Progress):
-                    # A wrapper's own steps (the hedge's verdicts) share the narrator's count.
+                if isinstance(event, Progress) and event.index >= 0:
+                    # A wrapper's own steps (the hedge's verdicts) share the narrator's count;
+                    # a negative index (a fallback's switch) is a marker and passes as it is.
                     yield dataclasses.replace(event, index=steps)
                     steps += 1
                     continue
