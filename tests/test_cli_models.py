@@ -44,6 +44,6 @@ def test_models_lists_each_with_why_it_is_unusable(
     assert "no-such-kind" in rows["plugin"] and "Available kinds" in rows["plugin"]
     assert "sk-canary-models-1234" not in out
     policy_rows = {line.split()[0]: line for line in policies.splitlines()[1:]}
-    assert set(policy_rows) == {"deep", "down", "fast", "kimi", "plugin"}
+    assert set(policy_rows) == {"deep", "down", "fast", "hedge", "kimi", "plugin"}
     assert "3 attempts, backoff 500-8000 ms" in policy_rows["down"]  # the defaults, shown
     assert "connect 10 s" in policy_rows["down"] and "opens at 50% failures" in policy_rows["down"]

@@ -122,7 +122,7 @@ def test_openapi_names_the_models_and_limits(live: ThreadServer) -> None:
     doc = httpx.get(live.base_url + "/openapi.json").json()
     request = doc["paths"]["/v1/chat/completions"]["post"]["requestBody"]
     body = request["content"]["application/json"]["schema"]["properties"]
-    assert body["model"]["enum"] == ["auto", "deep", "fast"]
+    assert body["model"]["enum"] == ["auto", "deep", "fast", "hedge"]
     assert body["messages"]["maxItems"] == limits.MAX_MESSAGES
 
 

@@ -204,6 +204,16 @@ def _chat_request(models: list[str]) -> Schema:
             "tool_choice": _TOOL_CHOICE,
             "parallel_tool_calls": {"type": ["boolean", "null"]},
             "response_format": _RESPONSE_FORMAT,
+            # ponder's extension: a verifier for a hedge (a name, or {name, ...options}), the
+            # hedge opt-out, and a cost budget for auto.
+            "ponder": {
+                "type": ["object", "null"],
+                "properties": {
+                    "verify": {"type": ["string", "object", "null"]},
+                    "hedge": {"type": ["boolean", "null"]},
+                    "max_cost_usd": {"type": ["number", "null"], "minimum": 0},
+                },
+            },
         },
     }
 
