@@ -34,7 +34,7 @@ def places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
 
 
 def extra_models(path: str | Path | None = None) -> set[str]:
-    return set(load_config(path).models) - {"fast", "deep"}
+    return set(load_config(path).models) - {"fast", "deep", "hedge"}
 
 
 def test_the_working_directory_ponder_toml_is_read(places: dict[str, Path]) -> None:
@@ -60,7 +60,7 @@ def test_no_file_anywhere_means_the_built_in_models(
 ) -> None:
     monkeypatch.delenv(CONFIG_ENV, raising=False)
     monkeypatch.chdir(tmp_path)
-    assert set(load_config().models) == {"fast", "deep"}
+    assert set(load_config().models) == {"fast", "deep", "hedge"}
 
 
 def test_a_missing_env_config_is_an_error_not_the_defaults(
