@@ -14,7 +14,15 @@ from ponder.events import Answer, Event, Finished, Progress, Usage
 from ponder.providers.local import active_generations, tokens_after_stop, tokens_generated
 from ponder.request import ChatRequest
 
-RACING = parse_config({"models": {"race": {"provider": "hedge", "race": "always"}}})
+# Deep may think 20 tokens before fast's verdict: on a loaded machine deep could otherwise
+# answer first (a legitimate win) and the test would not see an acceptance to measure.
+RACING = parse_config(
+    {
+        "models": {
+            "race": {"provider": "hedge", "race": "always", "max_deep_tokens_before_verdict": 20}
+        }
+    }
+)
 
 
 async def _idle(timeout_s: float = 10.0) -> None:
