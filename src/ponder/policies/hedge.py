@@ -231,6 +231,14 @@ class HedgeProvider(Provider):
         figures = costs.figures(s.deep, costs.deep)
         return f"racing {s.fast} would not pay ({figures})"
 
+    def fast_likely(self, request: ChatRequest, estimates: Mapping[str, float] | None) -> bool:
+        """Whether the router expects fast to be right (P(fast correct) ≥ 0.5): then fast's lane
+        starts first, so on a shared local engine it is not queued behind deep's prefill."""
+        if estimates is None and self.estimate is not None:
+            estimates = self.estimate(request)
+        p_fast = (estimates or {}).get("p_fast")
+        return isinstance(p_fast, int | float) and p_fast >= 0.5
+
     async def check(self) -> Availability:
         s = self.settings
         for name in (s.fast, s.deep):
@@ -294,6 +302,7 @@ class HedgeProvider(Provider):
                 yield event
             return
         race = _Race(self, request, fast, deep, verifier, options)
+        race.fast_first = self.fast_likely(request, estimates)
         async for event in race.run():
             yield event
 
@@ -377,6 +386,7 @@ class _Race:
         self.deep_answer: list[str] = []
         self.fast_text: list[str] = []
         self.t0 = now_ns()
+        self.fast_first = False
         # What each lane did, for the stream's extras and the UI's miniature timelines.
         self.lanes: dict[str, dict[str, Any]] = {
             "fast": {"model": self.names["fast"]},
@@ -460,11 +470,13 @@ class _Race:
         return ((at_ns or now_ns()) - self.t0) / NS_PER_S
 
     async def run(self) -> AsyncIterator[Event]:
-        # Deep first: on a shared local engine the lane started second waits for the first's
-        # prefill, and deep is the lane whose time counts when fast is rejected.
+        # On a shared local engine the lane started second waits for the first's prefill:
+        # deep first, as its time counts when fast is rejected, unless fast is expected to be
+        # right (then fast's answer is the one the client waits for).
+        pumps = {"deep": self._pump_deep, "fast": self._pump_fast}
+        order: tuple[Lane, Lane] = ("fast", "deep") if self.fast_first else ("deep", "fast")
         tasks: dict[Lane, asyncio.Task[None]] = {
-            "deep": asyncio.create_task(self._pump_deep(), name="ponder-hedge-deep"),
-            "fast": asyncio.create_task(self._pump_fast(), name="ponder-hedge-fast"),
+            lane: asyncio.create_task(pumps[lane](), name=f"ponder-hedge-{lane}") for lane in order
         }
         try:
             async for event in self._decide(tasks):
