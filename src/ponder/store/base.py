@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from ponder.store.record import ReasoningRecord, ResponseRecord, TraceRecord
 
@@ -32,6 +32,39 @@ class TraceQuery:
     min_cost_usd: float | None = None  # only priced traces costing at least this
     sort: Sort = "created"  # newest first, or dearest first (unpriced last)
     limit: int | None = 50
+
+
+def where_clause(q: TraceQuery, mark: str, contains: str) -> tuple[str, list[Any]]:
+    """The query's filters as `` WHERE …`` (or ``""``) and its arguments, in one dialect:
+    ``mark`` is the placeholder (``?``, ``%s``), ``contains`` the substring test with two
+    placeholders for the column and the needle (``instr({}, {}) > 0``)."""
+    where: list[str] = []
+    args: list[Any] = []
+    for column, value in (
+        ("model", q.model),
+        ("mode", q.mode),
+        ("status", q.status),
+        ("request_id", q.request_id),
+        ("conversation_id", q.conversation_id),
+    ):
+        if value:
+            where.append(f"{column} = {mark}")
+            args.append(value)
+    if q.since is not None:
+        where.append(f"created_at >= {mark}")
+        args.append(q.since)
+    if q.before is not None:
+        where.append(f"created_at < {mark}")
+        args.append(q.before)
+    if q.text:
+        prompt = contains.format("lower(prompt)", mark)
+        answer = contains.format("lower(answer)", mark)
+        where.append(f"({prompt} OR {answer})")
+        args.extend([q.text.lower(), q.text.lower()])
+    if q.min_cost_usd is not None:
+        where.append(f"cost_usd >= {mark}")
+        args.append(q.min_cost_usd)
+    return (" WHERE " + " AND ".join(where)) if where else "", args
 
 
 class StoreUnavailable(Exception):

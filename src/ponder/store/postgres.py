@@ -16,7 +16,7 @@ from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from ponder.store.base import StoreUnavailable, TraceQuery, TraceStore
+from ponder.store.base import StoreUnavailable, TraceQuery, TraceStore, where_clause
 from ponder.store.postgres_migrations import MIGRATIONS
 from ponder.store.record import ReasoningRecord, ResponseRecord, TraceRecord
 
@@ -95,31 +95,7 @@ def _row(record: TraceRecord) -> tuple[Any, ...]:
 
 
 def _where(q: TraceQuery) -> tuple[str, list[Any]]:
-    where: list[str] = []
-    args: list[Any] = []
-    for column, value in (
-        ("model", q.model),
-        ("mode", q.mode),
-        ("status", q.status),
-        ("request_id", q.request_id),
-        ("conversation_id", q.conversation_id),
-    ):
-        if value:
-            where.append(f"{column} = %s")
-            args.append(value)
-    if q.since is not None:
-        where.append("created_at >= %s")
-        args.append(q.since)
-    if q.before is not None:
-        where.append("created_at < %s")
-        args.append(q.before)
-    if q.text:
-        where.append("(strpos(lower(prompt), %s) > 0 OR strpos(lower(answer), %s) > 0)")
-        args.extend([q.text.lower(), q.text.lower()])
-    if q.min_cost_usd is not None:
-        where.append("cost_usd >= %s")
-        args.append(q.min_cost_usd)
-    return (" WHERE " + " AND ".join(where)) if where else "", args
+    return where_clause(q, "%s", "strpos({}, {}) > 0")
 
 
 def _record(row: Sequence[Any]) -> TraceRecord:

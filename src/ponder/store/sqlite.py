@@ -18,7 +18,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from ponder.store.base import StoreUnavailable, TraceQuery, TraceStore
+from ponder.store.base import StoreUnavailable, TraceQuery, TraceStore, where_clause
 from ponder.store.migrations import MIGRATIONS, migrate
 from ponder.store.record import ReasoningRecord, ResponseRecord, TraceRecord
 
@@ -158,33 +158,8 @@ def _record(row: sqlite3.Row) -> TraceRecord:
 
 def query(conn: sqlite3.Connection, q: TraceQuery) -> list[TraceRecord]:
     """Matching traces, newest first."""
-    where: list[str] = []
-    args: list[Any] = []
-    for column, value in (
-        ("model", q.model),
-        ("mode", q.mode),
-        ("status", q.status),
-        ("request_id", q.request_id),
-        ("conversation_id", q.conversation_id),
-    ):
-        if value:
-            where.append(f"{column} = ?")
-            args.append(value)
-    if q.since is not None:
-        where.append("created_at >= ?")
-        args.append(q.since)
-    if q.before is not None:
-        where.append("created_at < ?")
-        args.append(q.before)
-    if q.text:
-        where.append("(instr(lower(prompt), ?) > 0 OR instr(lower(answer), ?) > 0)")
-        args.extend([q.text.lower(), q.text.lower()])
-    if q.min_cost_usd is not None:
-        where.append("cost_usd >= ?")
-        args.append(q.min_cost_usd)
-    sql = f"SELECT {', '.join(_COLUMNS)} FROM traces"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
+    where, args = where_clause(q, "?", "instr({}, {}) > 0")
+    sql = f"SELECT {', '.join(_COLUMNS)} FROM traces{where}"
     if q.sort == "cost":
         sql += " ORDER BY cost_usd IS NULL, cost_usd DESC, created_at DESC, id DESC"
     else:
