@@ -14,6 +14,7 @@ seeded from the bench's attempts (``benchmarks/data/router_attempts.jsonl.gz``).
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import math
 import threading
@@ -37,6 +38,9 @@ MIN_SIMILAR = 8
 MIN_MODEL = 5
 MAX_DISTANCE = 1.5
 GAP_WINDOW = 200
+# Once a model's gap window is full, its usual gap is recomputed every GAP_REFRESH requests
+# rather than on every one (a percentile over GAP_WINDOW values per request, on the hot path).
+GAP_REFRESH = 20
 _STALE = object()
 
 
@@ -136,6 +140,7 @@ class Estimator:
         self._max_distance = max_distance
         self._by_model: dict[str, deque[Observation]] = {}
         self._gaps: dict[str, float | None] = {}  # usual_gap_ms per model, until it learns
+        self._gap_age: dict[str, int] = {}  # observations since the model's gap was computed
         self._lock = threading.Lock()
 
     def observe(
@@ -153,7 +158,11 @@ class Estimator:
             if samples is None:
                 samples = self._by_model[model] = deque(maxlen=self._window)
             samples.append(obs)
-            self._gaps.pop(model, None)
+            age = self._gap_age.get(model, 0) + 1
+            if len(samples) <= GAP_WINDOW or age >= GAP_REFRESH:
+                self._gaps.pop(model, None)
+                age = 0
+            self._gap_age[model] = age
 
     def observe_trace(self, record: TraceRecord) -> bool:
         """Learn from a finished trace; False when it says nothing about timing (failed,
@@ -178,7 +187,7 @@ class Estimator:
             cached = self._gaps.get(model, _STALE)
             if cached is not _STALE:
                 return cached  # type: ignore[return-value]
-            recent = list(self._by_model.get(model, ()))[-GAP_WINDOW:]
+            recent = list(itertools.islice(reversed(self._by_model.get(model, ())), GAP_WINDOW))
         gaps = [o.gap_ms for o in recent if o.gap_ms is not None]
         value = percentile(gaps, 90) if len(gaps) >= self._min_model else None
         with self._lock:

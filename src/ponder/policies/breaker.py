@@ -46,6 +46,9 @@ class CircuitBreaker:
         self.policy = policy
         self.clock = clock
         self._outcomes: deque[tuple[float, bool]] = deque()  # (when, failed)
+        # Failures among _outcomes, kept as they come and go: summing the window on every
+        # outcome costs O(requests per window) each time, which grows with the load.
+        self._failures = 0
         self._opened_at: float | None = None
         self._probing = False
         self.opened = 0  # how many times it opened (for /metrics)
@@ -87,14 +90,17 @@ class CircuitBreaker:
             else:
                 self._opened_at = None
                 self._outcomes.clear()
+                self._failures = 0
             return
         if failed is None or self._opened_at is not None:
             return
         outcomes = self._outcomes
         outcomes.append((now, failed))
-        while outcomes and outcomes[0][0] < now - self.policy.window_s:
-            outcomes.popleft()
-        failures = sum(1 for _, f in outcomes if f)
+        self._failures += failed
+        horizon = now - self.policy.window_s
+        while outcomes[0][0] < horizon:
+            self._failures -= outcomes.popleft()[1]
+        failures = self._failures
         if (
             len(outcomes) >= self.policy.min_requests
             and failures >= self.policy.failure_rate * len(outcomes)

@@ -382,6 +382,12 @@ class OpenAIProvider(http.HTTPProvider):
             yield event
 
 
+# Delta (or message) fields besides content that carry events.
+_NOT_PLAIN = frozenset(
+    ("reasoning_details", "reasoning", "reasoning_content", "tool_calls", "function_call")
+)
+
+
 class _Reader:
     """Per-request state: what arrived, the finish reason, the usage, the tool calls."""
 
@@ -401,11 +407,16 @@ class _Reader:
             choice = choices[0]
             part = choice.get(key)
             if isinstance(part, dict):
-                events.extend(self._reasoning(part))
+                # Most deltas carry only content (and a role): skip the reasoning and tool
+                # call lookups for those, on the gateway's per-chunk hot path.
+                plain = _NOT_PLAIN.isdisjoint(part)
+                if not plain:
+                    events.extend(self._reasoning(part))
                 content = part.get("content")
                 if isinstance(content, str):
                     events.extend(self.tracker.content(content))
-                events.extend(self._tool_calls(part, whole=key == "message"))
+                if not plain:
+                    events.extend(self._tool_calls(part, whole=key == "message"))
             if choice.get("finish_reason") is not None:
                 self.finish = finish_reason(choice["finish_reason"])
             # Moonshot puts the last chunk's usage inside the choice.
