@@ -152,9 +152,13 @@ class ExchangeResponse:
         raise NotImplementedError
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        task = asyncio.current_task()
-        assert task is not None
+        here = asyncio.current_task()
+        assert here is not None
         flags = self.flags
+        # The stream runs in a task of its own. Every upstream chunk wakes the task that
+        # reads it, and a wake-up resumes each coroutine frame it is awaited through: run
+        # here, that would be a dozen frames of server, middleware and routing per chunk.
+        responder = asyncio.create_task(self.respond(send))
 
         async def watch() -> None:
             while True:
@@ -162,18 +166,18 @@ class ExchangeResponse:
                 if message["type"] == "http.disconnect":
                     if not flags["done"]:
                         flags["gone"] = True
-                        task.cancel()
+                        responder.cancel()
                     return
 
         watcher = asyncio.create_task(watch())
         status: TraceStatus = "error"
         try:
-            await self.respond(send)
+            # Cancelling this task (a shutdown) cancels the responder it waits for.
+            await responder
             flags["done"] = True
             status = self.exchange.status()
         except asyncio.CancelledError:
-            if flags["gone"]:
-                task.uncancel()
+            if flags["gone"] and not here.cancelling():
                 status = "client_disconnected"
             else:
                 status = "interrupted"
