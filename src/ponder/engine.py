@@ -27,7 +27,6 @@ from ponder.errors import (
     UpstreamUnreachableError,
 )
 from ponder.events import (
-    Answer,
     Event,
     Failed,
     Finished,
@@ -127,7 +126,19 @@ class Engine:
         source = cast(AsyncGenerator[Event, None], provider.stream(request))
         try:
             async for event in source:
-                if isinstance(event, Finished | Failed):
+                kind = event.type
+                if kind == "answer":  # the common case first: it runs for every chunk
+                    meter.feed(event)
+                    if not answering and event.text:  # type: ignore[union-attr]
+                        # The thoughts are over: name their last step before the answer.
+                        answering = True
+                        for label in narrator.close():
+                            yield Progress(label, steps)
+                            steps += 1
+                    yield event
+                    continue
+                if kind == "finished" or kind == "failed":
+                    assert isinstance(event, Finished | Failed)
                     if not saw_usage:
                         usage = _estimated_usage(meter)
                         meter.feed(usage)
@@ -146,12 +157,6 @@ class Engine:
                     continue
                 if isinstance(event, Usage):
                     saw_usage = True
-                elif isinstance(event, Answer) and event.text and not answering:
-                    # The thoughts are over: name their last step before the answer shows.
-                    answering = True
-                    for label in narrator.close():
-                        yield Progress(label, steps)
-                        steps += 1
                 elif isinstance(event, ToolCallStart):
                     for label in narrator.close():
                         yield Progress(label, steps)

@@ -23,12 +23,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from ponder.events import (
-    Answer,
     Event,
     Failed,
     Finished,
     Started,
-    Thinking,
     ToolCallDelta,
     ToolCallStart,
     Usage,
@@ -123,19 +121,22 @@ class Meter:
         return [g / NS_PER_MS for g in self._gaps_ns]
 
     def feed(self, event: Event) -> None:
-        if isinstance(event, Started):
-            if self._start_ns is None:
-                self._start_ns = event.at_ns
-        elif isinstance(event, Thinking | Answer):
-            if not event.text:
+        # Dispatched on the type tag, the per-chunk kinds first: this runs for every chunk.
+        kind = event.type
+        if kind == "answer" or kind == "thinking":
+            text = event.text  # type: ignore[union-attr]
+            if not text:
                 return
             self._chunk(event.at_ns)
-            if isinstance(event, Answer):
+            if kind == "answer":
                 if self._first_answer_ns is None:
                     self._first_answer_ns = event.at_ns
-                self._answer_text.append(event.text)
+                self._answer_text.append(text)
             else:
-                self._thinking_text.append(event.text)
+                self._thinking_text.append(text)
+        elif isinstance(event, Started):
+            if self._start_ns is None:
+                self._start_ns = event.at_ns
         elif isinstance(event, ToolCallStart | ToolCallDelta):
             text = event.name if isinstance(event, ToolCallStart) else event.arguments
             if not text:

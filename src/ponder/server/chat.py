@@ -27,6 +27,7 @@ from ponder.server.conversations import conversation_header
 from ponder.server.errors import BodyTooLargeError, error_response, failure_status
 from ponder.server.exchange import Exchange
 from ponder.server.gateway import Gateway
+from ponder.server.middleware import BODY_SEND
 from ponder.server.otel import trace_context
 from ponder.server.parse import parse_body, parse_chat
 from ponder.server.wire import DONE, ChunkEncoder, completion_body, error_body, error_type
@@ -147,9 +148,14 @@ class ExchangeResponse:
         # "gone": the client went away first.
         self.flags = {"done": False, "gone": False}
         self.first: asyncio.Future[Event] | None = None  # the first event, pulled in a task
+        self._body_send: Send | None = None  # see body_send
 
     async def respond(self, send: Send) -> None:
         raise NotImplementedError
+
+    def body_send(self, send: Send) -> Send:
+        """Where the body frames go once the head is out (see ``middleware.BODY_SEND``)."""
+        return self._body_send or send
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         here = asyncio.current_task()
@@ -158,6 +164,7 @@ class ExchangeResponse:
         # The stream runs in a task of its own. Every upstream chunk wakes the task that
         # reads it, and a wake-up resumes each coroutine frame it is awaited through: run
         # here, that would be a dozen frames of server, middleware and routing per chunk.
+        self._body_send = scope.get("state", {}).get(BODY_SEND)
         responder = asyncio.create_task(self.respond(send))
 
         async def watch() -> None:
@@ -221,6 +228,7 @@ class StreamingChat(ExchangeResponse):
         await asyncio.wait((first,), timeout=HEAD_DELAY_S)
         await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
         await send({"type": "http.response.body", "body": enc.started(started), "more_body": True})
+        send = self.body_send(send)
         chunk = b""
         try:
             event = await first

@@ -140,6 +140,7 @@ class StreamingMessages(_MessagesResponse):
                 "more_body": True,
             }
         )
+        send = self.body_send(send)
         chunk = b""
         try:
             event: Event | None = await first

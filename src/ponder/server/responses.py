@@ -164,6 +164,7 @@ class StreamingResponses(_ResponsesSink):
         await asyncio.wait((first,), timeout=HEAD_DELAY_S)
         await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
         await send({"type": "http.response.body", "body": enc.start(started), "more_body": True})
+        send = self.body_send(send)
         chunk = b""
         try:
             event: Event | None = await first

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ponder.events import (
@@ -135,6 +135,9 @@ def error_body(
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}
 
 
+_json_string: Callable[[str], str] = json.encoder.encode_basestring_ascii  # as json.dumps(str)
+
+
 def sse(obj: Mapping[str, Any]) -> bytes:
     return b"data: " + json.dumps(obj, separators=(",", ":")).encode() + b"\n\n"
 
@@ -157,11 +160,12 @@ class ChunkEncoder:
         self._answer_prefix = ("data: " + open_delta + '"content":').encode()
         self._suffix = b'},"logprobs":null,"finish_reason":null}]}\n\n'
 
+    # ``json.dumps(text)`` for a str, without the encoder object's Python layers around it.
     def thinking(self, text: str) -> bytes:
-        return self._thinking_prefix + json.dumps(text).encode() + self._suffix
+        return self._thinking_prefix + _json_string(text).encode() + self._suffix
 
     def answer(self, text: str) -> bytes:
-        return self._answer_prefix + json.dumps(text).encode() + self._suffix
+        return self._answer_prefix + _json_string(text).encode() + self._suffix
 
     def _chunk(
         self, delta: dict[str, Any], finish_reason: str | None, extra: dict[str, Any] | None
