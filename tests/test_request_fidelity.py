@@ -193,8 +193,35 @@ ROWS: list[Row] = [
         "openai_minimal_effort",
         openai({"flavour": "openai"}, model="o4-mini"),
         {"messages": TURNS, "reasoning_effort": "minimal"},
-        {"model": "o4-mini", "messages": TURNS, **STREAMED, "reasoning_effort": "low"},
-        "minimal is read as low: ponder's efforts are low, medium and high",
+        {"model": "o4-mini", "messages": TURNS, **STREAMED, "reasoning_effort": "minimal"},
+        "OpenAI's own finer efforts are sent as the client spelled them",
+    ),
+    Row(
+        "openai_xhigh_effort",
+        openai({"flavour": "openai"}, model="gpt-5.1-codex-max"),
+        {"messages": TURNS, "reasoning_effort": "xhigh"},
+        {"model": "gpt-5.1-codex-max", "messages": TURNS, **STREAMED, "reasoning_effort": "xhigh"},
+    ),
+    Row(
+        "openai_reasoning_sampling_dropped",
+        openai({"flavour": "openai"}, model="o4-mini"),
+        {"messages": TURNS, "temperature": 0.2, "top_p": 0.9},
+        {"model": "o4-mini", "messages": TURNS, **STREAMED},
+        "OpenAI reasoning models refuse any temperature or top_p but the default",
+    ),
+    Row(
+        "openai_reasoning_default_sampling_kept",
+        openai({"flavour": "openai"}, model="o4-mini"),
+        {"messages": TURNS, "temperature": 1, "top_p": 1},
+        {"model": "o4-mini", "messages": TURNS, **STREAMED, "temperature": 1, "top_p": 1},
+    ),
+    Row(
+        "openai_minimal_elsewhere_is_low",
+        openai({"flavour": "deepseek"}),
+        {"messages": TURNS, "reasoning_effort": "minimal"},
+        {"model": "upstream-model", "messages": TURNS, **STREAMED,
+         "thinking": {"type": "enabled"}},
+        "a flavour without efforts sends only the switch",
     ),
     Row(
         "openai_budget_to_effort",
@@ -223,6 +250,14 @@ ROWS: list[Row] = [
         {"messages": TURNS, "reasoning_effort": "low"},
         {"model": "upstream-model", "messages": TURNS, **STREAMED,
          "reasoning": {"effort": "low"}},
+    ),
+    Row(
+        "openai_openrouter_minimal_xhigh",
+        openai({"flavour": "openrouter"}),
+        {"messages": TURNS, "reasoning_effort": "xhigh"},
+        {"model": "upstream-model", "messages": TURNS, **STREAMED,
+         "reasoning": {"effort": "high"}},
+        "OpenRouter's efforts stop at high: xhigh is sent as high",
     ),
     # -- anthropic: system lifted out, thinking and its constraints ----------------------------
     Row(

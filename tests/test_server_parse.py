@@ -130,10 +130,11 @@ def test_max_tokens_spellings(body: dict[str, Any], expected: int) -> None:
     ("effort", "thinking"),
     [
         ("none", ThinkingSettings(enabled=False)),
-        ("minimal", ThinkingSettings(effort="low")),
+        ("minimal", ThinkingSettings(effort="low", effort_word="minimal")),
         ("low", ThinkingSettings(effort="low")),
         ("medium", ThinkingSettings(effort="medium")),
         ("high", ThinkingSettings(effort="high")),
+        ("xhigh", ThinkingSettings(effort="high", effort_word="xhigh")),
     ],
 )
 def test_reasoning_effort(effort: str, thinking: ThinkingSettings) -> None:
@@ -213,7 +214,7 @@ def test_latency_budget_header(value: str, ms: float) -> None:
         ({"model": "m", "messages": HI, "stop": {"a": 1}}, "stop",
          "'stop' must be a string or an array of strings."),
         ({"model": "m", "messages": HI, "reasoning_effort": "max"}, "reasoning_effort",
-         "'reasoning_effort' must be none, minimal, low, medium or high."),
+         "'reasoning_effort' must be none, minimal, low, medium, high or xhigh."),
         ({"model": "m", "messages": HI, "thinking": True}, "thinking",
          "'thinking' must be an object: {enabled, budget}."),
         ({"model": "m", "messages": HI, "thinking": {"enabled": 1}}, "thinking.enabled",

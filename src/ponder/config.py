@@ -35,6 +35,8 @@ class ThinkingConfig:
     enabled: bool = True
     budget: int | None = None
     effort: Effort | None = None
+    # A request's own word for its effort (see ThinkingSettings.effort_word).
+    effort_word: str | None = None
     # openai provider only: which request field turns thinking on/off (see THINKING_FLAVOURS).
     flavour: str = "none"
     # Inline <think> tags in the answer text (llama.cpp, Ollama /v1 with some templates):
@@ -50,6 +52,7 @@ class ThinkingConfig:
             enabled=self.enabled if override.enabled is None else override.enabled,
             budget=self.budget if override.budget is None else override.budget,
             effort=self.effort if override.effort is None else override.effort,
+            effort_word=None if override.effort is None else override.effort_word,
             flavour=self.flavour,
             inline_tags=self.inline_tags,
             opens_in_template=self.opens_in_template,

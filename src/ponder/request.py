@@ -157,6 +157,9 @@ class ThinkingSettings:
     enabled: bool | None = None
     budget: int | None = None
     effort: Effort | None = None
+    # The client's own word for the effort when it is finer than ``effort`` ("minimal",
+    # "xhigh"): sent as it is to an upstream that takes the same words, else ``effort`` is.
+    effort_word: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

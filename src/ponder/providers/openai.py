@@ -46,7 +46,7 @@ from typing import Any
 
 from ponder.config import ModelConfig, ThinkingConfig
 from ponder.errors import ConfigError, ReasoningMissingError, StreamBrokenError, redact
-from ponder.events import Event, Finished, FinishReason, Thinking, Usage
+from ponder.events import Event, Finished, FinishReason, Notice, Thinking, Usage
 from ponder.providers import http
 from ponder.providers.deltas import DeltaTracker
 from ponder.providers.tool_calls import ToolCallAssembler
@@ -84,17 +84,34 @@ def _budget_effort(budget: int) -> str:
     return "low" if budget <= 2048 else "medium" if budget <= 8192 else "high"
 
 
+# The efforts OpenAI's reasoning models take besides low, medium and high (GPT-5 "minimal",
+# the Codex models' "xhigh"): a client's own word among these is sent as it is.
+_OPENAI_EFFORT_WORDS = frozenset(("minimal", "xhigh"))
+_OPENROUTER_EFFORT_WORDS = frozenset(("minimal",))
+
+
+def _effort(thinking: ThinkingConfig, words: frozenset[str]) -> str | None:
+    if thinking.effort_word in words:
+        return thinking.effort_word
+    return thinking.effort
+
+
 def _openai(thinking: ThinkingConfig, body: Body) -> None:
     """OpenAI reasoning models: ``reasoning_effort``; "off" is the lowest effort, ``minimal``
     (o-series models cannot switch reasoning off). A budget picks the nearest effort."""
     if not thinking.enabled:
         body["reasoning_effort"] = "minimal"
     elif thinking.effort is not None:
-        body["reasoning_effort"] = thinking.effort
+        body["reasoning_effort"] = _effort(thinking, _OPENAI_EFFORT_WORDS)
     elif thinking.budget is not None:
         body["reasoning_effort"] = _budget_effort(thinking.budget)
     if "max_tokens" in body:  # reasoning models take max_completion_tokens only
         body["max_completion_tokens"] = body.pop("max_tokens")
+    # They refuse any sampling setting but the default ("Unsupported value: 'temperature'
+    # does not support 0.2 with this model"): dropped, and the stream says so.
+    for key in ("temperature", "top_p"):
+        if body.get(key, 1) != 1:
+            del body[key]
 
 
 def _openrouter(thinking: ThinkingConfig, body: Body) -> None:
@@ -102,7 +119,7 @@ def _openrouter(thinking: ThinkingConfig, body: Body) -> None:
     if not thinking.enabled:
         body["reasoning"] = {"enabled": False}
     elif thinking.effort is not None:
-        body["reasoning"] = {"effort": thinking.effort}
+        body["reasoning"] = {"effort": _effort(thinking, _OPENROUTER_EFFORT_WORDS)}
     elif thinking.budget is not None:
         body["reasoning"] = {"max_tokens": thinking.budget}
     else:
@@ -335,6 +352,13 @@ class OpenAIProvider(http.HTTPProvider):
         headers, secrets = self.credentials()
         stream = self.config.options.get("stream", True) is not False
         body = self.build_body(request, stream)
+        dropped = [k for k in ("temperature", "top_p") if getattr(request, k) not in (None, 1)
+                   and k not in body]  # fmt: skip
+        if dropped:
+            yield Notice(
+                f"{' and '.join(dropped)} not sent: this model takes only the default"
+                f" ({self.config.upstream_model}, flavour {self.config.thinking.flavour!r})."
+            )
         thinking = self.thinking_for(request)
         reader = _Reader(
             DeltaTracker(

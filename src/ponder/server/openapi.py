@@ -189,7 +189,9 @@ def _chat_request(models: list[str]) -> Schema:
             "temperature": {"type": ["number", "null"], "minimum": 0, "maximum": 2},
             "max_tokens": _TOKENS,
             "max_completion_tokens": _TOKENS,
-            "reasoning_effort": {"enum": ["none", "minimal", "low", "medium", "high", None]},
+            "reasoning_effort": {
+                "enum": ["none", "minimal", "low", "medium", "high", "xhigh", None]
+            },
             "thinking": {
                 "type": ["object", "null"],
                 "properties": {

@@ -54,6 +54,7 @@ _EFFORTS: Mapping[str, Effort | None] = {
     "low": "low",
     "medium": "medium",
     "high": "high",
+    "xhigh": "high",
 }
 
 
@@ -189,15 +190,18 @@ def _thinking(body: Mapping[str, Any]) -> ThinkingSettings:
     enabled: bool | None = None
     budget: int | None = None
     effort: Effort | None = None
+    word: str | None = None
     raw_effort = body.get("reasoning_effort")
     if raw_effort is not None:
         if raw_effort == "none":
             enabled = False
         elif raw_effort in _EFFORTS:
             effort = _EFFORTS[raw_effort]
+            word = raw_effort if raw_effort != effort else None
         else:
             raise ParamError(
-                "reasoning_effort", "'reasoning_effort' must be none, minimal, low, medium or high."
+                "reasoning_effort",
+                "'reasoning_effort' must be none, minimal, low, medium, high or xhigh.",
             )
     table = body.get("thinking")
     if table is not None:
@@ -208,7 +212,7 @@ def _thinking(body: Mapping[str, Any]) -> ThinkingSettings:
                 raise ParamError("thinking.enabled", "'thinking.enabled' must be true or false.")
             enabled = table["enabled"]
         budget = _positive_int(table.get("budget"), "thinking.budget")
-    return ThinkingSettings(enabled=enabled, budget=budget, effort=effort)
+    return ThinkingSettings(enabled=enabled, budget=budget, effort=effort, effort_word=word)
 
 
 def _messages(raw: Any) -> tuple[Message, ...]:

@@ -175,7 +175,9 @@ def _reasoning(raw: Any) -> tuple[ThinkingSettings, str | None]:
             "reasoning.effort",
             "'reasoning.effort' must be none, minimal, low, medium, high or xhigh.",
         )
-    return ThinkingSettings(effort=_EFFORTS[effort]), summary
+    coarse = _EFFORTS[effort]
+    word = effort if effort != coarse else None
+    return ThinkingSettings(effort=coarse, effort_word=word), summary
 
 
 def _tools(raw: Any, notes: list[str]) -> tuple[ToolSpec, ...]:
