@@ -16,8 +16,8 @@ from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from ponder.store.base import StoreUnavailable, TraceQuery, TraceStore, where_clause
 from ponder.store import conversations as conv
+from ponder.store.base import StoreUnavailable, TraceQuery, TraceStore, where_clause
 from ponder.store.postgres_migrations import MIGRATIONS
 from ponder.store.record import (
     ConversationSummary,
@@ -316,6 +316,7 @@ class PostgresStore(TraceStore):
                 cursor = await conn.execute(
                     "DELETE FROM traces WHERE conversation_id = %s", (conversation_id,)
                 )
-                return cursor.rowcount
+                deleted: int = cursor.rowcount
+                return deleted
         except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
             raise self._unavailable(exc) from exc

@@ -18,8 +18,8 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from ponder.store.base import StoreUnavailable, TraceQuery, TraceStore, where_clause
 from ponder.store import conversations as conv
+from ponder.store.base import StoreUnavailable, TraceQuery, TraceStore, where_clause
 from ponder.store.migrations import MIGRATIONS, migrate
 from ponder.store.record import (
     ConversationSummary,
