@@ -102,7 +102,12 @@ window.addEventListener("hashchange", () => show(location.hash.slice(1) || "chat
 // and the store's conversation drops turn k and what came after (as the page does).
 
 const log = document.getElementById("chat-log");
-const emptyEl = document.getElementById("chat-empty");
+const emptyEl = document.getElementById("chat-empty"); // the welcome, in the page only while the chat is empty
+
+function showEmpty(empty) {
+  if (empty && !emptyEl.isConnected) log.prepend(emptyEl);
+  else if (!empty) emptyEl.remove();
+}
 const form = document.getElementById("composer");
 const promptEl = document.getElementById("prompt");
 const sendButton = document.getElementById("send");
@@ -198,7 +203,7 @@ function dropFrom(k) {
 function clearChat() {
   dropFrom(0);
   log.querySelectorAll("article.msg").forEach((el) => el.remove()); // replaced turns kept on view
-  emptyEl.hidden = false;
+  showEmpty(true);
 }
 
 function addTurn(prompt, view) {
@@ -247,7 +252,7 @@ async function send(prompt, { mode = null, at = chat.turns.length, keep = false 
       turn.view.setActions(null);
     }
   } else dropFrom(at);
-  emptyEl.hidden = true;
+  showEmpty(false);
   if (!chat.id) {
     chat.id = newConversationId();
     rememberConversation(chat.id);
@@ -324,7 +329,7 @@ async function showConversation(id) {
   chat.id = id;
   rememberConversation(id);
   list.select(id);
-  if (turns.length) emptyEl.hidden = true;
+  showEmpty(turns.length === 0);
   for (const t of turns) {
     const view = new AssistantView({ requested: t.requested_model });
     view.el.dataset.restored = "true";
