@@ -1221,6 +1221,8 @@ def test_the_list_switches_conversations_by_mouse_and_keyboard(
     assert items.nth(0).locator(".conv-title").inner_text() == "What is 7305 − 2948?"
     assert items.nth(1).locator(".conv-title").inner_text() == "What is 347 × 28?"
     assert items.nth(0).get_attribute("aria-current") == "true"
+    assert serious_violations(page) == []
+    shot(page, "conversations-desktop", full_page=False)
     conversation(model_server, one, 1)
     items.nth(1).click()  # back to the first conversation
     restored = page.locator('#chat-log article.msg.assistant[data-restored="true"]')
@@ -1255,6 +1257,23 @@ def test_the_list_switches_conversations_by_mouse_and_keyboard(
     page.locator(f'.conv-item[data-id="{one}"]').wait_for(state="detached")
     assert httpx.get(f"{model_server}/api/conversations/{one}").status_code == 404
     assert chat_id(page) == two  # the one on view stays
+    # On a phone the list is a panel behind a button, and choosing closes it again.
+    page.set_viewport_size(PHONE)
+    toggle = page.locator("#conversations-toggle")
+    assert page.locator("#conversations").is_hidden() and toggle.is_visible()
+    toggle.click()
+    assert toggle.get_attribute("aria-expanded") == "true"
+    assert items.nth(0).is_visible()
+    shot(page, "conversations-phone", full_page=False)
+    assert serious_violations(page) == []
+    page.keyboard.press("Escape")  # closes, and focus goes back to the button
+    assert page.locator("#conversations").is_hidden()
+    assert toggle.evaluate("el => el === document.activeElement")
+    toggle.click()
+    page.click("#new-chat")
+    assert page.locator("#conversations").is_hidden()
+    assert toggle.get_attribute("aria-expanded") == "false"
+    assert page.locator("#chat-empty").is_visible()
     assert not session.errors
 
 

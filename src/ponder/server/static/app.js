@@ -125,8 +125,15 @@ const sidebarToggle = document.getElementById("conversations-toggle");
 function showSidebar(open) {
   sidebar.classList.toggle("open", open);
   sidebarToggle.setAttribute("aria-expanded", String(open));
+  if (open) (sidebar.querySelector('.conv-open[aria-current="true"]') || document.getElementById("new-chat")).focus();
 }
 sidebarToggle.addEventListener("click", () => showSidebar(!sidebar.classList.contains("open")));
+sidebar.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape" || !sidebar.classList.contains("open")) return;
+  event.stopPropagation();
+  showSidebar(false);
+  sidebarToggle.focus();
+});
 
 const list = new ConversationList(sidebar, {
   onOpen: (id) => {
