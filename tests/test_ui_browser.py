@@ -1177,10 +1177,8 @@ def phases(message: Any) -> dict[str, str]:
     """A reply's phases as shown: {"waiting": "12 ms", "thinking": …, "answering": …}."""
     shown = message.locator(".phases .phase")
     shown.first.wait_for()
-    return {
-        str(shown.nth(i).get_attribute("data-phase")): shown.nth(i).locator(".phase-ms").inner_text()
-        for i in range(shown.count())
-    }
+    found = [shown.nth(i) for i in range(shown.count())]
+    return {str(p.get_attribute("data-phase")): p.locator(".phase-ms").inner_text() for p in found}
 
 
 def conversation(base: str, conversation_id: str, requests: int) -> dict[str, Any]:
@@ -1308,12 +1306,13 @@ def test_regenerate_in_another_mode_replaces_the_reply_and_is_recorded_so(
     third = replies.first
     assert wait_state(third, "done") == "done"
     assert third.locator(".route-auto").inner_text() == "Auto →"
-    assert trace(model_server, third.get_attribute("data-request-id") or "")["requested_model"] == "auto"
+    third_id = third.get_attribute("data-request-id") or ""
+    assert trace(model_server, third_id)["requested_model"] == "auto"
     page.reload()
     restored = page.locator('#chat-log article.msg.assistant[data-restored="true"]')
     restored.first.wait_for()
     assert restored.count() == 1
-    assert restored.first.get_attribute("data-request-id") == third.get_attribute("data-request-id")
+    assert restored.first.get_attribute("data-request-id") == third_id
     assert not session.errors
 
 
