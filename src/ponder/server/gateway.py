@@ -53,6 +53,7 @@ log = logging.getLogger("ponder.server")
 API_KEY_ENV = "PONDER_API_KEY"
 DEFAULT_BODY_LIMIT = 1024 * 1024
 REASONING_SAVE_WAIT_S = 0.5
+DELETE_FLUSH_S = 5.0  # how long a delete waits for this gateway's queued traces to be written
 # Requests in flight before new ones get 429 + Retry-After (load shedding, not a queue).
 DEFAULT_MAX_IN_FLIGHT = 256
 
@@ -275,8 +276,9 @@ class Gateway:
         for the store is written first, so a turn that just finished goes too."""
         if self.writer is None:
             return 0
-        writer = self.writer
-        await asyncio.to_thread(writer.flush)
+        # Bounded: a store that hangs must not hang the request (the delete then says so).
+        with contextlib.suppress(TimeoutError):
+            await asyncio.to_thread(self.writer.flush, DELETE_FLUSH_S)
         reader = await self._reader_store()
         try:
             return await reader.delete_conversation(conversation_id)
