@@ -401,15 +401,12 @@ for (const example of EXAMPLES) {
 }
 
 // After a reload: this tab's conversation as it was, and the list of the others.
-async function restoreChat() {
-  const [saved] = await Promise.all([
-    chat.id ? openConversation(chat.id) : null,
-    listConversations().then((items) => {
-      const local = list.items.filter((c) => !items.some((x) => x.id === c.id)); // sent meanwhile
-      list.set([...local, ...items]);
-    }),
-  ]);
-  return saved;
+function restoreChat() {
+  if (chat.id) openConversation(chat.id);
+  listConversations().then((items) => {
+    const local = list.items.filter((c) => !items.some((x) => x.id === c.id)); // sent meanwhile
+    list.set([...local, ...items]);
+  });
 }
 
 views.race = new RaceView(EXAMPLES, verifyInto);
