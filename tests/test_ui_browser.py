@@ -193,6 +193,7 @@ class Session:
 
     def __init__(self, browser: Browser, base: str, **context: Any) -> None:
         self.base = base
+        self.browser = browser
         self.context = browser.new_context(viewport=DESKTOP, **context)
         self.context.add_init_script(OBSERVER)
         self.page: Page = self.context.new_page()

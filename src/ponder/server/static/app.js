@@ -62,6 +62,7 @@ authBar.addEventListener("submit", (event) => {
   authBar.elements.key.value = "";
   authBar.hidden = true;
   if (views.history) views.history.loadModels();
+  restoreChat(); // what the refused first calls could not read
 });
 
 // --- views -----------------------------------------------------------------------------------
