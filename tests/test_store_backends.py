@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -272,3 +273,64 @@ def test_a_conversations_turns_are_found_by_its_id(dsn: str) -> None:
     assert [r.request_id for r in turns] == ["req_0003", "req_0001"]  # newest first
     assert turns[0].conversation_id == "c_one"
     assert read_traces(dsn, TraceQuery(request_id="req_0004"))[0].conversation_id is None
+
+
+def _conversations(dsn: str, limit: int = 10, before: float | None = None) -> list[Any]:
+    async def go() -> list[Any]:
+        store = make_store(dsn)
+        await store.open()
+        try:
+            return list(await store.conversations(limit, before))
+        finally:
+            await store.close()
+
+    return asyncio.run(go())
+
+
+def _delete(dsn: str, conversation_id: str) -> int:
+    async def go() -> int:
+        store = make_store(dsn)
+        await store.open()
+        try:
+            return await store.delete_conversation(conversation_id)
+        finally:
+            await store.close()
+
+    return asyncio.run(go())
+
+
+def test_conversations_are_listed_most_recent_first_titled_by_their_first_turn(
+    dsn: str,
+) -> None:
+    write(dsn, [
+        record(1, conversation_id="c_a", turn_index=0, prompt="first of a"),
+        record(2, conversation_id="c_b", turn_index=0, prompt="first of b"),
+        record(3, conversation_id="c_a", turn_index=1, prompt="second of a"),
+        record(4, conversation_id="c_b", turn_index=0, prompt="b, edited"),  # edit-and-resend
+        record(5),  # no conversation: not listed
+        record(6, conversation_id="c_old", prompt="older client, first"),  # no turn index
+        record(7, conversation_id="c_old", prompt="older client, second"),
+    ])  # fmt: skip
+    listed = _conversations(dsn)
+    assert [(c.id, c.title) for c in listed] == [
+        ("c_old", "older client, first"), ("c_b", "b, edited"), ("c_a", "first of a"),
+    ]  # fmt: skip
+    c_b = listed[1]
+    assert (c_b.created_at, c_b.updated_at, c_b.requests) == (1_700_000_002.0, 1_700_000_004.0, 2)
+    assert [c.id for c in _conversations(dsn, limit=1)] == ["c_old"]
+    assert [c.id for c in _conversations(dsn, before=c_b.updated_at)] == ["c_a"]  # next page
+    (trace,) = read_traces(dsn, TraceQuery(request_id="req_0003"))
+    assert trace.turn_index == 1
+
+
+def test_deleting_a_conversation_removes_its_traces_and_no_other(dsn: str) -> None:
+    write(dsn, [
+        record(1, conversation_id="c_a"), record(2, conversation_id="c_b"),
+        record(3, conversation_id="c_a"), record(4),
+    ])  # fmt: skip
+    assert _delete(dsn, "c_a") == 2
+    assert _delete(dsn, "c_a") == 0  # already gone
+    assert [r.request_id for r in read_traces(dsn, TraceQuery(limit=None))] == [
+        "req_0004", "req_0002",
+    ]  # fmt: skip
+    assert [c.id for c in _conversations(dsn)] == ["c_b"]

@@ -193,6 +193,7 @@ class Session:
 
     def __init__(self, browser: Browser, base: str, **context: Any) -> None:
         self.base = base
+        self.browser = browser
         self.context = browser.new_context(viewport=DESKTOP, **context)
         self.context.add_init_script(OBSERVER)
         self.page: Page = self.context.new_page()
@@ -1134,6 +1135,9 @@ def test_a_reload_restores_the_chat_with_its_timings(session: Session, model_ser
     second = session.ask("What is 7305 − 2948?", "fast")
     assert wait_state(second, "done") == "done"
     before = [meters(m) for m in (first, second)]
+    timings = [phases(m) for m in (first, second)]
+    assert list(timings[0]) == ["waiting", "thinking", "answering"]  # deep thought first
+    assert list(timings[1]) == ["waiting", "answering"]  # fast did not
     answers = [m.locator(".answer").inner_text() for m in (first, second)]
     label = first.locator("details.thinking summary").inner_text().strip()
     request_id = first.get_attribute("data-request-id")
@@ -1149,6 +1153,7 @@ def test_a_reload_restores_the_chat_with_its_timings(session: Session, model_ser
     again = [restored.nth(i) for i in range(2)]
     assert [m.locator(".answer").inner_text() for m in again] == answers
     assert [meters(m) for m in again] == before  # the server's figures, as shown live
+    assert [phases(m) for m in again] == timings  # waiting, thinking, answering: the same
     assert again[0].locator("details.thinking summary").inner_text().strip() == label
     assert again[0].get_attribute("data-request-id") == request_id
     assert again[0].get_attribute("data-mode") == "deep"
@@ -1158,22 +1163,195 @@ def test_a_reload_restores_the_chat_with_its_timings(session: Session, model_ser
     conversation = trace(model_server, request_id)["conversation_id"]
     third_id = third.get_attribute("data-request-id") or ""
     assert trace(model_server, third_id)["conversation_id"] == conversation
-    # New chat: an empty page, and a reload does not bring the old chat back.
+    # New chat: an empty page, and a reload does not bring the old chat back (the list has it).
     page.click("#new-chat")
     page.wait_for_selector("#chat-empty")
     page.reload()
-    page.wait_for_load_state("networkidle")  # the conversation's (empty) turns have come
+    page.wait_for_load_state("networkidle")  # the list of conversations has come
     assert page.locator("#chat-empty").is_visible()
     assert page.locator("#chat-log article.msg").count() == 0
-    assert page.locator("#new-chat").is_hidden()
+    assert page.locator(".conv-open").first.inner_text().startswith(DEEP_PROMPT)
     assert not session.errors
 
 
-def test_a_malformed_conversation_id_is_refused_clearly(model_server: str) -> None:
-    chat = {"model": "fast", "messages": [{"role": "user", "content": "hi"}]}
-    bad = httpx.post(f"{model_server}/v1/chat/completions", json=chat,
-                     headers={"x-ponder-conversation": "no spaces/please"})  # fmt: skip
-    assert bad.status_code == 400
-    assert "x-ponder-conversation" in bad.json()["error"]["message"]
-    empty = httpx.get(f"{model_server}/api/conversations/c_nothing_here").json()
-    assert empty["turns"] == []
+def phases(message: Any) -> dict[str, str]:
+    """A reply's phases as shown: {"waiting": "12 ms", "thinking": …, "answering": …}."""
+    shown = message.locator(".phases .phase")
+    shown.first.wait_for()
+    found = [shown.nth(i) for i in range(shown.count())]
+    return {str(p.get_attribute("data-phase")): p.locator(".phase-ms").inner_text() for p in found}
+
+
+def conversation(base: str, conversation_id: str, requests: int) -> dict[str, Any]:
+    """GET /api/conversations/{id} once the store has ``requests`` traces of it (traces are
+    written off the stream path)."""
+    deadline = time.monotonic() + 10
+    while True:
+        response = httpx.get(f"{base}/api/conversations/{conversation_id}", timeout=5)
+        body: dict[str, Any] = response.json()
+        if response.status_code == 200 and body["requests"] >= requests:
+            return body
+        if time.monotonic() > deadline:
+            raise AssertionError(f"conversation {conversation_id}: {response.text[:300]}")
+        time.sleep(0.1)
+
+
+def chat_id(page: Page) -> str:
+    found: str = page.evaluate("() => sessionStorage.getItem('ponder-conversation')")
+    assert found
+    return found
+
+
+def test_the_list_switches_conversations_by_mouse_and_keyboard(
+    session: Session, model_server: str
+) -> None:
+    page = session.page
+    first = session.ask("What is 347 × 28?", "fast")
+    assert wait_state(first, "done") == "done"
+    answer_one = first.locator(".answer").inner_text()  # (the locator is "the first reply")
+    one = chat_id(page)
+    page.click("#new-chat")
+    assert page.locator("#chat-empty").is_visible()
+    second = session.ask("What is 7305 − 2948?", "fast")
+    assert wait_state(second, "done") == "done"
+    two = chat_id(page)
+    assert two != one
+    items = page.locator("#conversation-list .conv-open")
+    assert items.nth(0).locator(".conv-title").inner_text() == "What is 7305 − 2948?"
+    assert items.nth(1).locator(".conv-title").inner_text() == "What is 347 × 28?"
+    assert items.nth(0).get_attribute("aria-current") == "true"
+    assert serious_violations(page) == []
+    shot(page, "conversations-desktop", full_page=False)
+    conversation(model_server, one, 1)
+    items.nth(1).click()  # back to the first conversation
+    restored = page.locator('#chat-log article.msg.assistant[data-restored="true"]')
+    restored.first.wait_for()
+    assert page.locator("#chat-log article.msg.user .bubble").all_inner_texts() == [
+        "What is 347 × 28?"
+    ]
+    assert restored.first.locator(".answer").inner_text() == answer_one
+    assert items.nth(1).get_attribute("aria-current") == "true"
+    assert chat_id(page) == one
+    # By keyboard: the list is reachable, the arrows move in it, Enter opens.
+    conversation(model_server, two, 1)
+    items.nth(1).focus()
+    page.keyboard.press("ArrowUp")
+    assert items.nth(0).evaluate("el => el === document.activeElement")
+    page.keyboard.press("Enter")
+    page.locator("#chat-log .bubble", has_text="What is 7305 − 2948?").wait_for()
+    assert chat_id(page) == two
+    # A reload keeps this tab's conversation and lists the others, most recent first.
+    page.reload()
+    page.locator('#chat-log article.msg.assistant[data-restored="true"]').first.wait_for()
+    assert page.locator("#chat-log .bubble").all_inner_texts() == ["What is 7305 − 2948?"]
+    assert items.nth(0).get_attribute("aria-current") == "true"
+    # Delete asks once, in place; then the conversation is gone from the list and the store.
+    page.locator(f'.conv-item[data-id="{one}"] .conv-delete').click()
+    asking = page.locator(f'.conv-item[data-id="{one}"]')
+    assert "Delete “What is 347 × 28?” and its requests?" in asking.inner_text()
+    asking.locator(".conv-keep").click()  # changed my mind
+    assert page.locator(f'.conv-item[data-id="{one}"] .conv-open').is_visible()
+    page.locator(f'.conv-item[data-id="{one}"] .conv-delete').click()
+    page.locator(f'.conv-item[data-id="{one}"] .conv-confirm').click()
+    page.locator(f'.conv-item[data-id="{one}"]').wait_for(state="detached")
+    assert httpx.get(f"{model_server}/api/conversations/{one}").status_code == 404
+    assert chat_id(page) == two  # the one on view stays
+    # On a phone the list is a panel behind a button, and choosing closes it again.
+    page.set_viewport_size(PHONE)
+    toggle = page.locator("#conversations-toggle")
+    assert page.locator("#conversations").is_hidden() and toggle.is_visible()
+    toggle.click()
+    assert toggle.get_attribute("aria-expanded") == "true"
+    assert items.nth(0).is_visible()
+    shot(page, "conversations-phone", full_page=False)
+    assert serious_violations(page) == []
+    page.keyboard.press("Escape")  # closes, and focus goes back to the button
+    assert page.locator("#conversations").is_hidden()
+    assert toggle.evaluate("el => el === document.activeElement")
+    toggle.click()
+    page.click("#new-chat")
+    assert page.locator("#conversations").is_hidden()
+    assert toggle.get_attribute("aria-expanded") == "false"
+    assert page.locator("#chat-empty").is_visible()
+    assert not session.errors
+
+
+def test_regenerate_in_another_mode_replaces_the_reply_and_is_recorded_so(
+    session: Session, model_server: str
+) -> None:
+    page = session.page
+    original = session.ask(DEEP_PROMPT, "fast")
+    assert wait_state(original, "done") == "done"
+    old_id = original.get_attribute("data-request-id") or ""
+    replies = page.locator("#chat-log article.msg.assistant")
+    bar = original.locator(".regen")
+    assert bar.get_attribute("aria-label") == "Regenerate this reply"
+    bar.locator("button", has_text="Deep").click()
+    again = replies.first
+    page.locator(f'#chat-log article.msg.assistant:not([data-request-id="{old_id}"])').wait_for()
+    assert wait_state(again, "done") == "done"
+    assert replies.count() == 1 and page.locator("#chat-log article.msg.user").count() == 1
+    assert again.get_attribute("data-mode") == "deep"
+    assert again.locator("details.thinking").is_visible()  # it thought, this time
+    new_id = again.get_attribute("data-request-id") or ""
+    server = trace(model_server, new_id)
+    assert (server["requested_model"], server["mode"], server["turn_index"]) == ("deep", "deep", 0)
+    assert server["prompt"] == DEEP_PROMPT
+    assert trace(model_server, old_id)["mode"] == "fast"  # History keeps the first reply
+    stored = conversation(model_server, chat_id(page), 2)
+    assert [t["request_id"] for t in stored["turns"]] == [new_id]
+    # And by keyboard, as Auto: the router chooses this time.
+    again.locator(".regen button", has_text="Auto").focus()
+    page.keyboard.press("Enter")
+    page.locator(f'#chat-log article.msg.assistant:not([data-request-id="{new_id}"])').wait_for()
+    third = replies.first
+    assert wait_state(third, "done") == "done"
+    assert third.locator(".route-auto").inner_text() == "Auto →"
+    third_id = third.get_attribute("data-request-id") or ""
+    assert trace(model_server, third_id)["requested_model"] == "auto"
+    page.reload()
+    restored = page.locator('#chat-log article.msg.assistant[data-restored="true"]')
+    restored.first.wait_for()
+    assert restored.count() == 1
+    assert restored.first.get_attribute("data-request-id") == third_id
+    assert not session.errors
+
+
+def test_edit_and_resend_truncates_the_chat_and_continues_from_the_edit(
+    session: Session, model_server: str
+) -> None:
+    page = session.page
+    for prompt in ("What is 347 × 28?", "What is 7305 − 2948?", "compute 4821 times 37"):
+        assert wait_state(session.ask(prompt, "fast"), "done") == "done"
+    users = page.locator("#chat-log article.msg.user")
+    second = users.nth(1)
+    second.hover()
+    second.locator(".edit-message").click()
+    editor = second.locator("textarea.edit-text")
+    assert editor.input_value() == "What is 7305 − 2948?"
+    editor.fill("What is 12 + 30?")
+    editor.press("Escape")  # cancel: nothing changes
+    assert second.locator(".bubble").inner_text() == "What is 7305 − 2948?"
+    second.locator(".edit-message").click()
+    second.locator("textarea.edit-text").fill("What is 12 + 30?")
+    second.locator("textarea.edit-text").press("Enter")
+    replies = page.locator("#chat-log article.msg.assistant")
+    page.locator("#chat-log .bubble", has_text="What is 12 + 30?").wait_for()
+    assert wait_state(replies.nth(1), "done") == "done"
+    assert users.locator(".bubble").all_inner_texts() == ["What is 347 × 28?", "What is 12 + 30?"]
+    assert replies.count() == 2
+    edited = trace(model_server, replies.nth(1).get_attribute("data-request-id") or "")
+    assert (edited["prompt"], edited["turn_index"]) == ("What is 12 + 30?", 1)
+    # The chat goes on from the edit: the next turn is the third, after the edited one.
+    last = session.ask("What is 7305 − 2948?", "fast")
+    assert wait_state(last, "done") == "done"
+    after = trace(model_server, last.get_attribute("data-request-id") or "")
+    assert after["turn_index"] == 2
+    stored = conversation(model_server, chat_id(page), 5)
+    assert [t["prompt"] for t in stored["turns"]] == [
+        "What is 347 × 28?", "What is 12 + 30?", "What is 7305 − 2948?",
+    ]  # fmt: skip
+    page.reload()
+    page.locator('#chat-log article.msg.assistant[data-restored="true"]').nth(2).wait_for()
+    assert users.locator(".bubble").all_inner_texts() == [t["prompt"] for t in stored["turns"]]
+    assert not session.errors

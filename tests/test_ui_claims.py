@@ -89,6 +89,17 @@ def test_the_page_asks_for_the_key_and_then_uses_it(unkeyed: Session, keyed_serv
     assert wait_state(message, "done", "failed") == "done", message.inner_text()
     assert message.locator(".answer").inner_text().strip() == "129"
     assert bar.is_hidden()
+    # A new tab lists the saved conversations once it has the key.
+    other = Session(unkeyed.browser, keyed_server)
+    try:
+        other.page.locator("#auth-bar").wait_for(state="visible")
+        other.page.fill("#auth-bar input[name=key]", KEY)
+        other.page.click("#auth-bar button[type=submit]")
+        title = other.page.locator("#conversation-list .conv-title").first
+        title.wait_for()
+        assert title.inner_text() == "What is 52+77?"
+    finally:
+        other.close()
 
 
 def test_race_verdicts_are_exact_for_a_wrong_and_a_right_lane(keyed: Session) -> None:

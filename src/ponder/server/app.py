@@ -25,7 +25,11 @@ from ponder.engine import Engine
 from ponder.errors import PonderError, redact
 from ponder.server import api
 from ponder.server.chat import chat_completions
-from ponder.server.conversations import api_conversation
+from ponder.server.conversations import (
+    api_conversation,
+    api_conversations,
+    api_delete_conversation,
+)
 from ponder.server.errors import NotFoundError, door_error_body, error_response
 from ponder.server.estimate_api import api_estimate
 from ponder.server.gateway import Gateway, ServerSettings
@@ -57,7 +61,11 @@ def api_routes() -> list[BaseRoute]:
         Route("/api/config", api.api_config, methods=["GET"]),
         Route("/api/traces", api.api_traces, methods=["GET"]),
         Route("/api/estimate", api_estimate, methods=["POST"]),
+        Route("/api/conversations", api_conversations, methods=["GET"]),
         Route("/api/conversations/{conversation_id}", api_conversation, methods=["GET"]),
+        Route(
+            "/api/conversations/{conversation_id}", api_delete_conversation, methods=["DELETE"]
+        ),
         Route("/api/traces/{request_id}", api.api_trace, methods=["GET"]),
     ]
 

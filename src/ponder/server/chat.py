@@ -23,7 +23,7 @@ from ponder.config import AUTO
 from ponder.errors import redact
 from ponder.events import Event, Failed, Finished, Notice, Started, Thinking, ToolCallEnd
 from ponder.request import ChatRequest
-from ponder.server.conversations import conversation_header
+from ponder.server.conversations import conversation_headers
 from ponder.server.errors import BodyTooLargeError, error_response, failure_status
 from ponder.server.exchange import Exchange
 from ponder.server.gateway import Gateway
@@ -94,7 +94,7 @@ async def open_stream(
     exchange = Exchange(chat, stream, door)
     if headers is not None:
         exchange.trace_context = trace_context(headers)  # the caller's W3C trace, if any
-        exchange.conversation_id = conversation_header(headers)
+        exchange.conversation_id, exchange.turn_index = conversation_headers(headers)
     exchange.notes.extend(notes)
     exchange.notes.extend(restored)
     events = gateway.engine.stream(chat)

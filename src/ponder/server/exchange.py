@@ -56,6 +56,7 @@ class Exchange:
         "tool_calls",
         "trace_context",
         "turn",
+        "turn_index",
         "usage",
     )
 
@@ -85,6 +86,7 @@ class Exchange:
         # appends one per such event and the OpenTelemetry span gets them as children.
         self.child_spans: list[ChildSpan] = []
         self.conversation_id: str | None = None  # the client's x-ponder-conversation
+        self.turn_index: int | None = None  # and its x-ponder-turn
         self.trace_context: dict[str, str] = {}  # the caller's traceparent/tracestate headers
 
     def token(self, at_ns: int) -> None:
@@ -227,6 +229,7 @@ class Exchange:
             cost_estimated=cost.estimated if cost else False,
             conversation_id=self.conversation_id,
             door=self.door,
+            turn_index=self.turn_index,
         )
 
 

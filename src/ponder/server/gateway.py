@@ -38,7 +38,13 @@ from ponder.server.otel import RequestTracer, tracer_from_env
 from ponder.server.response_memory import ResponseMemory
 from ponder.server.signing import SIGNING_KEY_ENV, ThoughtSigner, signing_key
 from ponder.store.base import StoreUnavailable, TraceQuery, TraceStore
-from ponder.store.record import ReasoningRecord, ResponseRecord, TraceRecord, TraceStatus
+from ponder.store.record import (
+    ConversationSummary,
+    ReasoningRecord,
+    ResponseRecord,
+    TraceRecord,
+    TraceStatus,
+)
 from ponder.store.writer import TraceWriter
 from ponder.tokens import estimate_tokens
 from ponder.wait_watch import stall_after_ms, stall_floor_ms, stream_notes
@@ -47,6 +53,7 @@ log = logging.getLogger("ponder.server")
 API_KEY_ENV = "PONDER_API_KEY"
 DEFAULT_BODY_LIMIT = 1024 * 1024
 REASONING_SAVE_WAIT_S = 0.5
+DELETE_FLUSH_S = 5.0  # how long a delete waits for this gateway's queued traces to be written
 # Requests in flight before new ones get 429 + Retry-After (load shedding, not a queue).
 DEFAULT_MAX_IN_FLIGHT = 256
 
@@ -249,6 +256,32 @@ class Gateway:
         reader = await self._reader_store()
         try:
             return await reader.query(query)
+        except StoreUnavailable as exc:
+            raise StoreDownError(f"The trace store is unavailable: {exc}") from None
+
+    async def list_conversations(
+        self, limit: int, before: float | None = None
+    ) -> list[ConversationSummary]:
+        """Conversations in the store, most recently active first; none without one."""
+        if self.writer is None:
+            return []
+        reader = await self._reader_store()
+        try:
+            return await reader.conversations(limit, before)
+        except StoreUnavailable as exc:
+            raise StoreDownError(f"The trace store is unavailable: {exc}") from None
+
+    async def delete_conversation(self, conversation_id: str) -> int:
+        """Delete a conversation's traces (how many; 0: none). What this gateway has queued
+        for the store is written first, so a turn that just finished goes too."""
+        if self.writer is None:
+            return 0
+        # Bounded: a store that hangs must not hang the request (the delete then says so).
+        with contextlib.suppress(TimeoutError):
+            await asyncio.to_thread(self.writer.flush, DELETE_FLUSH_S)
+        reader = await self._reader_store()
+        try:
+            return await reader.delete_conversation(conversation_id)
         except StoreUnavailable as exc:
             raise StoreDownError(f"The trace store is unavailable: {exc}") from None
 

@@ -240,6 +240,7 @@ _MODEL_LIST: Schema = {
     "properties": {"data": {"type": "array", "items": _MODEL}},
 }
 _STRING: Schema = {"type": "string"}
+_NUMBER: Schema = {"type": "number"}
 _SSE_EVENT: Schema = {
     "type": "object",
     "required": ["data"],
@@ -257,6 +258,10 @@ def openapi(config: Config) -> Schema:
             "text/event-stream": {"schema": _SSE_EVENT},
         },
     }
+    conversation = {
+        "name": "conversation_id", "in": "path", "required": True,
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+    }  # fmt: skip
     query = [
         {"name": n, "in": "query", "required": False, "schema": s}
         for n, s in (
@@ -360,6 +365,41 @@ def openapi(config: Config) -> Schema:
                     ],
                     "responses": {"200": _json(_OBJECT, "One trace."), **_errors(401, 404)},
                 }
+            },
+            "/api/conversations": {
+                "get": {
+                    "operationId": "listConversations",
+                    "parameters": [
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 200},
+                        },
+                        {"name": "before", "in": "query", "required": False, "schema": _NUMBER},
+                    ],
+                    "responses": {
+                        "200": _json(_OBJECT, "Conversations, most recently active first."),
+                        **_errors(400, 401),
+                    },
+                }
+            },
+            "/api/conversations/{conversation_id}": {
+                "parameters": [conversation],
+                "get": {
+                    "operationId": "getConversation",
+                    "responses": {
+                        "200": _json(_OBJECT, "The conversation's turns, oldest first."),
+                        **_errors(400, 401, 404),
+                    },
+                },
+                "delete": {
+                    "operationId": "deleteConversation",
+                    "responses": {
+                        "200": _json(_OBJECT, "Deleted, with its traces."),
+                        **_errors(400, 401, 404),
+                    },
+                },
             },
             "/openapi.json": {
                 "get": {

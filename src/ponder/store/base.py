@@ -13,7 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ponder.store.record import ReasoningRecord, ResponseRecord, TraceRecord
+from ponder.store.record import (
+    ConversationSummary,
+    ReasoningRecord,
+    ResponseRecord,
+    TraceRecord,
+)
 
 Sort = Literal["created", "cost"]
 SORTS: tuple[Sort, ...] = ("created", "cost")
@@ -120,3 +125,17 @@ class TraceStore(ABC):
     @abstractmethod
     async def find_response(self, response_id: str) -> ResponseRecord | None:
         """The saved conversation of ``response_id``, or None."""
+
+    @abstractmethod
+    async def conversations(
+        self, limit: int, before: float | None = None
+    ) -> list[ConversationSummary]:
+        """Conversations, most recently active first (``before``: only those last active
+        before that time, unix seconds: the next page)."""
+
+    @abstractmethod
+    async def delete_conversation(self, conversation_id: str) -> int:
+        """Delete a conversation's traces; how many there were (0: no such conversation).
+
+        Raises :class:`StoreUnavailable` when the database cannot be reached.
+        """

@@ -114,6 +114,13 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         CREATE INDEX responses_created_at ON responses (created_at)
         """,
     ),
+    (
+        8,
+        "traces: turn index",
+        """
+        ALTER TABLE traces ADD COLUMN turn_index INTEGER
+        """,
+    ),
 )
 
 

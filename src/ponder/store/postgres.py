@@ -16,9 +16,15 @@ from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from ponder.store import conversations as conv
 from ponder.store.base import StoreUnavailable, TraceQuery, TraceStore, where_clause
 from ponder.store.postgres_migrations import MIGRATIONS
-from ponder.store.record import ReasoningRecord, ResponseRecord, TraceRecord
+from ponder.store.record import (
+    ConversationSummary,
+    ReasoningRecord,
+    ResponseRecord,
+    TraceRecord,
+)
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
@@ -287,3 +293,30 @@ class PostgresStore(TraceStore):
         except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
             raise self._unavailable(exc) from exc
         return float(row[0]) if row is not None else 0.0
+
+    async def conversations(
+        self, limit: int, before: float | None = None
+    ) -> list[ConversationSummary]:
+        psycopg, psycopg_pool = _import_psycopg()
+        pool = await self._ready_pool()
+        try:
+            async with pool.connection() as conn:
+                sql = conv.list_sql("%s", before)
+                cursor = await conn.execute(sql, conv.list_args(limit, before))
+                rows = await cursor.fetchall()
+        except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
+            raise self._unavailable(exc) from exc
+        return [conv.summary(row) for row in rows]
+
+    async def delete_conversation(self, conversation_id: str) -> int:
+        psycopg, psycopg_pool = _import_psycopg()
+        pool = await self._ready_pool()
+        try:
+            async with pool.connection() as conn:
+                cursor = await conn.execute(
+                    "DELETE FROM traces WHERE conversation_id = %s", (conversation_id,)
+                )
+                deleted: int = cursor.rowcount
+                return deleted
+        except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
+            raise self._unavailable(exc) from exc

@@ -110,4 +110,12 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE INDEX responses_created_at ON responses (created_at)
         """,
     ),
+    (
+        # Which turn of its conversation a request answers: regenerate and edit-and-resend
+        # replace a turn and what followed it (ponder.store.conversations).
+        "0008 traces: turn index",
+        """
+        ALTER TABLE traces ADD COLUMN turn_index INTEGER
+        """,
+    ),
 )

@@ -60,6 +60,10 @@ class TraceRecord:
     conversation_id: str | None = None
     # The front door the request came in by: chat_completions, messages (Anthropic), …
     door: str = "chat_completions"
+    # The turn of the conversation this request answers (0 = the first), when the client
+    # says (x-ponder-turn): a later request at turn k replaces turn k and every turn after
+    # it (regenerate, edit-and-resend); None appends.
+    turn_index: int | None = None
 
     @property
     def timed(self) -> bool:
@@ -81,6 +85,17 @@ class TraceRecord:
 
 def clip(text: str, limit: int = TEXT_LIMIT) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationSummary:
+    """One conversation as a list shows it: its title is its first turn's prompt."""
+
+    id: str
+    title: str
+    created_at: float  # its first request
+    updated_at: float  # its latest request
+    requests: int  # traces in it, replaced turns included
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,9 +18,15 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from ponder.store import conversations as conv
 from ponder.store.base import StoreUnavailable, TraceQuery, TraceStore, where_clause
 from ponder.store.migrations import MIGRATIONS, migrate
-from ponder.store.record import ReasoningRecord, ResponseRecord, TraceRecord
+from ponder.store.record import (
+    ConversationSummary,
+    ReasoningRecord,
+    ResponseRecord,
+    TraceRecord,
+)
 
 DB_ENV = "PONDER_DB"
 _COLUMNS = tuple(f.name for f in fields(TraceRecord))
@@ -207,6 +213,20 @@ def spend_since(path: str | Path, model: str, since: float) -> float:
     return float(row[0])
 
 
+def conversations(
+    path: str | Path, limit: int, before: float | None = None
+) -> list[ConversationSummary]:
+    """Conversations, most recently active first; none without a store."""
+    if str(path) != ":memory:" and not Path(path).exists():
+        return []
+    conn = connect(path)
+    try:
+        rows = conn.execute(conv.list_sql("?", before), conv.list_args(limit, before))
+        return [conv.summary(row) for row in rows.fetchall()]
+    finally:
+        conn.close()
+
+
 class SqliteStore(TraceStore):
     """The SQLite file at ``path``: one connection for writes (the writer thread's), and a
     connection per read, each in a worker thread so no loop waits on the disk."""
@@ -280,3 +300,26 @@ class SqliteStore(TraceStore):
 
     async def find_response(self, response_id: str) -> ResponseRecord | None:
         return await asyncio.to_thread(find_response, self.path, response_id)
+
+    async def conversations(
+        self, limit: int, before: float | None = None
+    ) -> list[ConversationSummary]:
+        return await asyncio.to_thread(conversations, self.path, limit, before)
+
+    async def delete_conversation(self, conversation_id: str) -> int:
+        if self._conn is None:
+            await self.open()
+        conn = self._conn
+        assert conn is not None
+
+        def run() -> int:
+            with self._lock:
+                cursor = conn.execute(
+                    "DELETE FROM traces WHERE conversation_id = ?", (conversation_id,)
+                )
+                return cursor.rowcount
+
+        try:
+            return await asyncio.to_thread(run)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"{self.label}: {exc}") from exc

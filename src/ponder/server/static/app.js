@@ -1,12 +1,14 @@
 // ponder's web UI: chat, race and history views. Vanilla ES modules, no build step.
 
-import { AssistantView, userBubble } from "./message.js";
+import { AssistantView } from "./message.js";
 import { HttpError, postJSON, setApiKey, streamChat } from "./stream.js";
 import { h } from "./util.js";
 import { RaceView } from "./race.js";
 import { HistoryView } from "./history.js";
 import { WaitHint } from "./estimate.js";
-import { conversationId, replay, savedTurns, startNewConversation } from "./conversation.js";
+import { deleteConversation, listConversations, newConversationId, rememberConversation, replay, savedTurns, storedConversationId } from "./conversation.js";
+import { ConversationList } from "./conversations.js";
+import { regenerateBar, userBubble } from "./turns.js";
 
 export const EXAMPLES = [
   { label: "347 × 28", prompt: "What is 347 × 28?" },
@@ -60,6 +62,7 @@ authBar.addEventListener("submit", (event) => {
   authBar.elements.key.value = "";
   authBar.hidden = true;
   if (views.history) views.history.loadModels();
+  restoreChat(); // what the refused first calls could not read
 });
 
 // --- views -----------------------------------------------------------------------------------
@@ -94,24 +97,59 @@ document.querySelector(".tabs").addEventListener("keydown", (event) => {
 window.addEventListener("hashchange", () => show(location.hash.slice(1) || "chat"));
 
 // --- chat ------------------------------------------------------------------------------------
+// The chat is a list of turns ({prompt, userEl, view}); the context of turn k is the turns
+// before it. Each request names its conversation and its turn (x-ponder-conversation,
+// x-ponder-turn): regenerating a reply or sending an edited message asks for turn k again,
+// and the store's conversation drops turn k and what came after (as the page does).
 
 const log = document.getElementById("chat-log");
+const emptyEl = document.getElementById("chat-empty"); // the welcome, in the page only while the chat is empty
+
+function showEmpty(empty) {
+  if (empty && !emptyEl.isConnected) log.prepend(emptyEl);
+  else if (!empty) emptyEl.remove();
+}
 const form = document.getElementById("composer");
 const promptEl = document.getElementById("prompt");
 const sendButton = document.getElementById("send");
 const stopButton = document.getElementById("stop");
 const waitHint = new WaitHint(document.getElementById("wait-hint"));
-const conversation = []; // {role, content} sent as context with the next turn
-const chatId = conversationId(); // this tab's chat, kept in the trace store
-const newChatButton = document.getElementById("new-chat");
-newChatButton.addEventListener("click", () => {
-  if (current) return;
-  startNewConversation();
-  location.reload();
-});
+const chat = { id: storedConversationId(), turns: [] };
 let current = null; // {controller, view}
 let stick = true; // follow the stream unless the person scrolled up to read
+let opening = 0; // the latest conversation asked for (a slow load never overwrites a newer one)
+let loading = Promise.resolve(); // a conversation being opened: a send waits for it
 log.addEventListener("scroll", () => (stick = nearBottom()), { passive: true });
+
+const sidebar = document.getElementById("conversations");
+const sidebarToggle = document.getElementById("conversations-toggle");
+function showSidebar(open) {
+  sidebar.classList.toggle("open", open);
+  sidebarToggle.setAttribute("aria-expanded", String(open));
+  if (open) (sidebar.querySelector('.conv-open[aria-current="true"]') || document.getElementById("new-chat")).focus();
+}
+sidebarToggle.addEventListener("click", () => showSidebar(!sidebar.classList.contains("open")));
+sidebar.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape" || !sidebar.classList.contains("open")) return;
+  event.stopPropagation();
+  showSidebar(false);
+  sidebarToggle.focus();
+});
+
+const list = new ConversationList(sidebar, {
+  onOpen: (id) => {
+    showSidebar(false);
+    openConversation(id);
+  },
+  onNew: () => {
+    showSidebar(false);
+    newConversation();
+  },
+  onDelete: async (id) => {
+    await deleteConversation(id);
+    if (id === chat.id) newConversation();
+  },
+});
 
 function selectedMode() {
   const checked = form.querySelector('input[name="mode"]:checked');
@@ -135,6 +173,8 @@ function setBusy(busy) {
   sendButton.hidden = busy;
   stopButton.hidden = !busy;
   document.body.classList.toggle("busy", busy);
+  list.setBusy(busy);
+  refreshTurnControls();
 }
 
 export async function verifyInto(view, prompt, signal) {
@@ -148,11 +188,84 @@ export async function verifyInto(view, prompt, signal) {
   }
 }
 
-async function send(prompt, chosen = null) {
+// The messages before turn k, as the model sees them.
+function contextBefore(k) {
+  const messages = [];
+  for (const turn of chat.turns.slice(0, k)) {
+    messages.push({ role: "user", content: turn.prompt });
+    const answer = turn.view.answerText;
+    if (answer) messages.push({ role: "assistant", content: answer });
+  }
+  return messages;
+}
+
+// Drop turn k and every turn after it, from the page and from the context.
+function dropFrom(k) {
+  for (const turn of chat.turns.splice(k)) {
+    turn.userEl.remove();
+    turn.view.el.remove();
+    turn.view.dispose();
+  }
+}
+
+function clearChat() {
+  dropFrom(0);
+  log.querySelectorAll("article.msg").forEach((el) => el.remove()); // replaced turns kept on view
+  showEmpty(true);
+}
+
+function addTurn(prompt, view) {
+  const turn = { prompt, view, userEl: null };
+  turn.userEl = userBubble(prompt, { onEdit: (text) => editAndResend(turn, text) });
+  log.append(turn.userEl, view.el);
+  chat.turns.push(turn);
+  return turn;
+}
+
+// Edit and regenerate are offered on finished turns only, regenerate on the last reply.
+function refreshTurnControls() {
+  const last = chat.turns.length - 1;
+  chat.turns.forEach((turn, k) => {
+    const button = turn.userEl.querySelector(".edit-message");
+    if (button) button.disabled = Boolean(current);
+    if (k === last && !current && ["done", "stopped", "failed"].includes(turn.view.state)) {
+      turn.view.setActions(regenerateBar((mode) => regenerate(turn, mode)));
+    } else {
+      turn.view.setActions(null);
+    }
+  });
+}
+
+function regenerate(turn, mode) {
+  const k = chat.turns.indexOf(turn);
+  if (k < 0 || current) return;
+  send(turn.prompt, { mode, at: k });
+}
+
+function editAndResend(turn, text) {
+  const k = chat.turns.indexOf(turn);
+  if (k < 0 || current || !text.trim()) return false;
+  send(text, { at: k });
+  return true;
+}
+
+// Send `prompt` as turn `at` (default: the next), in `mode` (default: the selector's);
+// `keep`: leave the replaced turn on view (Answer fast instead: the person saw it stall).
+async function send(prompt, { mode = null, at = chat.turns.length, keep = false } = {}) {
   if (current || !prompt.trim()) return;
-  document.getElementById("chat-empty")?.remove();
-  const model = chosen || selectedMode();
-  log.append(userBubble(prompt));
+  if (keep) {
+    for (const turn of chat.turns.splice(at)) { // still on view, no longer in the chat
+      turn.userEl.dataset.replaced = turn.view.el.dataset.replaced = "true";
+      turn.userEl.querySelector(".edit-message")?.remove();
+      turn.view.setActions(null);
+    }
+  } else dropFrom(at);
+  showEmpty(false);
+  if (!chat.id) {
+    chat.id = newConversationId();
+    rememberConversation(chat.id);
+  }
+  const model = mode || selectedMode();
   stick = true;
   let replaced = false; // "Answer fast instead": this turn gives way to a fast one
   const onStall = {
@@ -163,16 +276,16 @@ async function send(prompt, chosen = null) {
     },
   };
   const view = new AssistantView({ requested: model, onChange: () => followBottom(stick), onStall });
-  log.append(view.el);
+  const messages = [...contextBefore(at), { role: "user", content: prompt }];
+  addTurn(prompt, view);
   followBottom(true);
   const controller = new AbortController();
   current = { controller, view };
   setBusy(true);
-  newChatButton.hidden = false;
+  list.touch(chat.id, chat.turns[0].prompt);
   waitHint.forPrompt(prompt).then((response) => view.setExpectation(response), () => view.setExpectation(null));
-  const messages = [...conversation, { role: "user", content: prompt }];
   try {
-    const headers = chatId ? { "x-ponder-conversation": chatId } : {};
+    const headers = { "x-ponder-conversation": chat.id, "x-ponder-turn": String(at) };
     await streamChat({ model, messages, signal: controller.signal, headers, onEvent: (event) => view.handle(event) });
     if (!["done", "stopped", "failed"].includes(view.state)) view.fail("The stream ended without a finish signal.");
   } catch (error) {
@@ -183,11 +296,9 @@ async function send(prompt, chosen = null) {
     setBusy(false);
   }
   if (replaced) {
-    send(prompt, "fast");
+    send(prompt, { mode: "fast", at, keep: true });
     return;
   }
-  conversation.push({ role: "user", content: prompt });
-  if (view.answerText) conversation.push({ role: "assistant", content: view.answerText });
   await verifyInto(view, prompt);
   followBottom(stick);
 }
@@ -196,13 +307,55 @@ export function stopChat() {
   if (current) current.controller.abort();
 }
 
+function newConversation() {
+  if (current) return;
+  opening += 1;
+  chat.id = null;
+  rememberConversation(null);
+  clearChat();
+  list.select(null);
+  promptEl.focus();
+}
+
+// Show a saved conversation as it stands (its turns replayed from the store).
+function openConversation(id) {
+  loading = showConversation(id);
+  return loading;
+}
+
+async function showConversation(id) {
+  if (current) return;
+  const ticket = ++opening;
+  const turns = await savedTurns(id);
+  if (ticket !== opening || current) return;
+  if (turns === null) { // deleted meanwhile (another tab), or never saved
+    if (id === chat.id) newConversation();
+    list.set(list.items.filter((c) => c.id !== id));
+    return;
+  }
+  clearChat();
+  chat.id = id;
+  rememberConversation(id);
+  list.select(id);
+  showEmpty(turns.length === 0);
+  for (const t of turns) {
+    const view = new AssistantView({ requested: t.requested_model });
+    view.el.dataset.restored = "true";
+    addTurn(t.prompt, view);
+    replay(view, t);
+  }
+  refreshTurnControls();
+  followBottom(true);
+  promptEl.focus();
+}
+
 form.addEventListener("submit", (event) => {
   event.preventDefault();
   const prompt = promptEl.value;
   if (!prompt.trim() || current) return;
   promptEl.value = "";
   autosize(promptEl);
-  send(prompt);
+  loading.then(() => send(prompt));
   waitHint.schedule("");
 });
 
@@ -248,22 +401,13 @@ for (const example of EXAMPLES) {
   );
 }
 
-// After a reload, the chat so far, as it was (the store keeps its turns).
-async function restoreChat() {
-  const turns = await savedTurns(chatId);
-  if (!turns.length || current || conversation.length) return;
-  document.getElementById("chat-empty")?.remove();
-  newChatButton.hidden = false;
-  for (const turn of turns) {
-    log.append(userBubble(turn.prompt));
-    const view = new AssistantView({ requested: turn.requested_model });
-    view.el.dataset.restored = "true";
-    log.append(view.el);
-    replay(view, turn);
-    conversation.push({ role: "user", content: turn.prompt });
-    if (turn.answer) conversation.push({ role: "assistant", content: turn.answer });
-  }
-  followBottom(true);
+// After a reload: this tab's conversation as it was, and the list of the others.
+function restoreChat() {
+  if (chat.id) openConversation(chat.id);
+  listConversations().then((items) => {
+    const local = list.items.filter((c) => !items.some((x) => x.id === c.id)); // sent meanwhile
+    list.set([...local, ...items]);
+  });
 }
 
 views.race = new RaceView(EXAMPLES, verifyInto);

@@ -1,42 +1,67 @@
-// Conversations that last: this tab's chat has an id (sessionStorage), sent with each turn as
-// x-ponder-conversation and saved with its trace; after a reload the turns come back from
-// GET /api/conversations/{id} and are replayed into replies that read as they did, phase
-// timings included (the meters show the server's figures, as they did live).
+// Conversations that last, the API side: the tab's current conversation id (sessionStorage),
+// the gateway's conversation endpoints, and replaying a stored turn into a reply that reads
+// as it did live — phase timings, thinking box and meters are the server's figures, as they
+// were while it streamed.
 
-import { getJSON } from "./stream.js";
+import { authHeaders, getJSON, HttpError } from "./stream.js";
 
 const KEY = "ponder-conversation";
 
-export function conversationId() {
+export function newConversationId() {
+  return `c_${crypto.randomUUID().replaceAll("-", "").slice(0, 24)}`;
+}
+
+// The conversation this tab shows (null: a new chat, not yet sent).
+export function storedConversationId() {
   try {
-    let id = sessionStorage.getItem(KEY);
-    if (!id) {
-      id = `c_${crypto.randomUUID().replaceAll("-", "").slice(0, 24)}`;
-      sessionStorage.setItem(KEY, id);
-    }
-    return id;
+    return sessionStorage.getItem(KEY);
   } catch (e) {
     return null; // storage unavailable: the chat lasts as long as the page
   }
 }
 
-// A fresh conversation: forget this tab's id (its turns stay in the store and History).
-export function startNewConversation() {
+export function rememberConversation(id) {
   try {
-    sessionStorage.removeItem(KEY);
+    if (id) sessionStorage.setItem(KEY, id);
+    else sessionStorage.removeItem(KEY);
   } catch (e) {
-    /* storage unavailable: the reload alone starts afresh */
+    /* storage unavailable: a reload starts afresh */
   }
 }
 
+// The saved conversations, most recently active first ([] without a store, or while it is down).
+export async function listConversations(limit = 50) {
+  try {
+    const body = await getJSON(`/api/conversations?limit=${limit}`);
+    return Array.isArray(body.data) ? body.data : [];
+  } catch (e) {
+    return [];
+  }
+}
+
+// A conversation's turns as they stand, oldest first; null when the store has no such
+// conversation (deleted, or never sent).
 export async function savedTurns(id) {
-  if (!id) return [];
+  if (!id) return null;
   try {
     const body = await getJSON(`/api/conversations/${encodeURIComponent(id)}`);
     return Array.isArray(body.turns) ? body.turns : [];
   } catch (e) {
-    return []; // no store, or it is down: start empty rather than fail the page
+    if (e instanceof HttpError && e.status === 404) return null;
+    return []; // the store is down: keep the id, show nothing for now
   }
+}
+
+export async function deleteConversation(id) {
+  const response = await fetch(`/api/conversations/${encodeURIComponent(id)}`, { method: "DELETE", headers: { accept: "application/json", ...authHeaders() } });
+  if (response.ok || response.status === 404) return; // gone either way
+  let message = `${response.status} ${response.statusText}`;
+  try {
+    message = (await response.json()).error.message || message;
+  } catch (e) {
+    /* not JSON */
+  }
+  throw new HttpError(response.status, message);
 }
 
 // Feed a stored trace to an AssistantView as the events it once streamed.

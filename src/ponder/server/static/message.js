@@ -155,6 +155,10 @@ export class AssistantView {
       }),
     );
     this.verdictEl = h("button", { type: "button", class: "verdict", hidden: true, "aria-expanded": "false", onclick: (event) => this.explain(event.currentTarget, this.verdictReason || "") });
+    // Where the wait went, once it is over: waiting, thinking, answering (the server's clock).
+    this.phasesEl = h("div", { class: "phases", hidden: true, role: "group", "aria-label": "Phases" });
+    // What the person can do with a finished reply (the chat fills it: regenerate, …).
+    this.actionsEl = h("div", { class: "msg-actions", hidden: true });
     this.el = h(
       "article",
       { class: `msg assistant${compact ? " compact" : ""}`, dataset: { state: "waiting" } },
@@ -167,8 +171,21 @@ export class AssistantView {
       this.statusEl,
       this.answerEl,
       h("div", { class: "msg-foot" }, this.metersEl, this.verdictEl, this.explainEl),
+      this.phasesEl,
+      this.actionsEl,
     );
     this.timer = setInterval(() => this.tick(), 100);
+  }
+
+  // The chat's controls for this reply (null: none).
+  setActions(el) {
+    this.actionsEl.replaceChildren(...(el ? [el] : []));
+    this.actionsEl.hidden = !el;
+  }
+
+  // Gone from the page: stop the clock.
+  dispose() {
+    clearInterval(this.timer);
   }
 
   setState(state) {
@@ -559,6 +576,23 @@ export class AssistantView {
     set("cost", cost ? (cost.estimated && cost.total_usd ? "≈" : "") + fmtUsd(cost.total_usd) : "—");
     if (cost && cost.total_usd) this.meterEls.cost.title = `thinking ${fmtUsd(cost.thinking_usd)} of ${fmtUsd(cost.total_usd)} (input ${fmtUsd(cost.input_usd)}, answer ${fmtUsd(cost.answer_usd)})`;
     this.el.classList.add("has-meters");
+    this.fillPhases(fromServer ? t : null);
+  }
+
+  // "Waiting 12 ms · Thinking 1.21 s · Answering 340 ms" over a bar split the same way, from
+  // the server's timings (so a reloaded reply shows exactly what the live one did).
+  fillPhases(t) {
+    const spans = t ? phaseSpans(t) : [];
+    this.phasesEl.hidden = spans.length === 0;
+    if (!spans.length) return;
+    const total = Math.max(1, spans.reduce((sum, p) => sum + p.ms, 0));
+    const bar = h("span", { class: "phase-bar", "aria-hidden": "true" }, spans.map((p) => {
+      const seg = h("span", { class: `phase-seg phase-${p.key}` });
+      seg.style.width = `${(100 * p.ms) / total}%`;
+      return seg;
+    }));
+    const words = h("span", { class: "phase-words" }, spans.map((p) => h("span", { class: `phase phase-${p.key}`, dataset: { phase: p.key }, title: p.help }, h("span", { class: "phase-name", text: p.label }), " ", h("span", { class: "phase-ms", text: fmtMs(p.ms) }))));
+    this.phasesEl.replaceChildren(bar, words);
   }
 
   setVerdict(verdict) {
@@ -580,6 +614,21 @@ export class AssistantView {
   }
 }
 
-export function userBubble(text) {
-  return h("article", { class: "msg user" }, h("div", { class: "bubble", text }));
+// The three phases of a reply's wait (DESIGN.md's metrics): request → first token (waiting),
+// first token → first answer token (thinking), first answer token → end (answering). A
+// stream that ended while thinking has no answering phase; a phase the server did not
+// measure is left out rather than guessed.
+export function phaseSpans(t) {
+  const num = (v) => (typeof v === "number" && Number.isFinite(v) ? v : null);
+  const ttft = num(t.ttft_ms);
+  const ttfa = num(t.ttfa_ms);
+  const e2e = num(t.e2e_ms);
+  const thinking = num(t.thinking_ms);
+  const spans = [];
+  const waited = ttft ?? ttfa ?? e2e;
+  if (waited !== null) spans.push({ key: "waiting", label: "Waiting", ms: waited, help: "Request sent → first token of any kind" });
+  if (thinking !== null && thinking > 0) spans.push({ key: "thinking", label: "Thinking", ms: thinking, help: "First token → first answer token" });
+  if (ttfa !== null && e2e !== null) spans.push({ key: "answering", label: "Answering", ms: Math.max(0, e2e - ttfa), help: "First answer token → end of the stream" });
+  return spans;
 }
+
