@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse
 
 from ponder.config import AUTO
 from ponder.request import ChatRequest
-from ponder.server.chat import read_body
+from ponder.server.door import read_body
 from ponder.server.errors import ParamError
 from ponder.server.gateway import Gateway
 from ponder.server.parse import parse_body

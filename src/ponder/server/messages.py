@@ -3,7 +3,7 @@
 The door for Claude Code and the ``anthropic`` SDKs, on any model ponder knows: the request
 is parsed into a :class:`ChatRequest` (:mod:`ponder.server.messages_parse`), goes through
 the same engine, reasoning memory, exchange, trace and metrics as a chat completion
-(:func:`ponder.server.chat.open_stream`, :class:`ponder.server.chat.ExchangeResponse`), and
+(:func:`ponder.server.door.open_stream`, :class:`ponder.server.door.StreamingSink`), and
 its events are written as Messages SSE events or a ``message`` body
 (:mod:`ponder.server.messages_wire`). Errors, wherever they arise under ``/v1/messages``,
 take Anthropic's shape ``{"type": "error", "error": {"type", "message"}}``.
@@ -11,19 +11,25 @@ take Anthropic's shape ``{"type": "error", "error": {"type", "message"}}``.
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import Send
 
 from ponder.errors import redact
 from ponder.events import Event, Failed, Finished, Started, Thinking, ToolCallEnd
 from ponder.request import ChatRequest
-from ponder.server.chat import HEAD_DELAY_S, EarlyFailure, ExchangeResponse, open_stream, read_body
+from ponder.server.door import (
+    SSE_HEADERS,
+    CollectedSink,
+    EarlyFailure,
+    ExchangeResponse,
+    StreamingSink,
+    open_stream,
+    read_body,
+)
 from ponder.server.errors import failure_status, register_door_errors
 from ponder.server.exchange import Exchange, message_text
 from ponder.server.gateway import Gateway
@@ -39,12 +45,6 @@ from ponder.tokens import estimate_tokens
 
 DOOR = "messages"
 PATH = "/v1/messages"
-_SSE_HEADERS = [
-    (b"content-type", b"text/event-stream; charset=utf-8"),
-    (b"cache-control", b"no-cache"),
-    (b"x-accel-buffering", b"no"),
-]
-
 register_door_errors(PATH, error_body)
 
 
@@ -102,128 +102,79 @@ def _input_estimate(chat: ChatRequest) -> int:
     return estimate_tokens("\n".join(pieces))
 
 
-class _MessagesResponse(ExchangeResponse):
+def _message_id(exchange: Exchange) -> str:
+    return "msg_" + exchange.request.request_id.removeprefix("req_")
+
+
+class StreamingMessages(StreamingSink):
     def __init__(
-        self,
-        gateway: Gateway,
-        exchange: Exchange,
-        events: AsyncIterator[Event],
+        self, gateway: Gateway, exchange: Exchange, events: AsyncIterator[Event],
         show_thinking: bool,
-    ) -> None:
+    ) -> None:  # fmt: skip
         super().__init__(gateway, exchange, events)
         self.show_thinking = show_thinking
-        self.message_id = "msg_" + exchange.request.request_id.removeprefix("req_")
+        self.message_id = _message_id(exchange)
+        self.headers = [*SSE_HEADERS, (b"request-id", exchange.request.request_id.encode())]
+        self.enc: MessageStreamEncoder | None = None
+        self.prompt_tokens = 0
 
-
-class StreamingMessages(_MessagesResponse):
-    async def respond(self, send: Send) -> None:
-        x = self.exchange
-        started = x.started
-        assert started is not None
-        events = self.events
-        enc = MessageStreamEncoder(
+    def opening(self, started: Started) -> bytes:
+        self.enc = MessageStreamEncoder(
             self.message_id,
             self.gateway.signer,
             self.show_thinking,
             _producer(self.gateway, started.model),
         )
-        prompt_tokens = x.prompt_tokens()
-        # As for chat completions: let the upstream request go out before our first bytes.
-        self.first = first = asyncio.ensure_future(events.__anext__())
-        await asyncio.wait((first,), timeout=HEAD_DELAY_S)
-        headers = [*_SSE_HEADERS, (b"request-id", x.request.request_id.encode())]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send(
-            {
-                "type": "http.response.body",
-                "body": enc.start(started, prompt_tokens),
-                "more_body": True,
-            }
-        )
-        send = self.body_send(send)
-        chunk = b""
-        try:
-            event: Event | None = await first
-        except StopAsyncIteration:
-            event = None
-        while event is not None:
-            x.observe(event)
-            if isinstance(event, Thinking):
-                chunk = enc.thinking(event)
-            elif event.type == "answer":
-                chunk = enc.answer(event.text)  # type: ignore[union-attr]
-            elif isinstance(event, ToolCallEnd):
-                chunk = enc.tool_call(event)
-            elif isinstance(event, Finished):
-                self.gateway.remember(x)
-                await self.gateway.reasoning_saved(x)  # another gateway may get the next turn
-                chunk = enc.finished(
-                    started, event, x.usage, prompt_tokens, x.notes, self.gateway.cost(x)
-                )
-                break
-            elif isinstance(event, Failed):
-                failed = self._redacted(event)
-                chunk = enc.failed(failed, failure_status(failed))
-                break
-            if chunk:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                chunk = b""
-            try:
-                event = await events.__anext__()
-            except StopAsyncIteration:
-                break
-        self.flags["done"] = True
-        await send({"type": "http.response.body", "body": chunk, "more_body": False})
+        self.prompt_tokens = self.exchange.prompt_tokens()
+        return self.enc.start(started, self.prompt_tokens)
 
+    def frame(self, event: Event) -> bytes:
+        enc = self.enc
+        assert enc is not None
+        self.exchange.observe(event)
+        if isinstance(event, Thinking):
+            return enc.thinking(event)
+        if event.type == "answer":
+            return enc.answer(event.text)  # type: ignore[union-attr]
+        if isinstance(event, ToolCallEnd):
+            return enc.tool_call(event)
+        return b""
 
-class CollectedMessages(_MessagesResponse):
-    async def respond(self, send: Send) -> None:
+    def finished_frame(self, event: Finished) -> bytes:
         x = self.exchange
-        started = x.started
-        assert isinstance(started, Started)
-        async for event in self.events:
-            x.observe(event)
-            if isinstance(event, Finished | Failed):
-                break
-        terminal = x.terminal
-        body: dict[str, Any]
-        if isinstance(terminal, Finished):
-            self.gateway.remember(x)
-            await self.gateway.reasoning_saved(x)
-            status = 200
-            body = message_body(
-                message_id=self.message_id,
-                started=started,
-                content=content_blocks(x.turn.parts, self.gateway.signer, self.show_thinking),
-                finished=terminal,
-                usage=x.usage,
-                prompt_tokens=x.prompt_tokens(),
-                notes=x.notes,
-                cost=self.gateway.cost(x),
-            )
-        else:
-            failed = self._redacted(
-                terminal
-                if isinstance(terminal, Failed)
-                else Failed("ponder", "stream_incomplete", "the stream ended without finishing")
-            )
-            status = failure_status(failed)
-            body = error_body(status, failed.message)
-        self.flags["done"] = True
-        await _send_json(send, status, body, x.request.request_id)
+        assert self.enc is not None and x.started is not None
+        return self.enc.finished(
+            x.started, event, x.usage, self.prompt_tokens, x.notes, self.gateway.cost(x)
+        )
+
+    def failed_frame(self, event: Failed) -> bytes:
+        assert self.enc is not None
+        return self.enc.failed(event, failure_status(event))
 
 
-async def _send_json(send: Send, status: int, body: dict[str, Any], request_id: str) -> None:
-    payload = json.dumps(body).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-                (b"request-id", request_id.encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload, "more_body": False})
+class CollectedMessages(CollectedSink):
+    def __init__(
+        self, gateway: Gateway, exchange: Exchange, events: AsyncIterator[Event],
+        show_thinking: bool,
+    ) -> None:  # fmt: skip
+        super().__init__(gateway, exchange, events)
+        self.show_thinking = show_thinking
+        self.message_id = _message_id(exchange)
+        self.extra_headers = [(b"request-id", exchange.request.request_id.encode())]
+
+    def success_body(self, finished: Finished) -> Mapping[str, Any]:
+        x = self.exchange
+        assert x.started is not None
+        return message_body(
+            message_id=self.message_id,
+            started=x.started,
+            content=content_blocks(x.turn.parts, self.gateway.signer, self.show_thinking),
+            finished=finished,
+            usage=x.usage,
+            prompt_tokens=x.prompt_tokens(),
+            notes=x.notes,
+            cost=self.gateway.cost(x),
+        )
+
+    def failure_body(self, failed: Failed, status: int) -> Mapping[str, Any]:
+        return error_body(status, failed.message)

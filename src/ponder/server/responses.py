@@ -4,7 +4,7 @@
 The request is parsed into a :class:`ChatRequest` (:mod:`ponder.server.responses_parse`),
 after the stored conversation of ``previous_response_id`` when given; it goes through the
 same engine, reasoning memory, exchange, trace and metrics as the other doors
-(:func:`ponder.server.chat.open_stream`, :class:`ponder.server.chat.ExchangeResponse`), and
+(:func:`ponder.server.door.open_stream`, :class:`ponder.server.door.StreamingSink`), and
 its events are written as Responses events or a ``response`` object
 (:mod:`ponder.server.responses_wire`). A finished response is stored (unless ``store`` is
 false) so the next request can continue it by id. Errors are OpenAI-shaped, as on
@@ -13,15 +13,12 @@ false) so the next request can continue it by id. Errors are OpenAI-shaped, as o
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Send
 
 from ponder.events import (
     Event,
@@ -34,11 +31,12 @@ from ponder.events import (
     ToolCallStart,
 )
 from ponder.request import Message
-from ponder.server.chat import (
-    HEAD_DELAY_S,
+from ponder.server.chat import failure_response
+from ponder.server.door import (
+    CollectedSink,
     EarlyFailure,
     ExchangeResponse,
-    _failure_response,
+    StreamingSink,
     open_stream,
     read_body,
 )
@@ -63,13 +61,6 @@ _ECHO = (
     "instructions", "tools", "tool_choice", "parallel_tool_calls", "previous_response_id",
     "reasoning", "store", "temperature", "top_p", "max_output_tokens", "text", "metadata",
 )  # fmt: skip
-_SSE_HEADERS = [
-    (b"content-type", b"text/event-stream; charset=utf-8"),
-    (b"cache-control", b"no-cache"),
-    (b"x-accel-buffering", b"no"),
-]
-
-
 def response_id_for(request_id: str) -> str:
     return "resp_" + request_id.removeprefix("req_")
 
@@ -88,7 +79,7 @@ async def responses(request: Request) -> Response | ExchangeResponse:
             gateway, parsed.chat, parsed.stream, DOOR, parsed.notes, request.headers
         )
     except EarlyFailure as failure:
-        return _failure_response(failure.event, gateway.secrets)
+        return failure_response(failure.event, gateway.secrets)
     started = exchange.started
     assert started is not None
     config = gateway.config.models.get(started.model)
@@ -123,134 +114,89 @@ async def _previous(gateway: Gateway, response_id: Any) -> tuple[Message, ...]:
     return found
 
 
-class _ResponsesSink(ExchangeResponse):
-    def __init__(
-        self,
-        gateway: Gateway,
-        exchange: Exchange,
-        events: AsyncIterator[Event],
-        shell: Shell,
-        parsed: ParsedResponses,
-    ) -> None:
-        super().__init__(gateway, exchange, events)
-        self.shell = shell
-        self.parsed = parsed
-
-    async def finish(self) -> None:
-        """Remember the turn's reasoning and store the conversation (before the last bytes
-        go out: the client's next request may name this response at once)."""
-        x = self.exchange
-        self.gateway.remember(x)
-        await self.gateway.reasoning_saved(x)  # another gateway may get the next turn
-        if self.parsed.store:
-            turn = Message("assistant", x.turn.parts)
-            self.gateway.responses.remember(
-                self.shell.response_id, x.request.request_id, (*self.parsed.history, turn)
-            )
-
-
 def _error_code(status: int) -> str:
     return "rate_limit_exceeded" if status == 429 else "server_error"
 
 
-class StreamingResponses(_ResponsesSink):
-    async def respond(self, send: Send) -> None:
+async def _store_turn(sink: StreamingResponses | CollectedResponses) -> None:
+    """After the reasoning is remembered: keep the conversation for ``previous_response_id``
+    (before the last bytes go out: the client's next request may name this response at once)."""
+    if sink.parsed.store:
+        x = sink.exchange
+        turn = Message("assistant", x.turn.parts)
+        sink.gateway.responses.remember(
+            sink.shell.response_id, x.request.request_id, (*sink.parsed.history, turn)
+        )
+
+
+class StreamingResponses(StreamingSink):
+    def __init__(
+        self, gateway: Gateway, exchange: Exchange, events: AsyncIterator[Event], shell: Shell,
+        parsed: ParsedResponses,
+    ) -> None:  # fmt: skip
+        super().__init__(gateway, exchange, events)
+        self.shell, self.parsed = shell, parsed
+        self.enc = ResponseStreamEncoder(shell)
+
+    async def on_finished(self) -> None:
+        await super().on_finished()
+        await _store_turn(self)
+
+    def opening(self, started: Started) -> bytes:
+        return self.enc.start(started)
+
+    def frame(self, event: Event) -> bytes:
+        enc = self.enc
+        self.exchange.observe(event)
+        if isinstance(event, Thinking):
+            return enc.thinking(event)
+        if event.type == "answer":
+            return enc.answer(event.text)  # type: ignore[union-attr]
+        if isinstance(event, ToolCallStart):
+            return enc.tool_call_start(event)
+        if isinstance(event, ToolCallDelta):
+            return enc.tool_call_delta(event)
+        if isinstance(event, ToolCallEnd):
+            return enc.tool_call_end(event)
+        return b""
+
+    def finished_frame(self, event: Finished) -> bytes:
         x = self.exchange
-        started = x.started
-        assert started is not None
-        events = self.events
-        enc = ResponseStreamEncoder(self.shell)
-        self.first = first = asyncio.ensure_future(events.__anext__())
-        await asyncio.wait((first,), timeout=HEAD_DELAY_S)
-        await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
-        await send({"type": "http.response.body", "body": enc.start(started), "more_body": True})
-        send = self.body_send(send)
-        chunk = b""
-        try:
-            event: Event | None = await first
-        except StopAsyncIteration:
-            event = None
-        while event is not None:
-            x.observe(event)
-            if isinstance(event, Thinking):
-                chunk = enc.thinking(event)
-            elif event.type == "answer":
-                chunk = enc.answer(event.text)  # type: ignore[union-attr]
-            elif isinstance(event, ToolCallStart):
-                chunk = enc.tool_call_start(event)
-            elif isinstance(event, ToolCallDelta):
-                chunk = enc.tool_call_delta(event)
-            elif isinstance(event, ToolCallEnd):
-                chunk = enc.tool_call_end(event)
-            elif isinstance(event, Finished):
-                await self.finish()
-                chunk = enc.finished(
-                    started, event, x.usage, x.prompt_tokens(), x.notes, self.gateway.cost(x)
-                )
-                break
-            elif isinstance(event, Failed):
-                failed = self._redacted(event)
-                chunk = enc.failed(started, failed, _error_code(failure_status(failed)))
-                break
-            if chunk:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                chunk = b""
-            try:
-                event = await events.__anext__()
-            except StopAsyncIteration:
-                break
-        self.flags["done"] = True
-        await send({"type": "http.response.body", "body": chunk, "more_body": False})
+        assert x.started is not None
+        return self.enc.finished(
+            x.started, event, x.usage, x.prompt_tokens(), x.notes, self.gateway.cost(x)
+        )
+
+    def failed_frame(self, event: Failed) -> bytes:
+        assert self.exchange.started is not None
+        return self.enc.failed(self.exchange.started, event, _error_code(failure_status(event)))
 
 
-class CollectedResponses(_ResponsesSink):
-    async def respond(self, send: Send) -> None:
+class CollectedResponses(CollectedSink):
+    def __init__(
+        self, gateway: Gateway, exchange: Exchange, events: AsyncIterator[Event], shell: Shell,
+        parsed: ParsedResponses,
+    ) -> None:  # fmt: skip
+        super().__init__(gateway, exchange, events)
+        self.shell, self.parsed = shell, parsed
+
+    async def on_finished(self) -> None:
+        await super().on_finished()
+        await _store_turn(self)
+
+    def success_body(self, finished: Finished) -> Mapping[str, Any]:
         x = self.exchange
-        started = x.started
-        assert isinstance(started, Started)
-        async for event in self.events:
-            x.observe(event)
-            if isinstance(event, Finished | Failed):
-                break
-        terminal = x.terminal
-        body: dict[str, Any]
-        if isinstance(terminal, Finished):
-            await self.finish()
-            status = 200
-            incomplete = incomplete_reason(terminal)
-            body = response_object(
-                self.shell,
-                model=started.model,
-                status="incomplete" if incomplete else "completed",
-                output=output_items(self.shell, x.turn.parts),
-                usage=usage_json(x.usage, x.prompt_tokens()),
-                incomplete=incomplete,
-                ponder=ponder_extra(started, terminal, x.usage, x.notes, self.gateway.cost(x)),
-            )
-        else:
-            failed = self._redacted(
-                terminal
-                if isinstance(terminal, Failed)
-                else Failed("ponder", "stream_incomplete", "the stream ended without finishing")
-            )
-            status = failure_status(failed)
-            body = error_body(failed.message, error_type(failed.side), failed.code, failed.param)
-        await _send_json(send, status, body, self)
+        assert x.started is not None
+        incomplete = incomplete_reason(finished)
+        return response_object(
+            self.shell,
+            model=x.started.model,
+            status="incomplete" if incomplete else "completed",
+            output=output_items(self.shell, x.turn.parts),
+            usage=usage_json(x.usage, x.prompt_tokens()),
+            incomplete=incomplete,
+            ponder=ponder_extra(x.started, finished, x.usage, x.notes, self.gateway.cost(x)),
+        )
 
-
-async def _send_json(
-    send: Send, status: int, body: Mapping[str, Any], sink: ExchangeResponse
-) -> None:
-    payload = json.dumps(body).encode()
-    sink.flags["done"] = True
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload, "more_body": False})
+    def failure_body(self, failed: Failed, status: int) -> Mapping[str, Any]:
+        return error_body(failed.message, error_type(failed.side), failed.code, failed.param)
