@@ -20,6 +20,7 @@ from ponder.providers.local import (
     active_generations,
     embedded_model_path,
     load_engine,
+    tokens_after_stop,
     without_mode_phrases,
 )
 from ponder.registry import provider_class
@@ -157,11 +158,13 @@ async def test_temperature_samples_and_still_streams_cleanly() -> None:
     assert usage(events).output_tokens > 0
 
 
-async def _wait_idle(timeout: float) -> float:
+async def _wait_idle(timeout: float = 30.0) -> None:
+    """Until no worker generates (the timeout only bounds a hung test; how fast it stops is
+    asserted by the token count, not by time: a loaded machine cannot fail it)."""
     start = time.perf_counter()
     while active_generations() and time.perf_counter() - start < timeout:
         await asyncio.sleep(0.002)
-    return time.perf_counter() - start
+    assert active_generations() == 0
 
 
 async def test_closing_the_stream_stops_generation_promptly() -> None:
@@ -175,9 +178,10 @@ async def test_closing_the_stream_stops_generation_promptly() -> None:
             if seen == 3:
                 break
     assert active_generations() == 1
+    before = tokens_after_stop()
     await stream.aclose()
-    assert await _wait_idle(2.0) < 0.5
-    assert active_generations() == 0
+    await _wait_idle()
+    assert tokens_after_stop() - before <= 1  # at most the token in flight when it closed
 
 
 async def test_cancelling_the_task_stops_generation_promptly() -> None:
@@ -195,10 +199,12 @@ async def test_cancelling_the_task_stops_generation_promptly() -> None:
     await asyncio.wait_for(first.wait(), 10)
     await asyncio.sleep(0.2)
     assert active_generations() == 1  # held back by the stalled reader, not finished
+    before = tokens_after_stop()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert await _wait_idle(2.0) < 0.5
+    await _wait_idle()
+    assert tokens_after_stop() - before <= 1  # at most the token in flight when cancelled
 
 
 @pytest.mark.parametrize("mode", ["fast", "deep"])
