@@ -46,7 +46,9 @@ def gateway(
         yield server, db
 
 
-def _wait(predicate: object, timeout: float = 3.0) -> bool:
+def _wait(predicate: object, timeout: float = 20.0) -> bool:
+    """Until ``predicate()`` holds; the timeout only bounds a hung test (a scripted stream
+    that was not cancelled runs for 60 s, far past it)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():  # type: ignore[operator]
@@ -82,10 +84,8 @@ def test_disconnect_cancels_scripted_provider_and_is_traced(
     server, db = gateway
     baseline = server.tasks()
     closed = ScriptedProvider.closed
-    started = time.monotonic()
     request_id = _open_and_drop(server.base_url, "endless")
     assert _wait(lambda: ScriptedProvider.closed == closed + 1), "provider cleanup did not run"
-    assert time.monotonic() - started < 2.0  # not the 60 s the script would take
     assert _wait(lambda: server.tasks() <= baseline), "tasks leaked"
     assert _wait(lambda: bool(_trace(db, request_id)))
     trace = read(db, TraceQuery(request_id=request_id))[0]
