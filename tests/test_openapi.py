@@ -1,6 +1,7 @@
 """Bad input, generated: schemathesis reads the live server's /openapi.json and sends what it
-describes and what it forbids. No answer is a 5xx, every 4xx is OpenAI-shaped, every answer
-matches the description; the explicit limits are answered with a 400 naming the limit."""
+describes and what it forbids. No answer is a 5xx, every answer
+matches the description; the explicit limits are answered with a 400 naming the limit.
+Every 4xx is in its door's shape (Anthropic's under /v1/messages)."""
 
 from __future__ import annotations
 
@@ -47,11 +48,17 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadServer]:
         yield server
 
 
-def openai_shaped_errors(ctx: Any, response: Any, case: Any) -> bool:
+def door_shaped_errors(ctx: Any, response: Any, case: Any) -> bool:
+    """Every 4xx in its door's shape: Anthropic's under /v1/messages, OpenAI's elsewhere."""
     if 400 <= response.status_code < 500:
-        error = response.json()["error"]
+        body = response.json()
+        error = body["error"]
         assert isinstance(error["message"], str) and error["message"]
-        assert isinstance(error["type"], str) and "code" in error
+        assert isinstance(error["type"], str)
+        if case.path.startswith("/v1/messages"):
+            assert body["type"] == "error"
+        else:
+            assert "code" in error
     return True
 
 
@@ -73,7 +80,8 @@ def test_generated_requests(live: ThreadServer, mode: GenerationMode) -> None:
     schema = schemathesis.openapi.from_url(live.base_url + "/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
     labels = {operation.label for operation in operations}
-    assert {"POST /v1/chat/completions", "GET /api/traces", "GET /v1/models/{model}"} <= labels
+    assert {"POST /v1/chat/completions", "POST /v1/messages", "POST /v1/messages/count_tokens",
+            "POST /v1/responses", "GET /api/traces", "GET /v1/models/{model}"} <= labels
 
     for operation in operations:
         if mode is GenerationMode.NEGATIVE and operation.label not in WITH_INPUT:
@@ -90,7 +98,7 @@ def test_generated_requests(live: ThreadServer, mode: GenerationMode) -> None:
                 # rejection check does not count "too large" as a refusal).
                 assert 400 <= response.status_code < 500, response.text[:300]
             case.validate_response(response, checks=CHECKS,
-                                   additional_checks=[openai_shaped_errors])  # fmt: skip
+                                   additional_checks=[door_shaped_errors])  # fmt: skip
 
         check()
 

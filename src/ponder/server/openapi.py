@@ -4,7 +4,8 @@ Written by hand from the handlers (there is no framework to derive it from), wit
 request limits of :mod:`ponder.server.limits` and the configured model names in it (message
 shapes per role, tools, tool_choice, response_format included), so a
 client generator or a fuzzer (the test suite runs schemathesis against the live server)
-knows exactly what is accepted. Every error response has OpenAI's shape.
+knows exactly what is accepted. Every error response has OpenAI's shape, except under
+``/v1/messages``, whose errors are Anthropic's (those two doors: :mod:`.openapi_doors`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from ponder import __version__
 from ponder.config import Config
 from ponder.server import limits
+from ponder.server.openapi_doors import door_paths
 from ponder.store.base import SORTS
 from ponder.store.record import STATUSES
 
@@ -281,7 +283,10 @@ def openapi(config: Config) -> Schema:
         "info": {
             "title": "ponder gateway",
             "version": __version__,
-            "description": "OpenAI-compatible chat completions with thinking-aware extras.",
+            "description": (
+                "OpenAI Chat Completions and Responses and Anthropic Messages, with"
+                " thinking-aware extras."
+            ),
         },
         "paths": {
             "/v1/chat/completions": {
@@ -305,6 +310,7 @@ def openapi(config: Config) -> Schema:
                     },
                 }
             },
+            **door_paths(models, _errors(400, 401, 404, 413, 429, 502, 503, 504)),
             "/v1/models": {
                 "get": {
                     "operationId": "listModels",
