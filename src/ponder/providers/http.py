@@ -237,6 +237,12 @@ class _Stream:
             raise transport_error(self.who, exc, self.started, self.secrets) from None
 
 
+def _split_lines(pending: bytes, chunk: bytes) -> tuple[list[bytes], bytes]:
+    """The complete lines of ``pending + chunk``, and what is left of an unfinished one."""
+    lines = (pending + chunk if pending else chunk).split(b"\n")
+    return lines, lines.pop()
+
+
 async def _lines(
     client: httpx.AsyncClient,
     method: str,
@@ -256,10 +262,7 @@ async def _lines(
     with stream.errors():
         async with contextlib.aclosing(stream.chunks()) as chunks:
             async for chunk in chunks:
-                if pending:
-                    chunk = pending + chunk
-                parts = chunk.split(b"\n")
-                pending = parts.pop()
+                parts, pending = _split_lines(pending, chunk)
                 for part in parts:
                     yield part.rstrip(b"\r").decode("utf-8", "replace")
     if pending:
@@ -291,6 +294,22 @@ class SSEEvent:
     data: str
 
 
+def _sse_field(raw: bytes, data: list[str], event: str) -> str:
+    """One non-blank SSE line: a ``data`` line joins ``data``; returns the event name (an
+    ``event`` line's value, else ``event`` unchanged). Comments and other fields are skipped."""
+    line = raw.decode("utf-8", "replace")
+    if line[0] == ":":
+        return event
+    name, _, value = line.partition(":")
+    if value[:1] == " ":
+        value = value[1:]
+    if name == "data":
+        data.append(value)
+    elif name == "event":
+        return value
+    return event
+
+
 async def sse_events(
     client: httpx.AsyncClient,
     method: str,
@@ -314,10 +333,7 @@ async def sse_events(
     with stream.errors():
         async with contextlib.aclosing(stream.chunks()) as chunks:
             async for chunk in chunks:
-                if pending:
-                    chunk = pending + chunk
-                lines = chunk.split(b"\n")
-                pending = lines.pop()
+                lines, pending = _split_lines(pending, chunk)
                 for raw in lines:
                     if raw[-1:] == b"\r":
                         raw = raw[:-1]
@@ -328,26 +344,10 @@ async def sse_events(
                         continue
                     if raw[:6] == b"data: ":  # the common case, first
                         data.append(raw[6:].decode("utf-8", "replace"))
-                        continue
-                    line = raw.decode("utf-8", "replace")
-                    if line[0] == ":":
-                        continue
-                    name, _, value = line.partition(":")
-                    if value[:1] == " ":
-                        value = value[1:]
-                    if name == "data":
-                        data.append(value)
-                    elif name == "event":
-                        event = value
+                    else:
+                        event = _sse_field(raw, data, event)
     if pending:
-        line = pending.rstrip(b"\r").decode("utf-8", "replace")
-        name, _, value = line.partition(":")
-        if value[:1] == " ":
-            value = value[1:]
-        if name == "data":
-            data.append(value)
-        elif name == "event":
-            event = value
+        event = _sse_field(pending.rstrip(b"\r"), data, event)
     if data:
         yield SSEEvent(event or "message", "\n".join(data))
 

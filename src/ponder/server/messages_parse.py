@@ -44,7 +44,7 @@ from ponder.request import (
 )
 from ponder.server.errors import ParamError
 from ponder.server.limits import check_limits
-from ponder.server.parse import MAX_COST_HEADER, MAX_TTFA_HEADER, _max_cost, _max_ttfa
+from ponder.server.params import MAX_COST_HEADER, MAX_TTFA_HEADER, max_cost, max_ttfa, number
 from ponder.server.signing import ThoughtSigner, is_ponder_token
 
 _EFFORTS: Mapping[str, Effort] = {"low": "low", "medium": "medium", "high": "high", "max": "high"}
@@ -93,27 +93,18 @@ def parse_messages(
         messages=tuple(messages),
         model=model,
         thinking=thinking,
-        temperature=_number(body, "temperature", 0.0, 1.0),
-        top_p=_number(body, "top_p", 0.0, 1.0),
+        temperature=number(body, "temperature", 0.0, 1.0, anthropic=True),
+        top_p=number(body, "top_p", 0.0, 1.0, anthropic=True),
         max_tokens=max_tokens,
         stop=_stop(body.get("stop_sequences")),
         tools=tools,
         tool_choice=choice,
         parallel_tool_calls=parallel,
-        max_ttfa_ms=_max_ttfa(headers.get(MAX_TTFA_HEADER)),
-        max_cost_usd=_max_cost(body, headers.get(MAX_COST_HEADER)),
+        max_ttfa_ms=max_ttfa(headers.get(MAX_TTFA_HEADER)),
+        max_cost_usd=max_cost(body, headers.get(MAX_COST_HEADER)),
         request_id=request_id,
     )
     return ParsedMessages(chat, bool(stream), show, tuple(reader.notes))
-
-
-def _number(body: Mapping[str, Any], key: str, low: float, high: float) -> float | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise ParamError(key, f"{key}: must be a number between {low:g} and {high:g}.")
-    return float(value)
 
 
 def _stop(raw: Any) -> tuple[str, ...]:

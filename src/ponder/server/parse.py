@@ -13,7 +13,6 @@ header. Other OpenAI fields are ignored; fields ponder cannot honour (``n`` > 1,
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
@@ -38,10 +37,17 @@ from ponder.request import (
 )
 from ponder.server.errors import MalformedJSONError, ParamError
 from ponder.server.limits import check_limits
+from ponder.server.params import (
+    MAX_COST_HEADER,
+    MAX_TTFA_HEADER,
+    max_cost,
+    max_ttfa,
+    number,
+    optional_bool,
+    positive_int,
+)
 from ponder.verify import available_verifiers, get_verifier
 
-MAX_TTFA_HEADER = "x-ponder-max-ttfa-ms"
-MAX_COST_HEADER = "x-ponder-max-cost-usd"
 _ROLES: Mapping[str, Role] = {
     "system": "system",
     "developer": "system",
@@ -98,16 +104,16 @@ def parse_chat(
         messages=_messages(body.get("messages")),
         model=model,
         thinking=_thinking(body),
-        temperature=_number(body, "temperature", 0.0, 2.0),
-        top_p=_number(body, "top_p", 0.0, 1.0),
+        temperature=number(body, "temperature", 0.0, 2.0),
+        top_p=number(body, "top_p", 0.0, 1.0),
         max_tokens=_max_tokens(body),
         stop=_stop(body.get("stop")),
         tools=tools,
         tool_choice=_tool_choice(body.get("tool_choice"), tools),
-        parallel_tool_calls=_optional_bool(body, "parallel_tool_calls"),
+        parallel_tool_calls=optional_bool(body, "parallel_tool_calls"),
         response_format=_response_format(body.get("response_format")),
-        max_ttfa_ms=_max_ttfa(headers.get(MAX_TTFA_HEADER)),
-        max_cost_usd=_max_cost(body, headers.get(MAX_COST_HEADER)),
+        max_ttfa_ms=max_ttfa(headers.get(MAX_TTFA_HEADER)),
+        max_cost_usd=max_cost(body, headers.get(MAX_COST_HEADER)),
         request_id=request_id,
         **_ponder(body.get("ponder")),
     )
@@ -123,67 +129,10 @@ def _bool(body: Mapping[str, Any], key: str, default: bool) -> bool:
     return value
 
 
-def _optional_bool(body: Mapping[str, Any], key: str) -> bool | None:
-    value = body.get(key)
-    if value is None or isinstance(value, bool):
-        return value
-    raise ParamError(key, f"'{key}' must be true or false.")
-
-
-def _number(body: Mapping[str, Any], key: str, low: float, high: float) -> float | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise ParamError(key, f"'{key}' must be a number between {low:g} and {high:g}.")
-    return float(value)
-
-
-def _positive_int(value: Any, key: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ParamError(key, f"'{key}' must be a positive integer.")
-    return value
-
-
 def _max_tokens(body: Mapping[str, Any]) -> int | None:
-    newer = _positive_int(body.get("max_completion_tokens"), "max_completion_tokens")
-    older = _positive_int(body.get("max_tokens"), "max_tokens")  # checked even when unused
+    newer = positive_int(body.get("max_completion_tokens"), "max_completion_tokens")
+    older = positive_int(body.get("max_tokens"), "max_tokens")  # checked even when unused
     return newer if newer is not None else older
-
-
-def _max_ttfa(header: str | None) -> float | None:
-    if header is None:
-        return None
-    try:
-        value = float(header)
-    except ValueError:
-        value = -1.0
-    if not math.isfinite(value) or value <= 0:
-        raise ParamError(
-            MAX_TTFA_HEADER, f"Header {MAX_TTFA_HEADER} must be a positive number of ms."
-        )
-    return value
-
-
-def _max_cost(body: Mapping[str, Any], header: str | None) -> float | None:
-    """A cost budget from the header, or ``ponder.max_cost_usd`` in the body (header wins)."""
-    if header is not None:
-        try:
-            value = float(header)
-        except ValueError:
-            value = -1.0
-        if not math.isfinite(value) or value < 0:
-            raise ParamError(MAX_COST_HEADER, f"Header {MAX_COST_HEADER} must be USD (0 or more).")
-        return value
-    extension = body.get("ponder")
-    raw = extension.get("max_cost_usd") if isinstance(extension, Mapping) else None
-    if raw is None:
-        return None
-    if isinstance(raw, bool) or not isinstance(raw, int | float) or raw < 0:
-        raise ParamError("ponder.max_cost_usd", "'ponder.max_cost_usd' must be USD (0 or more).")
-    return float(raw)
 
 
 def _thinking(body: Mapping[str, Any]) -> ThinkingSettings:
@@ -211,7 +160,7 @@ def _thinking(body: Mapping[str, Any]) -> ThinkingSettings:
             if not isinstance(table["enabled"], bool):
                 raise ParamError("thinking.enabled", "'thinking.enabled' must be true or false.")
             enabled = table["enabled"]
-        budget = _positive_int(table.get("budget"), "thinking.budget")
+        budget = positive_int(table.get("budget"), "thinking.budget")
     return ThinkingSettings(enabled=enabled, budget=budget, effort=effort, effort_word=word)
 
 

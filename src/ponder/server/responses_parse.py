@@ -43,7 +43,15 @@ from ponder.request import (
     ToolSpec,
 )
 from ponder.server.errors import ParamError
-from ponder.server.parse import MAX_COST_HEADER, MAX_TTFA_HEADER, _max_cost, _max_ttfa
+from ponder.server.params import (
+    MAX_COST_HEADER,
+    MAX_TTFA_HEADER,
+    max_cost,
+    max_ttfa,
+    number,
+    optional_bool,
+    positive_int,
+)
 from ponder.server.signing import ThoughtSigner, is_ponder_token
 
 ENCRYPTED_REASONING = "reasoning.encrypted_content"
@@ -107,19 +115,19 @@ def parse_responses(
         messages=messages,
         model=model,
         thinking=thinking,
-        temperature=_number(body, "temperature", 0.0, 2.0),
-        top_p=_number(body, "top_p", 0.0, 1.0),
-        max_tokens=_positive(body.get("max_output_tokens"), "max_output_tokens"),
+        temperature=number(body, "temperature", 0.0, 2.0),
+        top_p=number(body, "top_p", 0.0, 1.0),
+        max_tokens=positive_int(body.get("max_output_tokens"), "max_output_tokens"),
         tools=tools,
         tool_choice=_tool_choice(body.get("tool_choice"), tools),
-        parallel_tool_calls=_optional_bool(body, "parallel_tool_calls"),
+        parallel_tool_calls=optional_bool(body, "parallel_tool_calls"),
         response_format=_format(body.get("text")),
-        max_ttfa_ms=_max_ttfa(headers.get(MAX_TTFA_HEADER)),
-        max_cost_usd=_max_cost(body, headers.get(MAX_COST_HEADER)),
+        max_ttfa_ms=max_ttfa(headers.get(MAX_TTFA_HEADER)),
+        max_cost_usd=max_cost(body, headers.get(MAX_COST_HEADER)),
         request_id=request_id,
     )
-    stream = _optional_bool(body, "stream") or False
-    store = _optional_bool(body, "store")
+    stream = optional_bool(body, "stream") or False
+    store = optional_bool(body, "store")
     return ParsedResponses(
         chat=chat,
         history=history,
@@ -129,30 +137,6 @@ def parse_responses(
         summary=summary,
         notes=tuple(notes + reader.notes),
     )
-
-
-def _optional_bool(body: Mapping[str, Any], key: str) -> bool | None:
-    value = body.get(key)
-    if value is None or isinstance(value, bool):
-        return value
-    raise ParamError(key, f"'{key}' must be true or false.")
-
-
-def _number(body: Mapping[str, Any], key: str, low: float, high: float) -> float | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise ParamError(key, f"'{key}' must be a number between {low:g} and {high:g}.")
-    return float(value)
-
-
-def _positive(value: Any, key: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ParamError(key, f"'{key}' must be a positive integer.")
-    return value
 
 
 def _reasoning(raw: Any) -> tuple[ThinkingSettings, str | None]:
