@@ -15,7 +15,16 @@ from anthropic.types import RawMessageStreamEvent
 
 from ponder.config import Config, ModelConfig
 from ponder.errors import ConfigError, UnknownModelError
-from ponder.events import Answer, Finished, Started, Thinking, ToolCallEnd, Usage
+from ponder.events import (
+    Answer,
+    Finished,
+    Started,
+    Thinking,
+    ToolCallDelta,
+    ToolCallEnd,
+    ToolCallStart,
+    Usage,
+)
 from ponder.request import ImagePart, ReasoningPart, TextPart, ToolCallPart, ToolResultPart
 from ponder.server.messages_parse import parse_messages
 from ponder.server.messages_wire import MessageStreamEncoder, content_blocks
@@ -237,8 +246,12 @@ def encode(events: list[Any], *, show: bool = True, producer: tuple[str, str]) -
             out += enc.thinking(event)
         elif isinstance(event, Answer):
             out += enc.answer(event.text)
+        elif isinstance(event, ToolCallStart):
+            out += enc.tool_call_start(event)
+        elif isinstance(event, ToolCallDelta):
+            out += enc.tool_call_delta(event)
         elif isinstance(event, ToolCallEnd):
-            out += enc.tool_call(event)
+            out += enc.tool_call_end(event)
     usage = Usage(12, 30, 5)
     return out + enc.finished(started, Finished("tool_calls"), usage, 10, ["a note"])
 
@@ -276,6 +289,60 @@ def test_interleaved_turn_streams_as_the_sdk_accumulates_it() -> None:
     assert events[-2]["ponder"]["notes"] == ["a note"]
     indices = [e["index"] for e in events if e["type"] == "content_block_start"]
     assert indices == [0, 1, 2, 3, 4]
+
+
+def partial_json(events: list[dict[str, Any]], index: int) -> list[str]:
+    return [e["delta"]["partial_json"] for e in events
+            if e["type"] == "content_block_delta" and e["index"] == index
+            and e["delta"]["type"] == "input_json_delta"]  # fmt: skip
+
+
+def test_tool_arguments_stream_as_the_model_writes_them() -> None:
+    pieces = ['{"que', 'ry": "SEL', 'ECT 1"}']
+    turn = [
+        Answer("Let me look."),
+        ToolCallStart(0, "toolu_1", "run_sql"),
+        *(ToolCallDelta(0, piece) for piece in pieces),
+        ToolCallEnd(0, "toolu_1", "run_sql", "".join(pieces)),
+    ]
+    events = frames(encode(turn, producer=("openai", "kimi-k2-thinking")))
+    assert partial_json(events, 1) == pieces  # each fragment as it came, not one at the end
+    kinds = [(e["type"], e.get("index")) for e in events if e["type"].startswith("content")]
+    assert kinds == [
+        ("content_block_start", 0), ("content_block_delta", 0), ("content_block_stop", 0),
+        ("content_block_start", 1), *[("content_block_delta", 1)] * 3, ("content_block_stop", 1),
+    ]  # fmt: skip
+    text, call = accumulate(events).content
+    assert text.text == "Let me look."
+    assert (call.id, call.name, call.input) == ("toolu_1", "run_sql", {"query": "SELECT 1"})
+
+
+def test_a_call_that_starts_inside_another_is_sent_whole_after_it() -> None:
+    # An upstream interleaving two parallel calls: Messages blocks cannot overlap.
+    turn = [
+        ToolCallStart(0, "toolu_a", "run_sql"),
+        ToolCallDelta(0, '{"query": '),
+        ToolCallStart(1, "toolu_b", "lookup"),
+        ToolCallDelta(1, "not json"),
+        ToolCallDelta(0, '"SELECT 1"}'),
+        ToolCallEnd(0, "toolu_a", "run_sql", '{"query": "SELECT 1"}'),
+        ToolCallEnd(1, "toolu_b", "lookup", "not json"),
+        ToolCallStart(2, "toolu_c", "run_sql"),
+        ToolCallDelta(2, "{}"),
+        ToolCallEnd(2, "toolu_c", "run_sql", "{}"),
+    ]
+    events = frames(encode(turn, producer=("openai", "kimi-k2-thinking")))
+    assert partial_json(events, 0) == ['{"query": ', '"SELECT 1"}']
+    assert partial_json(events, 1) == ['{"_raw_arguments": "not json"}']  # whole, as in a body
+    assert partial_json(events, 2) == ["{}"]
+    calls = accumulate(events).content
+    assert [(c.id, c.input) for c in calls] == [
+        ("toolu_a", {"query": "SELECT 1"}), ("toolu_b", {"_raw_arguments": "not json"}),
+        ("toolu_c", {}),
+    ]  # fmt: skip
+    starts = [e["index"] for e in events if e["type"] == "content_block_start"]
+    stops = [e["index"] for e in events if e["type"] == "content_block_stop"]
+    assert starts == stops == [0, 1, 2]  # one block at a time, in order
 
 
 def test_unsigned_thoughts_get_ponders_token_and_omitted_display_hides_them() -> None:

@@ -19,7 +19,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ponder.errors import redact
-from ponder.events import Event, Failed, Finished, Started, Thinking, ToolCallEnd
+from ponder.events import (
+    Event,
+    Failed,
+    Finished,
+    Started,
+    Thinking,
+    ToolCallDelta,
+    ToolCallEnd,
+    ToolCallStart,
+)
 from ponder.request import ChatRequest
 from ponder.server.door import (
     SSE_HEADERS,
@@ -136,8 +145,12 @@ class StreamingMessages(StreamingSink):
             return enc.thinking(event)
         if event.type == "answer":
             return enc.answer(event.text)  # type: ignore[union-attr]
+        if isinstance(event, ToolCallStart):
+            return enc.tool_call_start(event)
+        if isinstance(event, ToolCallDelta):
+            return enc.tool_call_delta(event)
         if isinstance(event, ToolCallEnd):
-            return enc.tool_call(event)
+            return enc.tool_call_end(event)
         return b""
 
     def finished_frame(self, event: Finished) -> bytes:

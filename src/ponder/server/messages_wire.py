@@ -22,7 +22,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ponder.events import Failed, Finished, Started, Thinking, ToolCallEnd, Usage
+from ponder.events import (
+    Failed,
+    Finished,
+    Started,
+    Thinking,
+    ToolCallDelta,
+    ToolCallEnd,
+    ToolCallStart,
+    Usage,
+)
 from ponder.pricing import Cost
 from ponder.request import Part, ReasoningPart, TextPart, ToolCallPart
 from ponder.server.signing import ThoughtSigner
@@ -203,9 +212,18 @@ class MessageStreamEncoder:
         self.show = show_thinking
         self.provider, self.model = producer
         self._next = 0  # the next block index
-        self._open: str | None = None  # "thinking" or "text": the block open now
+        self._open: str | None = None  # "thinking", "text" or "tool": the block open now
         self._thoughts: _Thoughts | None = None
         self._text_index = 0
+        # Tool calls stream as the model writes them while theirs is the open block: a
+        # block opens at the call's start, its argument fragments are input_json_delta, it
+        # stops at the call's end. A call that starts while another's block is open (an
+        # upstream interleaving parallel calls) is sent whole once that block stops.
+        self._tool_call: int | None = None  # the call (ponder's index) whose block is open
+        self._tool_index = 0  # its block index
+        self._streamed: set[int] = set()  # calls whose block was opened here
+        self._held: set[int] = set()  # calls started while another's block was open
+        self._ready: list[ToolCallEnd] = []  # held calls complete, waiting to be sent
 
     def _take_index(self) -> int:
         index = self._next
@@ -263,15 +281,44 @@ class MessageStreamEncoder:
         delta = {"type": "text_delta", "text": text}
         return out + sse("content_block_delta", {"index": self._text_index, "delta": delta})
 
-    def tool_call(self, event: ToolCallEnd) -> bytes:
+    def tool_call_start(self, event: ToolCallStart) -> bytes:
+        if self._open == "tool":
+            self._held.add(event.index)
+            return b""
         out = self.close()
+        self._open, self._tool_call = "tool", event.index
+        self._tool_index = self._take_index()
+        self._streamed.add(event.index)
+        block = {"type": "tool_use", "id": event.id, "name": event.name, "input": {}}
+        return out + sse("content_block_start",
+                         {"index": self._tool_index, "content_block": block})  # fmt: skip
+
+    def tool_call_delta(self, event: ToolCallDelta) -> bytes:
+        if self._open != "tool" or event.index != self._tool_call or not event.arguments:
+            return b""  # a held call's arguments come whole with its end
+        delta = {"type": "input_json_delta", "partial_json": event.arguments}
+        return sse("content_block_delta", {"index": self._tool_index, "delta": delta})
+
+    def tool_call_end(self, event: ToolCallEnd) -> bytes:
+        if event.index in self._streamed:
+            return self.close() if self._open == "tool" and event.index == self._tool_call else b""
+        self._held.discard(event.index)
+        if self._open == "tool":
+            self._ready.append(event)
+            return b""
+        return self.close() + self._whole_call(event)
+
+    def tool_call(self, event: ToolCallEnd) -> bytes:
+        """A whole call at once (its arguments normalised to an object, as in a body)."""
+        return self.close() + self._whole_call(event)
+
+    def _whole_call(self, event: ToolCallEnd) -> bytes:
         index = self._take_index()
         block = {"type": "tool_use", "id": event.id, "name": event.name, "input": {}}
         arguments = json.dumps(_input(ToolCallPart(event.id, event.name, event.arguments)))
         delta = {"type": "input_json_delta", "partial_json": arguments}
         return (
-            out
-            + sse("content_block_start", {"index": index, "content_block": block})
+            sse("content_block_start", {"index": index, "content_block": block})
             + sse("content_block_delta", {"index": index, "delta": delta})
             + sse("content_block_stop", {"index": index})
         )
@@ -281,6 +328,11 @@ class MessageStreamEncoder:
         kind, self._open = self._open, None
         if kind == "text":
             return sse("content_block_stop", {"index": self._text_index})
+        if kind == "tool":
+            self._tool_call = None
+            out = sse("content_block_stop", {"index": self._tool_index})
+            ready, self._ready = self._ready, []
+            return out + b"".join(self._whole_call(call) for call in ready)
         thoughts, self._thoughts = self._thoughts, None
         if kind != "thinking" or thoughts is None:
             return b""
