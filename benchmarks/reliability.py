@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         results = []
         with ThreadServer(app) as server:
             for model, fault, policy in ROWS:
-                seen = Counter()
+                seen: Counter[tuple[str, str]] = Counter()
                 ids = []
                 for _ in range(args.repeat):
                     saw, served, request_id = request(server.base_url, model)
