@@ -224,6 +224,41 @@ def test_embedded_model_streams_reasoning_text_then_the_answer(rig: Rig) -> None
     assert summary.output[0].summary and summary.output[0].summary[0].text  # type: ignore[union-attr]
 
 
+def test_a_stored_response_is_retrieved_as_it_was_returned(rig: Rig) -> None:
+    client = rig.client()
+    made = client.responses.create(model="deep", input="What is 4821 * 37?")
+    trace(rig.served.base_url, made.ponder["request_id"])  # type: ignore[attr-defined]  # stored
+    got = client.responses.retrieve(made.id)
+    assert (got.id, got.status, got.model, got.output_text) == (
+        made.id, "completed", made.model, made.output_text)  # fmt: skip
+    assert "178377" in got.output_text
+    assert [item.type for item in got.output] == ["reasoning", "message"]
+    assert got.output[0].summary[0].text == made.output[0].content[0].text  # type: ignore[union-attr]
+    assert got.usage is not None and made.usage is not None
+    assert (got.usage.output_tokens, got.usage.output_tokens_details.reasoning_tokens) == (
+        made.usage.output_tokens, made.usage.output_tokens_details.reasoning_tokens)  # fmt: skip
+    sealed = client.responses.retrieve(made.id, include=INCLUDE)  # type: ignore[arg-type]
+    token = sealed.output[0].encrypted_content  # type: ignore[union-attr]
+    assert token is not None and token.startswith(PREFIX)
+    # The token restores the reasoning: sent back statelessly, it verifies.
+    follow = client.responses.create(
+        model="deep", store=False, include=INCLUDE,  # type: ignore[arg-type]
+        input=[*[i.model_dump(exclude_none=True) for i in sealed.output],
+               {"role": "user", "content": "What is 347 * 28?"}],  # type: ignore[list-item]
+    )
+    assert "9716" in follow.output_text
+
+
+def test_unstored_and_unknown_responses_are_not_found(rig: Rig) -> None:
+    client = rig.client()
+    unstored = client.responses.create(model="fast", input="What is 2 + 2?", store=False)
+    for response_id in (unstored.id, "resp_nope"):
+        with pytest.raises(openai.NotFoundError) as info:
+            client.responses.retrieve(response_id)
+        body = info.value.body
+        assert isinstance(body, dict) and response_id in body["message"], body
+
+
 def test_unknown_previous_response_and_bad_items_are_400s(rig: Rig) -> None:
     client = rig.client()
     cases: list[tuple[dict[str, Any], str]] = [

@@ -36,7 +36,7 @@ from ponder.server.gateway import Gateway, ServerSettings
 from ponder.server.messages import count_tokens, messages
 from ponder.server.middleware import GatewayMiddleware
 from ponder.server.otel import RequestTracer
-from ponder.server.responses import responses
+from ponder.server.responses import get_response, responses
 from ponder.server.wire import error_body
 from ponder.store.base import TraceQuery
 from ponder.store.writer import TraceWriter
@@ -53,6 +53,7 @@ def api_routes() -> list[BaseRoute]:
         Route("/v1/messages", messages, methods=["POST"]),
         Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
         Route("/v1/responses", responses, methods=["POST"]),
+        Route("/v1/responses/{response_id}", get_response, methods=["GET"]),
         Route("/v1/models", api.list_models, methods=["GET"]),
         Route("/v1/models/{model:path}", api.get_model, methods=["GET"]),
         Route("/healthz", api.healthz, methods=["GET"]),

@@ -27,6 +27,8 @@ ANTHROPIC_ERROR: Schema = {
         },
     },
 }
+_STRING: Schema = {"type": "string"}
+_STRINGS: Schema = {"type": "array", "items": _STRING}
 _TOKENS: Schema = {"type": "integer", "minimum": 1, "maximum": limits.MAX_TOKENS}
 _TEXT: Schema = {"type": "string", "maxLength": limits.MAX_MESSAGE_CHARS}
 _BLOCK: Schema = {"type": "object", "required": ["type"], "properties": {"type": _TEXT}}
@@ -198,6 +200,19 @@ def door_paths(models: list[str], openai_errors: dict[str, Schema]) -> dict[str,
                     "content": {"application/json": {"schema": _responses_request(models)}},
                 },
                 "responses": {"200": streamed, **openai_errors},
+            }
+        },
+        "/v1/responses/{response_id}": {
+            "get": {
+                "operationId": "getResponse",
+                "parameters": [
+                    {"name": "response_id", "in": "path", "required": True, "schema": _STRING},
+                    {"name": "include[]", "in": "query", "required": False, "schema": _STRINGS},
+                ],
+                "responses": {
+                    "200": _json({"type": "object"}, "The stored response."),
+                    **{k: v for k, v in openai_errors.items() if k in ("401", "404")},
+                },
             }
         },
     }

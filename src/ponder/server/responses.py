@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from ponder.events import (
     Event,
@@ -29,6 +29,7 @@ from ponder.events import (
     ToolCallDelta,
     ToolCallEnd,
     ToolCallStart,
+    Usage,
 )
 from ponder.request import Message
 from ponder.server.chat import failure_response
@@ -40,11 +41,11 @@ from ponder.server.door import (
     open_stream,
     read_body,
 )
-from ponder.server.errors import ParamError, failure_status
+from ponder.server.errors import NotFoundError, ParamError, failure_status
 from ponder.server.exchange import Exchange
 from ponder.server.gateway import Gateway
 from ponder.server.parse import parse_body
-from ponder.server.responses_parse import ParsedResponses, parse_responses
+from ponder.server.responses_parse import ENCRYPTED_REASONING, ParsedResponses, parse_responses
 from ponder.server.responses_wire import (
     ResponseStreamEncoder,
     Shell,
@@ -55,6 +56,8 @@ from ponder.server.responses_wire import (
     usage_json,
 )
 from ponder.server.wire import error_body, error_type
+from ponder.store.base import TraceQuery
+from ponder.store.record import TraceRecord
 
 DOOR = "responses"
 _ECHO = (
@@ -200,3 +203,50 @@ class CollectedResponses(CollectedSink):
 
     def failure_body(self, failed: Failed, status: int) -> Mapping[str, Any]:
         return error_body(failed.message, error_type(failed.side), failed.code, failed.param)
+
+
+async def get_response(request: Request) -> JSONResponse:
+    """``GET /v1/responses/{id}``: a stored response, rebuilt from its conversation (the turn
+    it produced) and its trace (model, status, usage). ``include[]=reasoning.encrypted_content``
+    adds the reasoning tokens, as on the request; a response made with ``store: false`` is
+    not found, as on OpenAI's API."""
+    gateway: Gateway = request.app.state.gateway
+    response_id = request.path_params["response_id"]
+    conversation = await gateway.responses.find(response_id)
+    if not conversation or conversation[-1].role != "assistant":
+        raise NotFoundError(
+            f"Response with id {response_id!r} not found: it was made with store false, by a"
+            " gateway with another trace store, or not at all."
+        )
+    request_id = "req_" + response_id.removeprefix("resp_")
+    traces = await gateway.read_traces(TraceQuery(request_id=request_id, limit=1))
+    trace = traces[0] if traces else None
+    include = request.query_params.getlist("include[]") + request.query_params.getlist("include")
+    shell = Shell(
+        response_id=response_id,
+        created_at=trace.created_at if trace is not None else time.time(),
+        echo={},
+        signer=gateway.signer,
+        summary=True,
+        encrypted=ENCRYPTED_REASONING in include,
+    )
+    incomplete = "max_output_tokens" if trace is not None and trace.finish_reason in (
+        "length", "thinking_length") else None  # fmt: skip
+    return JSONResponse(
+        response_object(
+            shell,
+            model=(trace.model or trace.requested_model) if trace is not None else "",
+            status="incomplete" if incomplete else "completed",
+            output=output_items(shell, conversation[-1].parts),
+            usage=_trace_usage(trace),
+            incomplete=incomplete,
+        )
+    )
+
+
+def _trace_usage(trace: TraceRecord | None) -> dict[str, Any] | None:
+    if trace is None:
+        return None
+    thinking, answer = trace.thinking_tokens or 0, trace.answer_tokens or 0
+    usage = Usage(trace.input_tokens, thinking, answer, trace.tokens_estimated)
+    return usage_json(usage, trace.input_tokens or 0)
