@@ -49,6 +49,12 @@ PROVIDER_TESTS = (
     "tests/test_provider_errors.py",
 )
 
+
+def provider_tests(exact: str) -> tuple[str, ...]:
+    """A provider's own exact tests (in-process, fast) first, then the shared ones."""
+    return (exact, *PROVIDER_TESTS)
+
+
 MODULES: tuple[Module, ...] = (
     Module(
         "engine", "src/ponder/engine.py", ("tests/test_engine.py", "tests/test_engine_contract.py")
@@ -77,9 +83,21 @@ MODULES: tuple[Module, ...] = (
         "src/ponder/router/learned.py",
         ("tests/test_router_learned.py", "tests/test_router_learned_exact.py"),
     ),
-    Module("providers/openai", "src/ponder/providers/openai.py", PROVIDER_TESTS),
-    Module("providers/anthropic", "src/ponder/providers/anthropic.py", PROVIDER_TESTS),
-    Module("providers/ollama", "src/ponder/providers/ollama.py", PROVIDER_TESTS),
+    Module(
+        "providers/openai",
+        "src/ponder/providers/openai.py",
+        provider_tests("tests/test_openai_exact.py"),
+    ),
+    Module(
+        "providers/anthropic",
+        "src/ponder/providers/anthropic.py",
+        provider_tests("tests/test_anthropic_exact.py"),
+    ),
+    Module(
+        "providers/ollama",
+        "src/ponder/providers/ollama.py",
+        provider_tests("tests/test_ollama_exact.py"),
+    ),
     Module(
         "providers/http",
         "src/ponder/providers/http.py",
