@@ -198,10 +198,19 @@ def test_choose_within_a_latency_budget() -> None:
     )
 
 
+def test_choose_keeps_the_best_when_the_other_is_no_quicker_to_answer() -> None:
+    level = estimate(ttfa_fast_ms=800.0, ttfa_deep_ms=800.0)
+    assert choose(level, 10_000, max_ttfa_ms=100) == (
+        "deep",
+        "P(fast correct) 0.50 → deep (P(deep correct) 0.90; expected time-to-correct 5.1 s"
+        " fast vs 3.0 s deep; no mode meets the 100 ms budget)",
+    )
+
+
 @pytest.mark.parametrize(
     ("ms", "text"),
-    [(999.0, "999 ms"), (1000.0, "1.0 s"), (59_949.0, "59.9 s"), (60_000.0, "1.0 min"),
-     (90_000.0, "1.5 min")],
+    [(999.0, "999 ms"), (1000.0, "1.0 s"), (1050.0, "1.1 s"), (59_949.0, "59.9 s"),
+     (60_000.0, "1.0 min"), (63_000.0, "1.1 min"), (90_000.0, "1.5 min")],
 )
 def test_human(ms: float, text: str) -> None:
     assert _human(ms) == text
@@ -245,7 +254,9 @@ def test_the_client_switch_and_explicit_asks_win() -> None:
         estimate().as_dict(),
     )
     exact = router.decide(ask("hi", thinking=ThinkingSettings(enabled=True), max_ttfa_ms=1500))
-    assert exact.mode == "deep"  # the budget exactly met
+    assert exact == type(exact)(
+        "deep", "the client set thinking.enabled=true → deep", estimate().as_dict()
+    )  # the budget exactly met, and the figures kept
 
 
 def test_configured_and_live_ttfa() -> None:
@@ -268,13 +279,45 @@ def test_configured_and_live_ttfa() -> None:
     assert figures is not None and figures["ttfa_deep_ms"] == 1500.0  # never lowered
 
 
+class Clipping(Recording):
+    """A plain scorer with a featurizer: the router categorises what that featurizer reads."""
+
+    def __init__(self, e: Estimate, max_chars: int) -> None:
+        super().__init__(e)
+        self.featurizer = Featurizer(hash_bits=6, max_chars=max_chars)
+
+
+def test_the_category_is_read_from_the_text_the_featurizer_reads() -> None:
+    text = "x " * 30 + "Think step by step about this." + " y" * 30
+    s = Clipping(estimate(), max_chars=40)
+    LearnedRouter(s).decide(ask(text))
+    clipped = Recording(estimate())
+    LearnedRouter(clipped).decide(ask(text))
+    assert clipped.calls == [(text, "explicit_deep")]  # 2000 characters by default
+    assert s.calls[0][0] == text and s.calls[0][1] != "explicit_deep"
+
+
+def test_the_default_clip_is_2000_characters() -> None:
+    # the phrase straddles character 1500, where a 2000-character clip of a 2001-character
+    # text cuts one character out
+    text = "x" * 1490 + " think step by step " + "y" * 491
+    assert len(text) == 2001 and text[1500] == "p"
+    s = Recording(estimate())
+    LearnedRouter(s).decide(ask(text))
+    assert s.calls[0][1] != "explicit_deep"
+    short = text[:-1]
+    LearnedRouter(s).decide(ask(short))
+    assert s.calls[1] == (short, "explicit_deep")
+
+
 def test_outside_the_domain_the_rules_decide_with_the_latency_they_know() -> None:
     s = scorer({"domain": {"categories": ["arithmetic"], "min_coverage": 0.0}})
     tracker = LatencyTracker()
     for ms in (9000.0, 9000.0, 9000.0):
         tracker.observe("deep", ms)
     router = LearnedRouter(s, latency=tracker)
-    decision = router.decide(ask("Think step by step: why is the sky blue?", max_ttfa_ms=1000))
+    # 5 s: above the rules' own default deep TTFA (4 s), below the live 9 s
+    decision = router.decide(ask("Think step by step: why is the sky blue?", max_ttfa_ms=5000))
     assert decision.mode == "fast"  # the rules saw deep's live 9 s TTFA miss the budget
     assert decision.reason.endswith(
         "(rules: unlike the learned router's data, 0% of features known)"
