@@ -34,7 +34,7 @@ from ponder.request import (
     ToolSpec,
 )
 from tests.provider_exact import KEY, KEY_ENV, model, plain
-from tests.replay import ReplayServer, Reply
+from tests.replay import ReplayServer, Reply, json_reply
 
 OFF = ThinkingSettings(enabled=False)
 USER = Message("user", "Hi")
@@ -392,6 +392,11 @@ def test_thinking_needs_the_last_tool_turns_signed_thinking() -> None:
     )
 
 
+def test_an_unsigned_tool_turn_as_the_very_last_message_is_refused() -> None:
+    with pytest.raises(ReasoningMissingError, match=r"message 1, tool_use tu_1"):
+        body(chat(USER, TOOL_TURN, tools=(BARE,)))
+
+
 def test_only_the_last_assistant_turn_is_checked() -> None:
     signed = Message("assistant", (own("", signature="s"), ToolCallPart("tu_2", "ping", "{}")))
     redacted = Message(
@@ -499,6 +504,7 @@ def test_text_blocks_and_deltas() -> None:
         start(0, {"type": "text", "text": "Hello"}),
         start(1, {"type": "text", "text": ""}),
         start(2, {"type": "text"}),
+        start(5, {"type": "text", "text": 5}),
         start(3, {"type": "other", "text": "not text"}),
         delta(0, type="text_delta", text=", world"),
         delta(0, type="text_delta", text=""),
@@ -521,13 +527,14 @@ def test_tool_use_blocks_stream_their_input() -> None:
     r = reader()
     events = feed(
         r,
-        start(1, {"type": "tool_use", "id": "tu_1", "name": "run_sql", "input": {}}),
-        delta(1, type="input_json_delta", partial_json=""),
-        delta(1, type="input_json_delta", partial_json='{"q": '),
-        delta(1, type="input_json_delta", partial_json=None),
-        delta(1, type="input_json_delta", partial_json='"x"}'),
-        stop(1),
-        stop(1),  # a second stop of the same block ends nothing
+        start(3, {"type": "tool_use", "id": "tu_1", "name": "run_sql", "input": {}}),
+        delta(3, type="input_json_delta", partial_json=""),
+        delta(3, type="input_json_delta", partial_json='{"q": '),
+        delta(3, type="input_json_delta", partial_json=None),
+        delta(3, type="input_json_delta", partial_json=5),
+        delta(3, type="input_json_delta", partial_json='"x"}'),
+        stop(3),
+        stop(3),  # a second stop of the same block ends nothing
         stop(7),
         start(2, {"type": "tool_use", "id": 5, "name": None, "input": {"a": 1}}),
     )
@@ -704,3 +711,36 @@ async def test_a_stream_without_message_stop_is_broken(replay: ReplayServer) -> 
         f"model 'm' (127.0.0.1:{replay.port}): the stream ended before message_stop; the"
         " thoughts and answer that arrived are kept."
     )
+
+
+async def test_errors_name_the_model_and_hide_the_key(replay: ReplayServer) -> None:
+    """The label and the secrets reach every error path: an error status, a chunk that is not
+    JSON, an error event."""
+    who = f"model 'm' (127.0.0.1:{replay.port})"
+    refused = {"type": "error", "error": {"type": "invalid_request_error", "message": KEY}}
+    replay.route("POST", "/v1/messages", json_reply(400, refused))
+    p = AnthropicProvider(model("anthropic", replay.url, api_key_env=KEY_ENV))
+    try:
+        with pytest.raises(UpstreamError) as status:
+            [e async for e in p.generate(chat())]
+        assert status.value.message == (
+            f"{who} returned HTTP 400: [redacted] (invalid_request_error)"
+        )
+        garbage = Reply(chunks=[(0.0, f"data: {{{KEY}\n\n".encode())])
+        replay.route("POST", "/v1/messages", garbage)
+        with pytest.raises(StreamBrokenError) as garbled:
+            [e async for e in p.generate(chat())]
+        assert garbled.value.message == (
+            f"{who}: malformed chunk in the stream (not JSON): '{{[redacted]'; the thoughts and"
+            " answer that arrived are kept."
+        )
+        overloaded = {"type": "error", "error": {"type": "overloaded_error", "message": "busy"}}
+        replay.route("POST", "/v1/messages", Reply(chunks=sse(MESSAGE_START, overloaded)))
+        with pytest.raises(UpstreamError) as event:
+            [e async for e in p.generate(chat())]
+        assert event.value.message == (
+            f"{who} returned HTTP 529: busy (overloaded_error, mid-stream; what arrived before"
+            " it is kept)"
+        )
+    finally:
+        await p.aclose()
