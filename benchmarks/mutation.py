@@ -107,6 +107,15 @@ MODULES: tuple[Module, ...] = (
         ("tests/test_provider_errors.py", "tests/test_providers_replay.py", FIDELITY),
     ),
     Module(
+        "providers/streaming",
+        "src/ponder/providers/streaming.py",
+        (
+            "tests/test_streaming_exact.py",
+            "tests/test_streaming_transport.py",
+            "tests/test_provider_errors.py",
+        ),
+    ),
+    Module(
         "providers/deltas",
         "src/ponder/providers/deltas.py",
         ("tests/test_provider_deltas.py", "tests/test_providers_replay.py"),

@@ -1,0 +1,168 @@
+"""The streaming transport, exactly: the request it sends (URL, headers, the JSON encoding httpx
+would use), what an error status becomes, when ``on_start`` is called, and the session it keeps
+per client and event loop. Against the in-process replay server, so it is fast enough for
+``benchmarks/mutation.py`` to run per mutant."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+import pytest
+
+from ponder.providers import streaming
+from tests.replay import ReplayServer, Reply
+
+
+async def send(
+    client: httpx.AsyncClient,
+    body: Mapping[str, Any] | None,
+    headers: Mapping[str, str] | None = None,
+    path: str = "/v1/x",
+    method: str = "POST",
+) -> tuple[list[bytes], int]:
+    starts = 0
+
+    def on_start() -> None:
+        nonlocal starts
+        starts += 1
+
+    chunks = [
+        c async for c in streaming.stream_bytes(client, method, path, body, headers, on_start)
+    ]
+    return chunks, starts
+
+
+@pytest.fixture
+async def client(replay: ReplayServer) -> Any:
+    c = httpx.AsyncClient(
+        base_url=replay.url + "/",
+        headers={"x-static": "s", "Host": "elsewhere", "Accept-Encoding": "br"},
+        timeout=httpx.Timeout(7.0, connect=3.0),
+    )
+    yield c
+    await streaming.close_session(c)
+    await c.aclose()
+
+
+async def test_the_request_sent(replay: ReplayServer, client: httpx.AsyncClient) -> None:
+    replay.route("POST", "/v1/x", Reply(chunks=[(0.0, b"one"), (0.0, b"two")]))
+    body = {"text": "déjà vu", "n": [1, 2]}
+    chunks, starts = await send(client, body, {"x-key": "k", "x-static": "override"})
+    assert b"".join(chunks) == b"onetwo" and starts == 1
+    sent = replay.requests[0]
+    assert (sent.method, sent.path) == ("POST", "/v1/x")
+    # compact, UTF-8 (not \\u escapes), as httpx encodes json=
+    assert sent.body == '{"text":"déjà vu","n":[1,2]}'.encode()
+    assert sent.headers["content-type"] == "application/json"
+    assert sent.headers["x-key"] == "k"
+    assert sent.headers["x-static"] == "override"
+    # httpx's own transport headers are not forwarded: aiohttp sets its own
+    assert sent.headers["host"] == f"127.0.0.1:{replay.port}"
+    assert sent.headers.get("accept-encoding") != "br"
+
+
+async def test_no_body_no_content_type(replay: ReplayServer, client: httpx.AsyncClient) -> None:
+    replay.route("GET", "/v1/x", Reply(chunks=[(0.0, b"ok")]))
+    chunks, _ = await send(client, None, None, method="GET")
+    assert chunks == [b"ok"]
+    sent = replay.requests[0]
+    assert sent.body == b"" and "content-type" not in sent.headers
+    assert sent.headers["x-static"] == "s"
+
+
+async def test_nan_is_refused_before_sending(
+    replay: ReplayServer, client: httpx.AsyncClient
+) -> None:
+    with pytest.raises(ValueError):
+        await send(client, {"temperature": float("nan")})
+    assert replay.requests == []
+
+
+async def test_an_error_status(replay: ReplayServer, client: httpx.AsyncClient) -> None:
+    error = {"error": {"message": "slow down"}}
+    headers = {"Retry-After": "3", "retry-after-ms": "2500"}
+    replay.route(
+        "POST",
+        "/v1/x",
+        Reply(429, [(0.0, json.dumps(error).encode())], "application/json", headers),
+    )
+    with pytest.raises(streaming.StreamError) as caught:
+        await send(client, {})
+    e = caught.value
+    assert (e.status, e.reason, e.retry_after, e.retry_after_ms) == (
+        429, "Too Many Requests", "3", "2500"
+    )
+    assert json.loads(e.body) == error and str(e) == "HTTP 429"
+    replay.route("POST", "/v1/x", Reply(400, [(0.0, b"bad")], "text/plain"))
+    with pytest.raises(streaming.StreamError) as plain:
+        await send(client, {})
+    assert (plain.value.status, plain.value.retry_after, plain.value.retry_after_ms) == (
+        400, "", ""
+    )
+    assert plain.value.body == b"bad"
+
+
+async def test_on_start_is_called_once_the_response_started(
+    replay: ReplayServer, client: httpx.AsyncClient
+) -> None:
+    replay.route("POST", "/v1/x", Reply(399, [(0.0, b"odd but not an error")]))
+    chunks, starts = await send(client, {})
+    assert (b"".join(chunks), starts) == (b"odd but not an error", 1)
+    replay.route("POST", "/v1/x", Reply(500, [(0.0, b"x")]))
+    started = []
+    source = streaming.stream_bytes(client, "POST", "/v1/x", {}, None, lambda: started.append(1))
+    with pytest.raises(streaming.StreamError):
+        [c async for c in source]
+    assert started == []
+
+
+async def test_one_session_per_client_and_loop(client: httpx.AsyncClient) -> None:
+    first, proxy = streaming._session(client)
+    assert streaming._session(client) == (first, proxy)
+    timeout = first.timeout
+    assert (timeout.total, timeout.sock_connect, timeout.sock_read) == (None, 3.0, 7.0)
+    connector = first.connector
+    assert connector is not None and connector.limit == 0
+    await first.close()
+    second, _ = streaming._session(client)  # a closed session is replaced
+    assert second is not first and not second.closed
+    other = httpx.AsyncClient(base_url="http://127.0.0.1:9")
+    assert streaming._session(other)[0] is not second
+    await streaming.close_session(other)
+    assert other not in streaming._sessions
+    await streaming.close_session(client)
+    assert second.closed and client not in streaming._sessions
+    await streaming.close_session(client)  # nothing to close: no error
+
+
+def test_a_session_of_another_loop_is_not_reused_nor_closed_there() -> None:
+    c = httpx.AsyncClient(base_url="http://127.0.0.1:9")
+
+    async def make() -> Any:
+        return streaming._session(c)[0]
+
+    old = asyncio.run(make())
+
+    async def again() -> tuple[Any, bool]:
+        new = streaming._session(c)[0]
+        return new, new is old
+
+    loop = asyncio.new_event_loop()
+    try:
+        new, same = loop.run_until_complete(again())
+        assert not same
+        loop.run_until_complete(new.close())
+    finally:
+        loop.close()
+    foreign = asyncio.new_event_loop()
+    try:
+        streaming._sessions[c] = (foreign, old, None)
+        asyncio.run(streaming.close_session(c))  # belongs to another loop: dropped, not closed
+    finally:
+        foreign.close()
+    assert c not in streaming._sessions and not old.closed
+    asyncio.run(old.close())  # it never connected: closing it from any loop is safe
