@@ -126,7 +126,11 @@ MODULES: tuple[Module, ...] = (
     Module(
         "providers/base",
         "src/ponder/providers/base.py",
-        ("tests/test_provider_requests.py", "tests/test_engine_contract.py"),
+        (
+            "tests/test_provider_base_exact.py",
+            "tests/test_provider_requests.py",
+            "tests/test_engine_contract.py",
+        ),
     ),
     Module(
         "providers/local",
