@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from ponder.errors import StreamBrokenError, UnsupportedRequestError
+from ponder.errors import StreamBrokenError, UnsupportedRequestError, UpstreamError
 from ponder.providers.ollama import OllamaProvider
 from ponder.request import (
     ChatRequest,
@@ -28,8 +28,8 @@ from ponder.request import (
     ToolResultPart,
     ToolSpec,
 )
-from tests.provider_exact import model, plain
-from tests.replay import ReplayServer, Reply
+from tests.provider_exact import KEY, KEY_ENV, model, plain
+from tests.replay import ReplayServer, Reply, json_reply
 
 USER = Message("user", "Hi")
 OFF = ThinkingSettings(enabled=False)
@@ -294,11 +294,11 @@ async def test_inline_think_tags_in_the_content(replay: ReplayServer) -> None:
 
 async def test_tool_calls_arrive_whole(replay: ReplayServer) -> None:
     calls = [
-        {"function": {"name": "run_sql", "arguments": {"q": 1}}},
+        "not a call",
+        {"function": "not a function"},
+        {"id": 5, "function": {"name": "run_sql", "arguments": {"q": 1}}},
         {"id": "call_up", "function": {"name": "ping", "arguments": '{"raw": true}'}},
         {"function": {"name": 7, "arguments": None}},
-        {"function": "not a function"},
-        "not a call",
     ]
     events = await stream(
         replay, chat(tools=(SQL,)), msg(content="", tool_calls=calls), msg(tool_calls="x"), DONE
@@ -326,6 +326,39 @@ async def test_calls_keep_a_length_stop(replay: ReplayServer) -> None:
         replay, chat(), msg(tool_calls=call), {"done": True, "done_reason": "length"}
     )
     assert events[-1] == ("finished", "length", None, None, None, None)
+    one = await stream(replay, chat(), msg(tool_calls=call), {"done": True, "done_reason": "stop"})
+    assert one[-1] == ("finished", "tool_calls", None, None, None, None)
+
+
+async def test_a_done_reason_that_is_not_a_string(replay: ReplayServer) -> None:
+    events = await stream(replay, chat(), msg(content="a"), {"done": True, "done_reason": [1]})
+    assert events[-1] == ("finished", "stop", None, None, None, None)
+
+
+async def test_a_hosted_ollama_gets_the_key_and_errors_hide_it(
+    replay: ReplayServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(KEY_ENV, KEY)
+    events = await stream(replay, chat(), msg(content="a"), {"done": True}, api_key_env=KEY_ENV)
+    assert events[0] == ("answer", "a")
+    assert replay.requests[0].headers["authorization"] == f"Bearer {KEY}"
+    who = f"model 'm' (127.0.0.1:{replay.port})"
+    replay.route("POST", "/api/chat", json_reply(401, {"error": f"bad key {KEY}"}))
+    p = provider(replay.url, api_key_env=KEY_ENV)
+    try:
+        with pytest.raises(UpstreamError) as refused:
+            [e async for e in p.generate(chat())]
+        assert refused.value.message == f"{who} returned HTTP 401: bad key [redacted]"
+        garbage = Reply(chunks=[(0.0, f"{{{KEY}\n".encode())])
+        replay.route("POST", "/api/chat", garbage)
+        with pytest.raises(StreamBrokenError) as garbled:
+            [e async for e in p.generate(chat())]
+        assert garbled.value.message == (
+            f"{who}: malformed chunk in the stream (not JSON): '{{[redacted]'; the thoughts and"
+            " answer that arrived are kept."
+        )
+    finally:
+        await p.aclose()
 
 
 @pytest.mark.parametrize(
