@@ -86,6 +86,7 @@ class ReplayServer:
         self.routes: dict[tuple[str, str], Reply | Responder] = {}
         self.requests: list[Recorded] = []
         self.disconnects = 0  # responses the client hung up on before they were complete
+        self.connections = 0  # TCP connections accepted (a pooled client reuses one)
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.Server | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -127,10 +128,12 @@ class ReplayServer:
         self.routes.clear()
         self.requests.clear()
         self.disconnects = 0
+        self.connections = 0
 
     # -- serving (the server thread)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")

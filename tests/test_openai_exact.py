@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from ponder.config import ModelConfig, ThinkingConfig
-from ponder.errors import ConfigError, ReasoningMissingError, StreamBrokenError
+from ponder.errors import ConfigError, ReasoningMissingError, StreamBrokenError, UpstreamError
 from ponder.providers.deltas import DeltaTracker
 from ponder.providers.openai import (
     OpenAIProvider,
@@ -369,6 +369,7 @@ def test_reasoning_events() -> None:
         {"type": "reasoning.text", "text": 5},
         {"type": "reasoning.summary", "summary": "s"},
         {"type": "reasoning.summary", "summary": None},
+        {"type": "reasoning.summary", "summary": 5},
         {"type": "reasoning.encrypted", "data": "ENC"},
         {"type": "reasoning.unknown", "text": "u"},
         "not an item",
@@ -406,7 +407,7 @@ def test_merge_details() -> None:
         ("stop", "stop"), ("eos", "stop"), ("end_turn", "stop"), ("length", "length"),
         ("max_tokens", "length"), ("content_filter", "content_filter"),
         ("tool_calls", "tool_calls"), ("function_call", "tool_calls"), ("new", "stop"),
-        (3, "stop"), (None, "stop"),
+        (3, "stop"), (None, "stop"), (["stop"], "stop"),
     ],
 )  # fmt: skip
 def test_finish_reasons(raw: object, finish: str) -> None:
@@ -485,6 +486,12 @@ def test_usage_variants() -> None:
     assert exact_zero == ("usage", None, 0, 8, False, None, None)
 
 
+def test_a_zero_output_count() -> None:
+    r = reader()
+    read(r, {"usage": {"prompt_tokens": 4, "completion_tokens": 0}})
+    assert plain(r.end())[0] == ("usage", 4, 0, 0, False, None, None)
+
+
 def test_usage_inside_the_choice_and_the_last_one_wins() -> None:
     r = reader()
     inside = {"index": 0, "delta": {}, "finish_reason": "length", "usage": {"completion_tokens": 3}}
@@ -507,9 +514,12 @@ def test_streamed_tool_calls() -> None:
                               {"index": 1, "id": 7, "function": {"name": "ping",
                                                                   "arguments": {"a": 1}}},
                               "junk", {"index": "2", "function": "x"}]}),
+        # an index that is not a number is no index: it joins by position, like the next
+        chunk({"tool_calls": [{"index": 2, "function": {"arguments": "b"}}]}),
         chunk({}, "stop"),
     )  # fmt: skip
     made = events[3][2]
+    assert made.startswith("call_")  # 7 is not an id
     assert events == [
         ("tool_call_start", 0, "c1", "run_sql"),
         ("tool_call_delta", 0, '{"q":'),
@@ -522,18 +532,41 @@ def test_streamed_tool_calls() -> None:
         ("tool_call_end", 0, "c1", "run_sql", '{"q":1}'),
         ("tool_call_end", 1, made, "ping", '{"a": 1}'),
     ]
-    # the fragment without an index or a name became a third call, ended as unknown
+    # the fragments without a name became a third call, ended as unknown
     assert third[2][0:2] == ("tool_call_start", 2) and third[2][3] == "unknown"
-    assert third[3][0:2] == ("tool_call_end", 2) and third[3][3:] == ("unknown", "")
+    assert third[3] == ("tool_call_delta", 2, "b")
+    assert third[4][0:2] == ("tool_call_end", 2) and third[4][3:] == ("unknown", "b")
+    assert len(third) == 6
     assert third[-1] == ("finished", "tool_calls", None, None, None, None)
+
+
+def test_odd_names_and_arguments_are_not_taken() -> None:
+    r = reader()
+    events = read(r, chunk({"tool_calls": [
+        {"index": 0, "id": "c1", "function": {"name": 5, "arguments": 6}},
+        {"index": 0, "function": {"name": "ping", "arguments": "{}"}},
+    ]}))  # fmt: skip
+    assert events == [("tool_call_start", 0, "c1", "ping"), ("tool_call_delta", 0, "{}")]
 
 
 def test_a_legacy_function_call_and_whole_calls() -> None:
     r = reader()
-    events = read(r, chunk({"function_call": {"name": "ping", "arguments": "{}"}}))
-    assert events[0][0:2] == ("tool_call_start", 0) and events[0][3] == "ping"
-    assert events[1] == ("tool_call_delta", 0, "{}")
-    assert plain(r.end())[-1] == ("finished", "tool_calls", None, None, None, None)
+    events = read(
+        r,
+        chunk({"function_call": {"name": "ping", "arguments": ""}}),
+        chunk({"function_call": {"arguments": '{"a":'}}),
+        chunk({"function_call": {"arguments": "1}"}}),
+    )
+    made = events[0][2]
+    assert events == [
+        ("tool_call_start", 0, made, "ping"),
+        ("tool_call_delta", 0, '{"a":'),
+        ("tool_call_delta", 0, "1}"),
+    ]
+    assert plain(r.end()) == [
+        ("tool_call_end", 0, made, "ping", '{"a":1}'),
+        ("finished", "tool_calls", None, None, None, None),
+    ]
     whole = reader()
     message = {
         "content": None,
@@ -674,3 +707,53 @@ async def test_one_json_response(replay: ReplayServer) -> None:
     streamed = await generate(replay, Reply(chunks=sse(chunk({}, "stop"))), stream="no")
     assert streamed == [("finished", "stop", None, None, None, None)]
     assert replay.requests[-1].json()["stream"] is True
+
+
+async def test_inline_tags_false_keeps_think_tags_in_the_answer(replay: ReplayServer) -> None:
+    reply = Reply(chunks=sse(chunk({"content": "<think>x</think>y"}, "stop")))
+    events = await generate(replay, reply, thinking={"inline_tags": False})
+    assert events[0] == ("answer", "<think>x</think>y")
+    split = await generate(replay, reply)
+    assert [e[:2] for e in split[:2]] == [("thinking", "x"), ("answer", "y")]
+
+
+async def test_the_body_is_read_to_its_end_after_done(replay: ReplayServer) -> None:
+    """Read to the end, the response hands its connection back to the pool: the next request
+    reuses it. (Stopping at [DONE] would close it, and the next request pay a new connect.)"""
+    chunks = sse(chunk({"content": "Hi"}, "stop"), b"[DONE]", chunk({"content": "late"}))
+    late = [*chunks[:2], (30.0, chunks[2][1]), (60.0, b": keep-alive\n\n")]
+    replay.route("POST", "/chat/completions", Reply(chunks=late))
+    p = OpenAIProvider(model("openai", replay.url, api_key_env=KEY_ENV))
+    try:
+        for _ in range(2):
+            events = plain([e async for e in p.generate(chat())])
+            assert events == [("answer", "Hi"), ("finished", "stop", None, None, None, None)]
+    finally:
+        await p.aclose()
+    assert (len(replay.requests), replay.connections, replay.disconnects) == (2, 1, 0)
+
+
+@pytest.mark.parametrize("stream", [True, False])
+async def test_errors_name_the_model_and_hide_the_key(replay: ReplayServer, stream: bool) -> None:
+    who = f"model 'm' (127.0.0.1:{replay.port})"
+    refused = {"error": {"message": f"bad key {KEY}", "type": "invalid_request_error"}}
+    replay.route("POST", "/chat/completions", json_reply(401, refused))
+    p = OpenAIProvider(model("openai", replay.url, api_key_env=KEY_ENV, stream=stream))
+    try:
+        with pytest.raises(UpstreamError) as status:
+            [e async for e in p.generate(chat())]
+        assert status.value.message == (
+            f"{who} returned HTTP 401: bad key [redacted] (invalid_request_error)"
+        )
+        assert replay.requests[-1].headers["authorization"] == f"Bearer {KEY}"
+        garbage = f"{{{KEY}".encode()
+        body = b"data: " + garbage + b"\n\n" if stream else garbage
+        replay.route("POST", "/chat/completions", Reply(chunks=[(0.0, body)]))
+        with pytest.raises(StreamBrokenError) as garbled:
+            [e async for e in p.generate(chat())]
+        assert garbled.value.message == (
+            f"{who}: malformed chunk in the stream (not JSON): '{{[redacted]'; the thoughts and"
+            " answer that arrived are kept."
+        )
+    finally:
+        await p.aclose()
