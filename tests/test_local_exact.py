@@ -8,6 +8,7 @@ Fast (the embedded model answers a level-1 question in a few tokens), so
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +183,35 @@ def test_a_folders_template_fast_suffix_and_close() -> None:
     assert plan(folder(opens=True, template="{prompt}"), request).starts_in_thoughts is False
 
 
+TEMPLATE = (
+    "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
+
+
+def test_a_folders_own_chat_template_gets_every_message(tmp_path: Path) -> None:
+    # the shipped weights in a folder of their own, with a chat template in its tokenizer
+    # config (as exported Qwen3 folders have)
+    for item in embedded_model_path().iterdir():
+        if item.name != "tokenizer_config.json":
+            (tmp_path / item.name).symlink_to(item)
+    config = json.loads((embedded_model_path() / "tokenizer_config.json").read_text("utf-8"))
+    config["chat_template"] = TEMPLATE
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps(config), encoding="utf-8")
+    engine = load_engine(tmp_path)
+    p = LocalProvider(ModelConfig("mine", "local", options={"path": str(tmp_path)}))
+    request = ChatRequest(
+        messages=(Message("system", "Be brief."), Message("user", "Q1"),
+                  Message("assistant", "A1"), Message("user", QUESTION)),
+        model="mine",
+    )  # fmt: skip
+    deep = p._plan(engine, request, QUESTION, True, None)
+    text = f"<|system|>Be brief.<|user|>Q1<|assistant|>A1<|user|>{QUESTION}<|assistant|>"
+    assert deep.prompt_ids == engine.encode(text)
+    fast = p._plan(engine, request, QUESTION, False, None)
+    assert fast.prompt_ids == engine.encode(text + "<think>\n\n</think>\n\n")
+
+
 def test_a_folder_without_a_chat_template_needs_the_template_option() -> None:
     with pytest.raises(ConfigError) as caught:
         plan(folder(), ask())
@@ -281,7 +311,13 @@ async def test_mode_phrases_are_dropped_before_the_embedded_model() -> None:
 
 
 async def test_fast_counts_exactly() -> None:
+    before = (local.tokens_generated(), local.tokens_after_stop())
     events = await collect(embedded("fast"), ask("What is 23 + 4?"))
+    # every token generated is counted, the end-of-sequence one too; none after a stop
+    generated = events[-2].answer_tokens + 1  # type: ignore[union-attr]
+    assert (local.tokens_generated(), local.tokens_after_stop()) == (
+        before[0] + generated, before[1]
+    )
     prompt = ENGINE.encode(chat_format.render_prompt("What is 23 + 4?", thinking=False))
     answer = "".join(e.text for e in events if isinstance(e, Answer))
     assert answer.strip() == "27"
