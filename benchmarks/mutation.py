@@ -132,6 +132,8 @@ MODULES: tuple[Module, ...] = (
             "tests/test_engine_contract.py",
         ),
     ),
+    # The local model's accuracy guards (held-out questions by the dozen, seconds a run) are
+    # left out; its behaviour tests, cancellation included, stay.
     Module(
         "providers/local",
         "src/ponder/providers/local.py",
@@ -139,6 +141,9 @@ MODULES: tuple[Module, ...] = (
             "tests/test_local_exact.py",
             "tests/test_request_fidelity.py::test_local_plan",
             "tests/test_local_provider.py",
+            "-k",
+            "not test_deep_thinks_then_answers_correctly and not test_fast_answers_at_once"
+            " and not test_deep_beats_fast_where_thinking_pays",
         ),
     ),
     Module("server/parse", "src/ponder/server/parse.py", ("tests/test_server_parse.py",)),
