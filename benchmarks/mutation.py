@@ -121,7 +121,9 @@ MODULES: tuple[Module, ...] = (
         ("tests/test_provider_deltas.py", "tests/test_providers_replay.py"),
     ),
     Module(
-        "providers/tool_calls", "src/ponder/providers/tool_calls.py", ("tests/test_tool_calls.py",)
+        "providers/tool_calls",
+        "src/ponder/providers/tool_calls.py",
+        ("tests/test_tool_calls_exact.py", "tests/test_tool_calls.py"),
     ),
     Module(
         "providers/base",
