@@ -118,7 +118,11 @@ MODULES: tuple[Module, ...] = (
     Module(
         "providers/deltas",
         "src/ponder/providers/deltas.py",
-        ("tests/test_provider_deltas.py", "tests/test_providers_replay.py"),
+        (
+            "tests/test_deltas_exact.py",
+            "tests/test_provider_deltas.py",
+            "tests/test_providers_replay.py",
+        ),
     ),
     Module(
         "providers/tool_calls",
