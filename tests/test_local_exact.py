@@ -8,6 +8,7 @@ Fast (the embedded model answers a level-1 question in a few tokens), so
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -372,4 +373,9 @@ async def test_an_engine_failure_is_a_failed_event() -> None:
     assert len(events) == 1 and events[0].type == "failed"
     assert (events[0].side, events[0].code) == ("ponder", "local_engine_error")  # type: ignore[union-attr]
     assert events[0].message.startswith("The local model failed: ")  # type: ignore[union-attr]
+    # the worker counts itself out just after it reported: wait for it (bounded)
+    for _ in range(500):
+        if local.active_generations() == 0:
+            break
+        await asyncio.sleep(0.01)
     assert local.active_generations() == 0
