@@ -166,3 +166,69 @@ def test_a_session_of_another_loop_is_not_reused_nor_closed_there() -> None:
         foreign.close()
     assert c not in streaming._sessions and not old.closed
     asyncio.run(old.close())  # it never connected: closing it from any loop is safe
+
+
+def no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY",
+                 "NO_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_the_proxy_is_chosen_by_the_urls_own_scheme_and_host(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    no_proxies(monkeypatch)
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.test:3128")
+    monkeypatch.setenv("NO_PROXY", "api.internal")
+    assert streaming.env_proxy("http://api.internal/v1/chat/completions") is None
+    assert streaming.env_proxy("http://api.internal:80/a/b") is None
+    assert streaming.env_proxy("http://api.example/v1/chat") == "http://proxy.test:3128"
+    # a URL inside the path is not the scheme
+    assert streaming.env_proxy("https://api.example/v1?next=http://x") is None
+
+
+def test_the_session_keeps_the_proxy_of_its_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    no_proxies(monkeypatch)
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.test:3128")
+    c = httpx.AsyncClient(base_url="http://api.example/v1")
+
+    async def proxy_of() -> str | None:
+        try:
+            return streaming._session(c)[1]
+        finally:
+            await streaming.close_session(c)
+
+    assert asyncio.run(proxy_of()) == "http://proxy.test:3128"
+
+
+async def test_requests_go_through_the_proxy(
+    replay: ReplayServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The replay server as the HTTP proxy: it receives the request in absolute form."""
+    no_proxies(monkeypatch)
+    monkeypatch.setenv("HTTP_PROXY", replay.url)
+    replay.route("POST", "http://api.example/v1/x", Reply(chunks=[(0.0, b"proxied")]))
+    c = httpx.AsyncClient(base_url="http://api.example")
+    try:
+        chunks, _ = await send(c, {})
+    finally:
+        await streaming.close_session(c)
+        await c.aclose()
+    assert chunks == [b"proxied"]
+    assert replay.requests[0].path == "http://api.example/v1/x"
+
+
+async def test_a_base_url_path_is_kept(replay: ReplayServer) -> None:
+    replay.route("POST", "/APIX/v1/x", Reply(chunks=[(0.0, b"ok")]))
+    c = httpx.AsyncClient(base_url=replay.url + "/APIX/")
+    try:
+        chunks, _ = await send(c, {})
+    finally:
+        await streaming.close_session(c)
+        await c.aclose()
+    assert chunks == [b"ok"]
+
+
+def test_a_stream_error_without_a_millisecond_wait() -> None:
+    error = streaming.StreamError(503, "Unavailable", "", b"")
+    assert (error.retry_after_ms, error.retry_after, str(error)) == ("", "", "HTTP 503")
