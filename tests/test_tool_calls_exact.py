@@ -139,3 +139,20 @@ def test_end_before_the_name_came() -> None:
         ("tool_call_end", 0, "c1", "unknown", "{}"),
     ]
     assert calls.close() == []
+
+
+def test_nameless_index_less_fragments_are_calls_of_their_own() -> None:
+    calls = ToolCallAssembler()
+    first = plain(calls.fragment(None, None, "f", None))
+    second = plain(calls.fragment(None, None, "g", None))
+    assert (first[0][1], first[0][3], second[0][1], second[0][3]) == (0, "f", 1, "g")
+    assert calls.count == 2
+
+
+def test_a_new_upstream_id_at_the_same_index_is_a_new_call() -> None:
+    calls = ToolCallAssembler()
+    calls.fragment(0, "a", "f", "1")
+    assert calls.fragment(0, "b", None, "2") == []  # a new call, its name not known yet
+    assert calls.count == 2
+    ends = [e for e in plain(calls.close()) if e[0] == "tool_call_end"]
+    assert ends == [("tool_call_end", 0, "a", "f", "1"), ("tool_call_end", 1, "b", "unknown", "2")]
