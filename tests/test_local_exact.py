@@ -29,6 +29,7 @@ from ponder.providers.local import (
 )
 from ponder.request import (
     ChatRequest,
+    ImagePart,
     Message,
     ResponseFormat,
     TextPart,
@@ -301,6 +302,39 @@ async def test_the_question_after_context_blocks_in_the_same_turn() -> None:
         model="m",
     )  # fmt: skip
     assert plain(await collect(embedded("fast"), later))[-1][1] == "declined"
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        (TextPart("<a>"), TextPart("<b>"), TextPart("What is 23 + 4?")),
+        (TextPart("<a>"), TextPart("What is 23 + 4?"), TextPart("  ")),
+        (TextPart("<a>"), ImagePart("https://example.test/x.png"), TextPart("What is 23 + 4?")),
+    ],
+)
+async def test_the_last_non_blank_text_part_is_the_question(parts: tuple[Any, ...]) -> None:
+    request = ChatRequest(messages=(Message("user", parts),), model="m", max_tokens=6)
+    events = await collect(embedded("fast"), request)
+    assert "".join(e.text for e in events if isinstance(e, Answer)).strip() == "27"
+
+
+async def test_two_generations_at_once_are_counted() -> None:
+    p = embedded("deep")
+    streams = [p.generate(ask("What is 4821 * 37?")) for _ in range(2)]
+    try:
+        for stream in streams:
+            async for event in stream:
+                if isinstance(event, Thinking):
+                    break
+        assert local.active_generations() == 2
+    finally:
+        for stream in streams:
+            await stream.aclose()  # type: ignore[attr-defined]
+    for _ in range(500):
+        if local.active_generations() == 0:
+            break
+        await asyncio.sleep(0.01)
+    assert local.active_generations() == 0
 
 
 async def test_mode_phrases_are_dropped_before_the_embedded_model() -> None:
