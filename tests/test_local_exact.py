@@ -107,6 +107,45 @@ def test_a_folder_without_genai_config_is_refused(tmp_path: Path) -> None:
     )
 
 
+def genai_folder(tmp_path: Path, **model_section: Any) -> Path:
+    """The shipped weights in a folder of their own, ``genai_config.json``'s model section
+    changed as given."""
+    for item in embedded_model_path().iterdir():
+        if item.name != "genai_config.json":
+            (tmp_path / item.name).symlink_to(item)
+    config = json.loads((embedded_model_path() / "genai_config.json").read_text("utf-8"))
+    config["model"].update(model_section)
+    (tmp_path / "genai_config.json").write_text(json.dumps(config), encoding="utf-8")
+    return tmp_path
+
+
+async def test_a_folders_engine_reads_its_genai_config(tmp_path: Path) -> None:
+    folder_path = genai_folder(tmp_path, eos_token_id=1, context_length=512)
+    engine = load_engine(folder_path / ".")
+    assert load_engine(folder_path) is engine  # loaded once
+    assert (engine.path, engine.context_length, engine.eos_ids) == (
+        folder_path.resolve(), 512, frozenset({1})
+    )
+    # the end-of-sequence id ends generation: the answer stops where the model ends it
+    template = chat_format.render_prompt("{prompt}", thinking=False)
+    p = LocalProvider(
+        ModelConfig("mine", "local", thinking=ThinkingConfig(enabled=False),
+                    options={"path": str(folder_path), "template": template, "fast_suffix": ""})
+    )  # fmt: skip
+    events = await collect(p, ask("What is 23 + 4?"))
+    assert "".join(e.text for e in events if isinstance(e, Answer)) == "27"
+    assert plain(events[-2:]) == [
+        ("usage", len(engine.encode(template.replace("{prompt}", "What is 23 + 4?"))), 0, 2,
+         False, None, None),
+        ("finished", "stop", None, None, None, None),
+    ]  # fmt: skip
+
+
+def test_several_end_of_sequence_ids(tmp_path: Path) -> None:
+    engine = load_engine(genai_folder(tmp_path, eos_token_id=[1, 7]))
+    assert engine.eos_ids == frozenset({1, 7})
+
+
 def test_the_shipped_engine() -> None:
     assert ENGINE.path == embedded_model_path().resolve()
     assert (ENGINE.context_length, ENGINE.eos_ids) == (1024, frozenset({1}))
@@ -382,6 +421,27 @@ async def test_a_budget_of_one_thought_token() -> None:
     assert usage.thinking_tokens == 1 and usage.answer_tokens > 0
     assert "</think>" not in "".join(e.text for e in events if isinstance(e, Thinking))
     assert plain(events[-1:]) == [("finished", "stop", None, None, None, None)]
+
+
+async def test_a_tiny_top_p_samples_the_likeliest_token() -> None:
+    p = folder(template=chat_format.render_prompt("{prompt}", thinking=True), seed=3)
+
+    async def text(**fields: Any) -> str:
+        events = await collect(p, ask("What is 4821 * 37?", max_tokens=40, **fields))
+        return "".join(e.text for e in events if isinstance(e, Thinking | Answer))
+
+    greedy = await text()
+    assert await text(temperature=5.0, top_p=1e-6) == greedy
+    assert await text(temperature=5.0) != greedy
+
+
+async def test_greedy_decoding_needs_no_seed() -> None:
+    async def text() -> str:
+        events = await collect(embedded("deep"), ask("What is 4821 * 37?", max_tokens=40))
+        return "".join(e.text for e in events if isinstance(e, Thinking | Answer))
+
+    first = await text()
+    assert [await text() for _ in range(3)] == [first] * 3
 
 
 async def test_greedy_and_seeded_sampling_are_reproducible() -> None:
