@@ -444,6 +444,26 @@ async def test_greedy_decoding_needs_no_seed() -> None:
     assert [await text() for _ in range(3)] == [first] * 3
 
 
+async def test_budget_forcing_keeps_the_last_thought_token() -> None:
+    def thoughts(events: list[Event]) -> str:
+        return "".join(e.text for e in events if isinstance(e, Thinking))
+
+    question = "What is 4821 * 37?"
+    cut = await collect(embedded("deep"), ask(question, max_tokens=10))
+    forced = await collect(embedded("deep"), ask(question, thinking=ThinkingSettings(budget=10)))
+    # greedy: the first ten thought tokens are the same whether the limit or the budget ends them
+    assert thoughts(forced) == thoughts(cut)
+    assert plain(cut[-1:]) == [("finished", "thinking_length", None, None, None, None)]
+
+
+async def test_a_budget_at_the_token_limit_does_not_force_an_answer() -> None:
+    request = ask("What is 4821 * 37?", max_tokens=5, thinking=ThinkingSettings(budget=5))
+    events = await collect(embedded("deep"), request)
+    usage = next(e for e in events if isinstance(e, Usage))
+    assert (usage.thinking_tokens, usage.answer_tokens) == (5, 0)
+    assert plain(events[-1:]) == [("finished", "thinking_length", None, None, None, None)]
+
+
 async def test_greedy_and_seeded_sampling_are_reproducible() -> None:
     p = folder(template=chat_format.render_prompt("{prompt}", thinking=True), seed=7)
 
