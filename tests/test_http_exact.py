@@ -221,6 +221,12 @@ async def test_the_readiness_probe(replay: ReplayServer) -> None:
         assert await http.probe(client, "/models", WHO, [KEY]) == (
             False, f"{WHO} returned HTTP 401: no [redacted]"
         )
+        replay.route("GET", "/models", json_reply(400, {"error": {"message": "bad"}}))
+        assert await http.probe(client, "/models", WHO, []) == (
+            False, f"{WHO} returned HTTP 400: bad"
+        )
+        replay.route("GET", "/models", json_reply(399, {}))
+        assert await http.probe(client, "/models", WHO, []) == (True, "ready")
         closed = httpx.AsyncClient(base_url="http://127.0.0.1:9")
         usable, detail = await http.probe(closed, "/models", WHO, [])
         assert usable is False
@@ -242,7 +248,8 @@ async def client(replay: ReplayServer) -> Any:
 
 
 def chunked(*chunks: bytes) -> Reply:
-    return Reply(chunks=[(0.0, c) for c in chunks])
+    """Each chunk 5 ms after the last, so the client reads them one by one."""
+    return Reply(chunks=[(5.0 * i, c) for i, c in enumerate(chunks)])
 
 
 async def sse(client: httpx.AsyncClient, replay: ReplayServer, *chunks: bytes) -> list[Any]:
@@ -273,6 +280,25 @@ async def test_sse_fields(replay: ReplayServer, client: httpx.AsyncClient) -> No
     assert sent.json() == {"q": 1} and sent.headers["x-h"] == "1"
 
 
+async def test_sse_field_lines(replay: ReplayServer, client: httpx.AsyncClient) -> None:
+    events = await sse(
+        client,
+        replay,
+        b":\n",  # a bare comment
+        b"event: e\nid: 1\ndata:a:b\n\n",  # a field between event and data keeps the event
+        b"data: \xff\nevent:\xfe\ndata:\xfd\n\n",  # not UTF-8: replaced
+    )
+    assert events == [("e", "a:b"), ("\ufffd", "\ufffd\n\ufffd")]
+
+
+async def test_sse_last_event_without_a_blank_line(
+    replay: ReplayServer, client: httpx.AsyncClient
+) -> None:
+    assert await sse(client, replay, b"data: a\ndata: b \r") == [("message", "a\nb ")]
+    assert await sse(client, replay, b"data: a\ndata: bX\r") == [("message", "a\nbX")]
+    assert await sse(client, replay, b"data: a\ndata: \xff") == [("message", "a\n\ufffd")]
+
+
 async def test_sse_across_any_byte_boundary(
     replay: ReplayServer, client: httpx.AsyncClient
 ) -> None:
@@ -294,15 +320,26 @@ async def test_sse_unterminated_last_event(
 
 
 async def ndjson(client: httpx.AsyncClient, replay: ReplayServer, *chunks: bytes) -> list[Any]:
-    replay.route("POST", "/n", chunked(*chunks))
-    return [o async for o in http.ndjson_objects(client, "POST", "/n", None, WHO, [KEY])]
+    # 5 ms apart, so the client reads them one by one
+    replay.route("POST", "/n", Reply(chunks=[(5.0 * i, c) for i, c in enumerate(chunks)]))
+    source = http.ndjson_objects(client, "POST", "/n", None, WHO, [KEY], {"x-n": "1"})
+    return [o async for o in source]
 
 
 async def test_ndjson_lines(replay: ReplayServer, client: httpx.AsyncClient) -> None:
     lines = await ndjson(client, replay, b'{"a": 1}\n\n  \r\n{"b": "\xc3', b'\xa9"}\r\n{"c": 3}')
     assert lines == [{"a": 1}, {"b": "é"}, {"c": 3}]
-    with pytest.raises(StreamBrokenError, match=r"not JSON\): '\{\[redacted\]'"):
+    assert replay.requests[-1].headers["x-n"] == "1"
+    # bytes that are not UTF-8 are replaced, not fatal
+    assert await ndjson(client, replay, b'{"d": "\xff"}\n{"e": "\xfe"}') == [
+        {"d": "\ufffd"}, {"e": "\ufffd"}
+    ]
+    with pytest.raises(StreamBrokenError) as garbled:
         await ndjson(client, replay, b'{"a": 1}\n{' + KEY.encode() + b"\n")
+    assert garbled.value.message == (
+        f"{WHO}: malformed chunk in the stream (not JSON): '{{[redacted]'; the thoughts and"
+        " answer that arrived are kept."
+    )
 
 
 async def test_stream_errors(replay: ReplayServer, client: httpx.AsyncClient) -> None:
@@ -345,11 +382,35 @@ async def test_request_json(replay: ReplayServer, client: httpx.AsyncClient) -> 
         await http.request_json(client, "POST", "/j", {}, WHO, [KEY])
     assert refused.value.message == f"{WHO} returned HTTP 400: no [redacted]"
     replay.route("POST", "/j", Reply(200, [(0.0, b"[1]")], "application/json"))
-    with pytest.raises(StreamBrokenError, match="not a JSON object"):
+    with pytest.raises(StreamBrokenError) as listed:
         await http.request_json(client, "POST", "/j", {}, WHO, [])
+    assert listed.value.message.startswith(f"{WHO}: malformed chunk in the stream (not a JSON")
     nowhere = httpx.AsyncClient(base_url="http://127.0.0.1:9")
     try:
-        with pytest.raises(UpstreamUnreachableError, match=r"cannot reach the server \(Connect"):
+        with pytest.raises(UpstreamUnreachableError) as unreachable:
             await http.request_json(nowhere, "POST", "/j", {}, WHO, [])
+        assert unreachable.value.message.startswith(f"{WHO}: cannot reach the server (Connect")
     finally:
         await nowhere.aclose()
+
+
+async def test_check_probes_with_the_key(
+    replay: ReplayServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(KEY_ENV, KEY)
+    p = OpenAIProvider(model(base_url=replay.url + "/v1", api_key_env=KEY_ENV))
+    try:
+        assert p._client is not None  # made with the provider, not on the first request
+        replay.route("GET", "/v1/models", json_reply(200, {"data": []}))
+        assert await p.check() == Availability(True, "ready")
+        assert replay.requests[-1].headers["authorization"] == f"Bearer {KEY}"
+        replay.route("GET", "/v1/models", json_reply(403, {"error": {"message": f"no {KEY}"}}))
+        assert await p.check() == Availability(
+            False, f"model 'm' (127.0.0.1:{replay.port}) returned HTTP 403: no [redacted]"
+        )
+    finally:
+        await p.aclose()
+
+
+def test_a_base_url_loses_only_its_trailing_slashes() -> None:
+    assert OpenAIProvider(model(base_url="http://h/apiX//")).base_url == "http://h/apiX"
