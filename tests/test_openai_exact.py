@@ -757,3 +757,39 @@ async def test_errors_name_the_model_and_hide_the_key(replay: ReplayServer, stre
         )
     finally:
         await p.aclose()
+
+
+async def test_sampling_settings_a_reasoning_model_refuses_are_dropped_and_said(
+    replay: ReplayServer,
+) -> None:
+    replay.route("POST", "/chat/completions", Reply(chunks=sse(chunk({}, "stop"))))
+    table = {"model": "o4-mini", "thinking": {"flavour": "openai"}}
+    p = OpenAIProvider(model("openai", replay.url, api_key_env=KEY_ENV, **table))
+    try:
+        both = plain([e async for e in p.generate(chat(temperature=0.2, top_p=0.5))])
+        one = plain([e async for e in p.generate(chat(temperature=1.0, top_p=0.5))])
+        defaults = plain([e async for e in p.generate(chat(temperature=1.0, top_p=1.0))])
+    finally:
+        await p.aclose()
+    assert both[0] == (
+        "notice",
+        "temperature and top_p not sent: this model takes only the default (o4-mini, flavour"
+        " 'openai').",
+    )
+    assert one[0] == (
+        "notice",
+        "top_p not sent: this model takes only the default (o4-mini, flavour 'openai').",
+    )
+    assert defaults == [("finished", "stop", None, None, None, None)]
+    sent = [r.json() for r in replay.requests]
+    assert [("temperature" in b, b.get("top_p")) for b in sent] == [
+        (False, None), (True, None), (True, 1.0)
+    ]
+
+
+async def test_a_template_that_opened_the_thought(replay: ReplayServer) -> None:
+    reply = Reply(chunks=sse(chunk({"content": "hm</think>ok"}, "stop")))
+    events = await generate(
+        replay, reply, thinking={"inline_tags": True, "opens_in_template": True}
+    )
+    assert [e[:2] for e in events] == [("thinking", "hm"), ("answer", "ok"), ("finished", "stop")]
