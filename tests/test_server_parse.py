@@ -215,6 +215,8 @@ def test_latency_budget_header(value: str, ms: float) -> None:
          "'stop' must be a string or an array of strings."),
         ({"model": "m", "messages": HI, "reasoning_effort": "max"}, "reasoning_effort",
          "'reasoning_effort' must be none, minimal, low, medium, high or xhigh."),
+        ({"model": "m", "messages": HI, "reasoning_effort": ["high"]}, "reasoning_effort",
+         "'reasoning_effort' must be none, minimal, low, medium, high or xhigh."),
         ({"model": "m", "messages": HI, "thinking": True}, "thinking",
          "'thinking' must be an object: {enabled, budget}."),
         ({"model": "m", "messages": HI, "thinking": {"enabled": 1}}, "thinking.enabled",

@@ -144,7 +144,7 @@ def _thinking(body: Mapping[str, Any]) -> ThinkingSettings:
     if raw_effort is not None:
         if raw_effort == "none":
             enabled = False
-        elif raw_effort in _EFFORTS:
+        elif isinstance(raw_effort, str) and raw_effort in _EFFORTS:
             effort = _EFFORTS[raw_effort]
             word = raw_effort if raw_effort != effort else None
         else:
