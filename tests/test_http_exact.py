@@ -154,6 +154,11 @@ def test_parse_json() -> None:
     )
     with pytest.raises(StreamBrokenError, match=r"\(not a JSON object\): '3'"):
         http.parse_json(WHO, "3", [])
+    # a sample that is not UTF-8 is shown with replacement characters
+    with pytest.raises(StreamBrokenError, match="not JSON\\): '\ufffd\\{'"):
+        http.parse_json(WHO, b"\xff{", [])
+    with pytest.raises(StreamBrokenError, match="not JSON\\): '\"\ufffd\"'"):
+        http.parse_json(WHO, b'"\xff"', [])
 
 
 # -- the client and the provider base ----------------------------------------------------------
