@@ -164,7 +164,11 @@ MODULES: tuple[Module, ...] = (
         ),
     ),
     Module("server/parse", "src/ponder/server/parse.py", ("tests/test_server_parse.py",)),
-    Module("server/wire", "src/ponder/server/wire.py", ("tests/test_server_wire_units.py",)),
+    Module(
+        "server/wire",
+        "src/ponder/server/wire.py",
+        ("tests/test_server_wire_exact.py", "tests/test_server_wire_units.py"),
+    ),
 )
 
 
