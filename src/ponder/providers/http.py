@@ -178,7 +178,9 @@ def parse_json(who: str, raw: str | bytes, secrets: Iterable[str | None]) -> dic
     try:
         data = orjson.loads(raw)  # about a third of json.loads's time per chunk
     except orjson.JSONDecodeError:
-        try:  # what orjson refuses and json reads (NaN, integers past 64 bits)
+        # orjson refuses what json reads as NaN/Infinity (and reads integers past 64 bits as
+        # floats; no chunk field a provider sends is one).
+        try:
             data = json.loads(raw)
         except ValueError:
             text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
