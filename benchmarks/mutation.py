@@ -164,6 +164,12 @@ MODULES: tuple[Module, ...] = (
         ),
     ),
     Module("server/parse", "src/ponder/server/parse.py", ("tests/test_server_parse.py",)),
+    # The parameters all three doors read (split out of server/parse.py).
+    Module(
+        "server/params",
+        "src/ponder/server/params.py",
+        ("tests/test_server_parse.py", "tests/test_messages_units.py"),
+    ),
     Module(
         "server/wire",
         "src/ponder/server/wire.py",
