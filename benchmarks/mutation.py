@@ -168,7 +168,11 @@ MODULES: tuple[Module, ...] = (
     Module(
         "server/params",
         "src/ponder/server/params.py",
-        ("tests/test_server_parse.py", "tests/test_messages_units.py"),
+        (
+            "tests/test_params_exact.py",
+            "tests/test_server_parse.py",
+            "tests/test_messages_units.py",
+        ),
     ),
     Module(
         "server/wire",
