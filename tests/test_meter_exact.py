@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from ponder.events import Answer, Finished, Started, Thinking, Usage
+from ponder.events import (
+    Answer,
+    Finished,
+    Started,
+    Thinking,
+    ToolCallDelta,
+    ToolCallEnd,
+    ToolCallStart,
+    Usage,
+)
 from ponder.meter import Meter, Metrics, percentile
 from ponder.tokens import estimate_tokens
 
@@ -35,6 +44,43 @@ def test_a_whole_record_with_reported_usage() -> None:
     assert meter.metrics().itl_p99_ms == pytest.approx(98.6)
     assert meter.metrics().as_dict()["input_tokens"] == 4
     assert meter.metrics().output_tokens == 8
+
+
+def test_a_tool_call_is_the_turns_answer() -> None:
+    """A turn that ends in a call: its name and argument fragments are output chunks (TTFA is
+    the call's start, the gaps between fragments are ITL samples, their text is counted as
+    output when no usage came); an empty fragment is no chunk; the end adds nothing."""
+    meter = Meter()
+    for event in (
+        Started("r", "m", "deep", "x", at_ns=1000 * MS),
+        Thinking("plan", at_ns=1010 * MS),
+        ToolCallStart(0, "call_1", "run_sql", at_ns=1040 * MS),
+        ToolCallDelta(0, "", at_ns=1045 * MS),
+        ToolCallDelta(0, '{"q": 1}', at_ns=1060 * MS),
+        ToolCallEnd(0, "call_1", "run_sql", '{"q": 1}', at_ns=1070 * MS),
+        Finished("tool_calls", at_ns=1100 * MS),
+    ):
+        meter.feed(event)
+    m = meter.metrics()
+    assert (m.ttft_ms, m.ttfa_ms, m.thinking_ms, m.e2e_ms) == (10.0, 40.0, 30.0, 100.0)
+    assert meter.itl_ms == [30.0, 20.0]  # thought -> name -> arguments; the empty one skipped
+    assert meter.output_text == 'run_sql{"q": 1}'
+    assert (m.thinking_tokens, m.answer_tokens, m.tokens_estimated) == (
+        estimate_tokens("plan"), estimate_tokens('run_sql{"q": 1}'), True)  # fmt: skip
+    assert m.finish_reason == "tool_calls"
+
+
+def test_an_answer_before_a_call_keeps_its_ttfa() -> None:
+    meter = Meter(start_ns=0)
+    for event in (
+        Answer("Let me look.", at_ns=5 * MS),
+        ToolCallStart(0, "call_1", "run_sql", at_ns=9 * MS),
+        ToolCallDelta(0, "{}", at_ns=12 * MS),
+    ):
+        meter.feed(event)
+    assert meter.metrics().ttfa_ms == 5.0
+    assert meter.itl_ms == [4.0, 3.0]
+    assert meter.output_text == "Let me look.run_sql{}"
 
 
 def test_a_fresh_meter_knows_nothing() -> None:
