@@ -83,7 +83,11 @@ MODULES: tuple[Module, ...] = (
     Module(
         "bench/stats",
         "src/ponder/bench/stats.py",
-        ("tests/test_bench_stats.py", "tests/test_bench_stats_exact.py"),
+        (
+            "tests/test_bench_stats.py",
+            "tests/test_bench_stats_exact.py",
+            "tests/test_bench_stats_costs_exact.py",
+        ),
     ),
     Module(
         "router/learned",
