@@ -64,7 +64,13 @@ def provider_tests(exact: str) -> tuple[str, ...]:
 
 MODULES: tuple[Module, ...] = (
     Module(
-        "engine", "src/ponder/engine.py", ("tests/test_engine.py", "tests/test_engine_contract.py")
+        "engine",
+        "src/ponder/engine.py",
+        (
+            "tests/test_engine.py",
+            "tests/test_engine_contract.py",
+            "tests/test_engine_costs_exact.py",
+        ),
     ),
     # The two 400- and 200-example property tests take ~12 s a run: too slow to repeat for
     # every mutant on two cores. The cases, the round trip, the unit tests and the exhaustive

@@ -167,3 +167,8 @@ def test_break_evens_usd_are_against_the_cheapest_priced_model() -> None:
     assert break_evens_usd([]) == {}
     assert break_evens_usd([priced("x", None, 1.0), priced("y", None, 0.5)]) == {}
     assert break_evens_usd([priced("only", 0.25, 1.0)]) == {}
+
+
+def test_summarize_refuses_no_chains_in_these_words() -> None:
+    with pytest.raises(ValueError, match=r"^summarize needs at least one chain$"):
+        summarize([], "m", "all", "all")
