@@ -311,15 +311,16 @@ def test_auto_gets_a_hedge_that_resolves_through_the_engine_unless_hedging_is_of
 
 
 class FiguresRouter:
-    """Always deep, with figures a wrapper kind can read."""
+    """Always deep, with figures of the request a wrapper kind can read."""
 
     def decide(self, request: ChatRequest) -> Decision:
-        return Decision("deep", "figures", estimates={"e2e_deep_ms": 900.0})
+        e2e = 100.0 * len(request.last_user_text)
+        return Decision("deep", "figures", estimates={"e2e_deep_ms": e2e})
 
 
 def test_wrapper_kinds_get_the_engines_lookup_and_the_routers_figures() -> None:
     e = Engine(priced_config(), router=FiguresRouter())  # type: ignore[arg-type]
-    request = ChatRequest.from_prompt("q", model=AUTO)
+    request = ChatRequest.from_prompt("nine char", model=AUTO)
     assert e._estimate(request) == {"e2e_deep_ms": 900.0}
     made: dict[str, Any] = {}
 
