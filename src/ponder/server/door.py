@@ -14,13 +14,23 @@ import contextlib
 import dataclasses
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from ponder.errors import redact
-from ponder.events import Event, Failed, Finished, Started
+from ponder.events import (
+    Answer,
+    Event,
+    Failed,
+    Finished,
+    Started,
+    Thinking,
+    ToolCallDelta,
+    ToolCallEnd,
+    ToolCallStart,
+)
 from ponder.request import ChatRequest
 from ponder.server.conversations import conversation_headers
 from ponder.server.errors import BodyTooLargeError, failure_status
@@ -186,6 +196,31 @@ class ExchangeResponse:
 
     def _redacted(self, event: Failed) -> Failed:
         return dataclasses.replace(event, message=redact(event.message, self.gateway.secrets))
+
+
+class EventEncoder(Protocol):
+    """A door's stream encoder for the events between its opening and its last frame."""
+
+    def thinking(self, event: Thinking) -> bytes: ...
+    def answer(self, text: str) -> bytes: ...
+    def tool_call_start(self, event: ToolCallStart) -> bytes: ...
+    def tool_call_delta(self, event: ToolCallDelta) -> bytes: ...
+    def tool_call_end(self, event: ToolCallEnd) -> bytes: ...
+
+
+def encode_event(enc: EventEncoder, event: Event) -> bytes:
+    """The frame ``enc`` writes for ``event`` (b"" for the kinds a door does not send)."""
+    if isinstance(event, Thinking):
+        return enc.thinking(event)
+    if isinstance(event, Answer):
+        return enc.answer(event.text)
+    if isinstance(event, ToolCallStart):
+        return enc.tool_call_start(event)
+    if isinstance(event, ToolCallDelta):
+        return enc.tool_call_delta(event)
+    if isinstance(event, ToolCallEnd):
+        return enc.tool_call_end(event)
+    return b""
 
 
 class StreamingSink(ExchangeResponse):

@@ -24,10 +24,6 @@ from ponder.events import (
     Failed,
     Finished,
     Started,
-    Thinking,
-    ToolCallDelta,
-    ToolCallEnd,
-    ToolCallStart,
 )
 from ponder.request import ChatRequest
 from ponder.server.door import (
@@ -36,6 +32,7 @@ from ponder.server.door import (
     EarlyFailure,
     ExchangeResponse,
     StreamingSink,
+    encode_event,
     open_stream,
     read_body,
 )
@@ -138,20 +135,9 @@ class StreamingMessages(StreamingSink):
         return self.enc.start(started, self.prompt_tokens)
 
     def frame(self, event: Event) -> bytes:
-        enc = self.enc
-        assert enc is not None
+        assert self.enc is not None
         self.exchange.observe(event)
-        if isinstance(event, Thinking):
-            return enc.thinking(event)
-        if event.type == "answer":
-            return enc.answer(event.text)  # type: ignore[union-attr]
-        if isinstance(event, ToolCallStart):
-            return enc.tool_call_start(event)
-        if isinstance(event, ToolCallDelta):
-            return enc.tool_call_delta(event)
-        if isinstance(event, ToolCallEnd):
-            return enc.tool_call_end(event)
-        return b""
+        return encode_event(self.enc, event)
 
     def finished_frame(self, event: Finished) -> bytes:
         x = self.exchange
