@@ -105,6 +105,12 @@ MODULES: tuple[Module, ...] = (
         "src/ponder/providers/openai.py",
         provider_tests("tests/test_openai_exact.py"),
     ),
+    # The thinking flavours, split out of providers/openai.py: its exact tests and the rows.
+    Module(
+        "providers/openai_flavours",
+        "src/ponder/providers/openai_flavours.py",
+        ("tests/test_openai_exact.py", FIDELITY),
+    ),
     Module(
         "providers/anthropic",
         "src/ponder/providers/anthropic.py",
