@@ -113,13 +113,31 @@ class Profile:
         return math.dist(self.sizes, other.sizes)
 
 
-@dataclass(frozen=True, slots=True)
 class Observation:
-    profile: Profile
-    ttfa_ms: float
-    e2e_ms: float
-    thinking_tokens: int | None
-    gap_ms: float | None
+    """One finished request. Its prompt's profile is computed when an estimate first needs
+    it, not when the request finishes: profiling costs about as much as the rest of a
+    request's bookkeeping, and most observations are pushed out of the window unread."""
+
+    __slots__ = ("_profile", "e2e_ms", "gap_ms", "prompt", "thinking_tokens", "ttfa_ms")
+
+    def __init__(
+        self,
+        prompt: str,
+        ttfa_ms: float,
+        e2e_ms: float,
+        thinking_tokens: int | None,
+        gap_ms: float | None,
+    ) -> None:
+        self.prompt, self.ttfa_ms, self.e2e_ms = prompt, ttfa_ms, e2e_ms
+        self.thinking_tokens, self.gap_ms = thinking_tokens, gap_ms
+        self._profile: Profile | None = None
+
+    @property
+    def profile(self) -> Profile:
+        # Two threads may both compute it; they get equal values, so no lock is needed.
+        if self._profile is None:
+            self._profile = Profile.of(self.prompt)
+        return self._profile
 
 
 class Estimator:
@@ -152,7 +170,7 @@ class Estimator:
         thinking_tokens: int | None = None,
         gap_ms: float | None = None,
     ) -> None:
-        obs = Observation(Profile.of(prompt), ttfa_ms, e2e_ms, thinking_tokens, gap_ms)
+        obs = Observation(prompt, ttfa_ms, e2e_ms, thinking_tokens, gap_ms)
         with self._lock:
             samples = self._by_model.get(model)
             if samples is None:

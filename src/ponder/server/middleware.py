@@ -10,7 +10,7 @@ the web UI's static assets do not.
 from __future__ import annotations
 
 import hmac
-import uuid
+import os
 from collections.abc import Callable
 
 from starlette.datastructures import Headers
@@ -28,7 +28,8 @@ PROTECTED_PREFIXES = ("/v1/", "/api/", "/metrics")
 
 
 def new_request_id() -> str:
-    return "req_" + uuid.uuid4().hex[:20]
+    # 80 random bits, as uuid4().hex[:20] gave, without building a UUID object per request.
+    return "req_" + os.urandom(10).hex()
 
 
 class GatewayMiddleware:

@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import orjson
+
 from ponder.events import (
     Failed,
     Finished,
@@ -139,7 +141,14 @@ _json_string: Callable[[str], str] = json.encoder.encode_basestring_ascii  # as 
 
 
 def sse(obj: Mapping[str, Any]) -> bytes:
-    return b"data: " + json.dumps(obj, separators=(",", ":")).encode() + b"\n\n"
+    """One ``data:`` frame. orjson writes compact JSON in a fraction of ``json.dumps``'s time
+    (non-ASCII as UTF-8 rather than ``\\u`` escapes: the same JSON); what it cannot encode (an
+    integer past 64 bits, a key that is not a string) goes through ``json``."""
+    try:
+        data = orjson.dumps(obj)
+    except TypeError:
+        data = json.dumps(obj, separators=(",", ":")).encode()
+    return b"data: " + data + b"\n\n"
 
 
 class ChunkEncoder:
