@@ -30,6 +30,7 @@ import uvloop
 from ponder.config import load_config
 from ponder.providers import streaming
 from ponder.server import ServerSettings, create_app
+from ponder.server.heap import settle_heap
 from ponder.store import TraceWriter, resolve_dsn
 
 CONFIG = """[models.paced]
@@ -108,6 +109,8 @@ async def measure(args: argparse.Namespace) -> list[float]:
     writer = TraceWriter(resolve_dsn(str(directory / "traces.db")))
     app = create_app(load_config(directory / "ponder.toml"), ServerSettings(), writer=writer)
     rounds: list[float] = []
+    if not args.default_gc:
+        settle_heap()  # as ponder serve does
     try:
         async with app.router.lifespan_context(app):
             assert await one_request(app) > 0  # warm: imports, connections, caches
@@ -127,6 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=1280, help="requests per round")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--default-gc", action="store_true",
+                        help="keep CPython's collector settings (ponder serve settles them)")
     args = parser.parse_args(argv)
     feed_from_memory(upstream_frames(args.deltas))
     rounds = uvloop.run(measure(args))

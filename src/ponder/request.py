@@ -124,7 +124,10 @@ class Message:
     @property
     def content(self) -> str:
         """The text parts joined (what a text-only consumer sees)."""
-        return "".join(p.text for p in self.parts if isinstance(p, TextPart))
+        parts = self.parts
+        if len(parts) == 1 and type(parts[0]) is TextPart:  # most messages: one text part
+            return parts[0].text
+        return "".join([p.text for p in parts if isinstance(p, TextPart)])
 
     @property
     def thinking(self) -> str:

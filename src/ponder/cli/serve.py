@@ -145,6 +145,7 @@ def _serve(args: argparse.Namespace, api_key: str | None) -> int:
 
     from ponder.config import load_config
     from ponder.server import ServerSettings, create_app
+    from ponder.server.heap import settle_heap
 
     config = load_config(args.config)
     writer = None if args.no_store else _open_store(args)
@@ -156,6 +157,7 @@ def _serve(args: argparse.Namespace, api_key: str | None) -> int:
     )
     app = create_app(config, settings, writer=writer)
     gateway = app.state.gateway
+    settle_heap()
 
     class Server(uvicorn.Server):  # type: ignore[misc]
         def handle_exit(self, sig: int, frame: Any) -> None:

@@ -48,6 +48,7 @@ class Exchange:
         "longest_gap_ns",
         "notes",
         "progress",
+        "prompt_token_count",
         "request",
         "started",
         "stream",
@@ -88,6 +89,7 @@ class Exchange:
         self.conversation_id: str | None = None  # the client's x-ponder-conversation
         self.turn_index: int | None = None  # and its x-ponder-turn
         self.trace_context: dict[str, str] = {}  # the caller's traceparent/tracestate headers
+        self.prompt_token_count: int | None = None  # prompt_tokens(), once computed
 
     def token(self, at_ns: int) -> None:
         previous = self.last_token_ns or (self.started.at_ns if self.started else at_ns)
@@ -146,7 +148,12 @@ class Exchange:
         return "".join(self.answer_parts)
 
     def prompt_tokens(self) -> int:
-        return estimate_tokens("\n".join(message_text(m) for m in self.request.messages))
+        """The prompt's estimated tokens (the request does not change: computed once; a door
+        asks for it in its last frame, the cost and the trace ask again)."""
+        if self.prompt_token_count is None:
+            text = "\n".join([message_text(m) for m in self.request.messages])
+            self.prompt_token_count = estimate_tokens(text)
+        return self.prompt_token_count
 
     def status(self) -> TraceStatus:
         return "ok" if isinstance(self.terminal, Finished) else "error"

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
+import orjson
+
 from ponder.errors import ConfigError
 from ponder.request import (
     ChatRequest,
@@ -73,9 +75,14 @@ class ParsedRequest:
 
 def parse_body(raw: bytes) -> dict[str, Any]:
     try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedJSONError(f"Request body is not valid JSON: {exc}.") from None
+        body = orjson.loads(raw)  # a fraction of json.loads's time on a typical body
+    except orjson.JSONDecodeError:
+        # What orjson refuses and json reads (NaN, lone surrogates) is read as json reads
+        # it; what neither reads gets json's message, which names line and column.
+        try:
+            body = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise MalformedJSONError(f"Request body is not valid JSON: {exc}.") from None
     if not isinstance(body, dict):
         raise MalformedJSONError("Request body must be a JSON object.")
     return body
