@@ -36,6 +36,7 @@ class Reply:
     content_type: str = "text/event-stream"
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False
+    head_delay_ms: float = 0.0  # before the status line (a server slow to answer at all)
 
 
 @dataclass(frozen=True)
@@ -179,6 +180,8 @@ class ReplayServer:
             "Cache-Control: no-cache",
             *(f"{k}: {v}" for k, v in reply.headers.items()),
         ]
+        if reply.head_delay_ms:
+            await asyncio.sleep(reply.head_delay_ms / 1000)
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode())
         await writer.drain()
         for at_ms, data in reply.chunks:

@@ -125,7 +125,8 @@ async def test_one_session_per_client_and_loop(client: httpx.AsyncClient) -> Non
     first, proxy = streaming._session(client)
     assert streaming._session(client) == (first, proxy)
     timeout = first.timeout
-    assert (timeout.total, timeout.sock_connect, timeout.sock_read) == (None, 3.0, 7.0)
+    # The read timeout is stream_bytes's own watch, not aiohttp's per-chunk timer.
+    assert (timeout.total, timeout.sock_connect, timeout.sock_read) == (None, 3.0, None)
     connector = first.connector
     assert connector is not None and connector.limit == 0
     await first.close()
@@ -233,3 +234,47 @@ async def test_a_base_url_path_is_kept(replay: ReplayServer) -> None:
 def test_a_stream_error_without_a_millisecond_wait() -> None:
     error = streaming.StreamError(503, "Unavailable", "", b"")
     assert (error.retry_after_ms, error.retry_after, str(error)) == ("", "", "HTTP 503")
+
+
+@pytest.fixture
+async def hasty(replay: ReplayServer) -> Any:
+    """A client whose read timeout is 0.25 s."""
+    c = httpx.AsyncClient(base_url=replay.url + "/", timeout=httpx.Timeout(0.25, connect=3.0))
+    yield c
+    await streaming.close_session(c)
+    await c.aclose()
+
+
+async def test_the_read_timeout_bounds_each_gap_not_the_whole_body(
+    replay: ReplayServer, hasty: httpx.AsyncClient
+) -> None:
+    # Six chunks 100 ms apart: 600 ms in all, more than twice the timeout, no gap over it.
+    replay.route("POST", "/v1/x", Reply(chunks=[(100.0 * i, b"%d" % i) for i in range(1, 7)]))
+    chunks, starts = await send(hasty, {})
+    assert (b"".join(chunks), starts) == (b"123456", 1)
+
+
+async def test_a_gap_past_the_read_timeout_fails_the_stream_after_what_arrived(
+    replay: ReplayServer, hasty: httpx.AsyncClient
+) -> None:
+    replay.route("POST", "/v1/x", Reply(chunks=[(0.0, b"one"), (50.0, b"two"), (900.0, b"late")]))
+    got: list[bytes] = []
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    with pytest.raises(TimeoutError, match="read timeout"):
+        async for chunk in streaming.stream_bytes(hasty, "POST", "/v1/x", {}, None, lambda: None):
+            got.append(chunk)
+    # Failed before the late chunk came, and no sooner than the timeout after the last one.
+    assert b"".join(got) == b"onetwo"
+    assert loop.time() - began >= 0.3
+
+
+async def test_a_server_slow_to_answer_at_all_times_out_before_the_stream_starts(
+    replay: ReplayServer, hasty: httpx.AsyncClient
+) -> None:
+    replay.route("POST", "/v1/x", Reply(chunks=[(0.0, b"x")], head_delay_ms=900.0))
+    starts: list[int] = []
+    with pytest.raises(TimeoutError):
+        [c async for c in streaming.stream_bytes(hasty, "POST", "/v1/x", {}, None,
+                                                 lambda: starts.append(1))]  # fmt: skip
+    assert starts == []

@@ -21,8 +21,7 @@ import email.utils
 import importlib
 import json
 from collections.abc import AsyncGenerator, Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -290,8 +289,9 @@ async def request_json(
     return parse_json(who, response.text, secrets)
 
 
-@dataclass(frozen=True, slots=True)
-class SSEEvent:
+class SSEEvent(NamedTuple):
+    # A named tuple, not a frozen dataclass: one is made per streamed chunk, and a tuple's
+    # construction costs a third of a frozen dataclass's.
     event: str
     data: str
 

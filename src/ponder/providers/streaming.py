@@ -51,13 +51,11 @@ def _session(client: httpx.AsyncClient) -> tuple[aiohttp.ClientSession, str | No
     cached = _sessions.get(client)
     if cached is not None and cached[0] is loop and not cached[1].closed:
         return cached[1], cached[2]
-    timeout = client.timeout
     session = aiohttp.ClientSession(
         # As many connections as streams; idle ones kept for reuse (no per-request connect).
         connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30),
-        # The read timeout bounds the gap between two chunks, not the whole answer.
-        timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout.connect,
-                                      sock_read=timeout.read),
+        # The read timeout is :class:`_ReadWatch`'s, not aiohttp's sock_read (see there).
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=client.timeout.connect),
     )
     proxy = env_proxy(str(client.base_url))
     _sessions[client] = (loop, session, proxy)
@@ -95,6 +93,39 @@ def encode_body(body: Mapping[str, Any]) -> bytes:
         return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+class _ReadWatch:
+    """The read timeout of one response: no more than ``timeout`` seconds between two chunks.
+
+    aiohttp's ``sock_read`` does this by cancelling and re-arming a timer on every chunk,
+    which on uvloop is a libuv timer stopped and started per chunk: measured, a tenth of the
+    gateway's CPU per streamed request (``benchmarks/gateway_overhead.py``). This keeps one
+    timer per response: a chunk only notes when it came, and when the timer fires early (data
+    came since it was set) it is set again for ``timeout`` after the latest chunk. When the
+    gap is over, the body reader fails with :class:`TimeoutError`, as ``sock_read`` would.
+    """
+
+    __slots__ = ("_handle", "_loop", "_reader", "_timeout", "last")
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, timeout: float, reader: aiohttp.StreamReader
+    ) -> None:
+        self._loop, self._timeout, self._reader = loop, timeout, reader
+        self.last = loop.time()
+        self._handle = loop.call_at(self.last + timeout, self._check)
+
+    def _check(self) -> None:
+        due = self.last + self._timeout
+        if self._loop.time() < due:
+            self._handle = self._loop.call_at(due, self._check)
+            return
+        self._reader.set_exception(
+            TimeoutError(f"no data for {self._timeout:g} s (the read timeout)")
+        )
+
+    def cancel(self) -> None:
+        self._handle.cancel()
+
+
 async def stream_bytes(
     client: httpx.AsyncClient,
     method: str,
@@ -114,13 +145,31 @@ async def stream_bytes(
         merged["content-type"] = "application/json"
     full = str(client.base_url).rstrip("/") + url
     session, proxy = _session(client)
+    read_timeout = client.timeout.read
     request = session.request(method, full, data=payload, headers=merged, proxy=proxy)
-    async with request as response:
+    # The wait for the response head is bounded by the read timeout too (one timer).
+    async with asyncio.timeout(read_timeout):
+        response = await request.__aenter__()
+    try:
         if response.status >= 400:
-            data = await response.read()
+            async with asyncio.timeout(read_timeout):
+                data = await response.read()
             raise StreamError(response.status, response.reason or "",
                               response.headers.get("retry-after", ""), data,
                               response.headers.get("retry-after-ms", ""))
         on_start()
-        async for chunk in response.content.iter_any():
-            yield chunk
+        if read_timeout is None:
+            async for chunk in response.content.iter_any():
+                yield chunk
+            return
+        loop = asyncio.get_running_loop()
+        clock = loop.time
+        watch = _ReadWatch(loop, read_timeout, response.content)
+        try:
+            async for chunk in response.content.iter_any():
+                watch.last = clock()
+                yield chunk
+        finally:
+            watch.cancel()
+    finally:
+        await request.__aexit__(None, None, None)

@@ -19,6 +19,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
 
 from ponder.config import Config
 from ponder.engine import Engine
@@ -34,7 +35,7 @@ from ponder.server.errors import NotFoundError, door_error_body, error_response
 from ponder.server.estimate_api import api_estimate
 from ponder.server.gateway import Gateway, ServerSettings
 from ponder.server.messages import count_tokens, messages
-from ponder.server.middleware import GatewayMiddleware
+from ponder.server.middleware import BODY_SEND, GatewayMiddleware
 from ponder.server.otel import RequestTracer
 from ponder.server.responses import get_response, responses
 from ponder.server.wire import error_body
@@ -101,6 +102,20 @@ async def _seed_estimator(gateway: Gateway) -> None:
     """Give the wait estimator the recent history it predicts from (oldest first)."""
     records = await gateway.read_traces(TraceQuery(status="ok", limit=ESTIMATE_SEED_TRACES))
     gateway.estimator.observe_traces(reversed(records))
+
+
+class GatewayApp(Starlette):
+    """Starlette, with the server's own ``send`` kept for streamed body frames.
+
+    Starlette wraps ``send`` in its outermost layer (the one that answers an unhandled error
+    with a 500) before any middleware of ours runs; a streamed frame would go through that
+    wrapper, a Python call per chunk that only ever looks at the response head. The head
+    still goes through every layer (see ``middleware.BODY_SEND``)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope.setdefault("state", {})[BODY_SEND] = send
+        await super().__call__(scope, receive, send)
 
 
 def create_app(
@@ -170,7 +185,7 @@ def create_app(
         body = error_body(message, "server_error", "internal_error")
         return Response(_json(body), status_code=500, media_type="application/json")
 
-    app = Starlette(
+    app = GatewayApp(
         routes=[*api_routes(), *extra_routes, *ui_routes()],
         middleware=[Middleware(GatewayMiddleware, api_key=settings.api_key, on_reject=rejected)],
         exception_handlers={

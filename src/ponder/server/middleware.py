@@ -19,10 +19,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ponder.server.errors import AuthError, error_response
 
 REQUEST_ID_HEADER = b"x-ponder-request-id"
-# scope["state"] key: the ``send`` this middleware was given. A streaming response sends its
-# head through the full chain (which adds the request id and tells every layer the response
-# started) and its body frames here, past the wrappers that only look at the head: each is
-# a Python call per streamed chunk.
+# scope["state"] key: the server's own ``send`` (``app.GatewayApp`` puts it there; else the one
+# this middleware was given). A streaming response sends its head through the full chain
+# (which adds the request id and tells every layer the response started) and its body frames
+# here, past the wrappers that only look at the head: each is a Python call per chunk.
 BODY_SEND = "ponder.body_send"
 PROTECTED_PREFIXES = ("/v1/", "/api/", "/metrics")
 
@@ -88,7 +88,7 @@ class GatewayMiddleware:
         request_id = new_request_id()
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
-        state[BODY_SEND] = send
+        state.setdefault(BODY_SEND, send)  # GatewayApp puts the server's own there first
         header = (REQUEST_ID_HEADER, request_id.encode())
 
         async def send_with_id(message: Message) -> None:
