@@ -135,6 +135,12 @@ MODULES: tuple[Module, ...] = (
         ),
     ),
     Module(
+        "providers/bodies",
+        "src/ponder/providers/bodies.py",
+        # The SSE and NDJSON body readers, split out of providers/http.py.
+        ("tests/test_sse_parser.py", "tests/test_http_exact.py", "tests/test_openai_exact.py"),
+    ),
+    Module(
         "providers/streaming",
         "src/ponder/providers/streaming.py",
         (

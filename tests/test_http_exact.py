@@ -23,7 +23,7 @@ from ponder.errors import (
     UpstreamError,
     UpstreamUnreachableError,
 )
-from ponder.providers import http
+from ponder.providers import bodies, http
 from ponder.providers.base import Availability
 from ponder.providers.openai import OpenAIProvider
 from tests.provider_exact import KEY, KEY_ENV
@@ -259,7 +259,7 @@ def chunked(*chunks: bytes) -> Reply:
 
 async def sse(client: httpx.AsyncClient, replay: ReplayServer, *chunks: bytes) -> list[Any]:
     replay.route("POST", "/s", chunked(*chunks))
-    source = http.sse_events(client, "POST", "/s", {"q": 1}, WHO, [KEY], {"x-h": "1"})
+    source = bodies.sse_events(client, "POST", "/s", {"q": 1}, WHO, [KEY], {"x-h": "1"})
     return [(e.event, e.data) async for e in source]
 
 
@@ -327,7 +327,7 @@ async def test_sse_unterminated_last_event(
 async def ndjson(client: httpx.AsyncClient, replay: ReplayServer, *chunks: bytes) -> list[Any]:
     # 5 ms apart, so the client reads them one by one
     replay.route("POST", "/n", Reply(chunks=[(5.0 * i, c) for i, c in enumerate(chunks)]))
-    source = http.ndjson_objects(client, "POST", "/n", None, WHO, [KEY], {"x-n": "1"})
+    source = bodies.ndjson_objects(client, "POST", "/n", None, WHO, [KEY], {"x-n": "1"})
     return [o async for o in source]
 
 
@@ -351,23 +351,23 @@ async def test_stream_errors(replay: ReplayServer, client: httpx.AsyncClient) ->
     replay.route("POST", "/s", json_reply(429, {"error": {"message": "wait"}},
                                           {"retry-after": "3", "retry-after-ms": "1200"}))
     with pytest.raises(UpstreamError) as status:
-        [e async for e in http.sse_events(client, "POST", "/s", {}, WHO, [])]
+        [e async for e in bodies.sse_events(client, "POST", "/s", {}, WHO, [])]
     assert (status.value.status, status.value.retry_after_s) == (429, 1.2)
     assert status.value.message == f"{WHO} returned HTTP 429: wait (retry after 1.2 s)"
     replay.route("POST", "/n", json_reply(500, {"error": f"boom {KEY}"}))
     with pytest.raises(UpstreamError) as lines:
-        [o async for o in http.ndjson_objects(client, "POST", "/n", {}, WHO, [KEY])]
+        [o async for o in bodies.ndjson_objects(client, "POST", "/n", {}, WHO, [KEY])]
     assert lines.value.message == f"{WHO} returned HTTP 500: boom [redacted]"
     replay.route("POST", "/s", Reply(chunks=[(0.0, b"data: a\n\n")], drop=True))
     with pytest.raises(StreamBrokenError) as dropped:
-        [e async for e in http.sse_events(client, "POST", "/s", {}, WHO, [])]
+        [e async for e in bodies.sse_events(client, "POST", "/s", {}, WHO, [])]
     assert dropped.value.message.startswith(
         f"{WHO}: the connection dropped in the middle of the stream ("
     )
     nowhere = httpx.AsyncClient(base_url="http://127.0.0.1:9")
     try:
         with pytest.raises(UpstreamUnreachableError) as unreachable:
-            [e async for e in http.sse_events(nowhere, "POST", "/s", {}, WHO, [])]
+            [e async for e in bodies.sse_events(nowhere, "POST", "/s", {}, WHO, [])]
         assert unreachable.value.message.startswith(f"{WHO}: cannot reach the server (")
         assert unreachable.value.message.endswith("). Is it running?")
     finally:

@@ -63,7 +63,7 @@ from ponder.errors import (
     redact,
 )
 from ponder.events import Event, Finished, FinishReason, Thinking
-from ponder.providers import http
+from ponder.providers import bodies, http
 from ponder.providers.deltas import DeltaTracker
 from ponder.providers.tool_calls import ToolCallAssembler
 from ponder.request import (
@@ -257,7 +257,7 @@ class AnthropicProvider(http.HTTPProvider):
         reader = _MessageReader(self.who, secrets)
         body = self.build_body(request)
         headers = {**headers, **self.request_headers(request, body)}
-        source = http.sse_events(
+        source = bodies.sse_events(
             self.client, "POST", "/v1/messages", body, self.who, secrets, headers
         )
         async with aclosing(source) as events:

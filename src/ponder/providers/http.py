@@ -1,11 +1,11 @@
-"""What every HTTP provider shares: the client, incremental SSE/NDJSON parsing, error mapping.
+"""What every HTTP provider shares: the client, the streamed request, error mapping.
 
 - :func:`make_client` builds one ``httpx.AsyncClient`` per provider with the model's timeout
   (the read timeout bounds the gap between two chunks, not the whole answer).
-- :func:`sse_events` / :func:`ndjson_objects` send one request and parse the response body as
-  it arrives, byte chunk by byte chunk, whatever the chunk boundaries. They stream over
-  aiohttp (:mod:`ponder.providers.streaming`: measured, a third of httpx's CPU per streamed
-  request), configured from the provider's httpx client.
+- :class:`BodyStream` is one streamed request's body, chunk by chunk, over aiohttp
+  (:mod:`ponder.providers.streaming`: measured, a third of httpx's CPU per streamed
+  request), configured from the provider's httpx client; :mod:`ponder.providers.bodies`
+  parses it (SSE, NDJSON) whatever the chunk boundaries.
 - Failures become the :mod:`ponder.errors` tree, with the key redacted from every message:
   an error status → :class:`UpstreamError` carrying the provider's own message from its JSON
   body; no connection or a timeout before the response → :class:`UpstreamUnreachableError`;
@@ -21,7 +21,7 @@ import email.utils
 import importlib
 import json
 from collections.abc import AsyncGenerator, Iterable, Iterator, Mapping
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -193,12 +193,13 @@ def parse_json(who: str, raw: str | bytes, secrets: Iterable[str | None]) -> dic
 # -- requests --------------------------------------------------------------------------------
 
 
-class _Stream:
+class BodyStream:
     """One streamed request's body chunks, with transport failures mapped to the errors tree.
 
-    Used as ``with stream.errors(): async for chunk in stream.chunks(): …`` so the parsers
-    below read the body in their own loop (a generator layer per line or chunk is measurable
-    on the gateway's hot path) and still raise :mod:`ponder.errors` exceptions.
+    Used as ``with stream.errors(): async for chunk in stream.chunks(): …`` so a parser
+    (:mod:`ponder.providers.bodies`) reads the body in its own loop (a generator layer per
+    line or chunk is measurable on the gateway's hot path) and still raises
+    :mod:`ponder.errors` exceptions.
     """
 
     __slots__ = ("body", "client", "headers", "method", "secrets", "started", "url", "who")
@@ -238,38 +239,6 @@ class _Stream:
             raise transport_error(self.who, exc, self.started, self.secrets) from None
 
 
-def _split_lines(pending: bytes, chunk: bytes) -> tuple[list[bytes], bytes]:
-    """The complete lines of ``pending + chunk``, and what is left of an unfinished one."""
-    lines = (pending + chunk if pending else chunk).split(b"\n")
-    return lines, lines.pop()
-
-
-async def _lines(
-    client: httpx.AsyncClient,
-    method: str,
-    url: str,
-    body: Mapping[str, Any] | None,
-    who: str,
-    secrets: list[str | None],
-    headers: Mapping[str, str] | None = None,
-) -> AsyncGenerator[str, None]:
-    """Send one request; yield the response body line by line as bytes arrive.
-
-    A final line without a newline is yielded too. Lines are split on \\n (a trailing \\r is
-    dropped), then decoded, so multi-byte characters split across chunks stay whole.
-    """
-    stream = _Stream(client, method, url, body, who, secrets, headers)
-    pending = b""
-    with stream.errors():
-        async with contextlib.aclosing(stream.chunks()) as chunks:
-            async for chunk in chunks:
-                parts, pending = _split_lines(pending, chunk)
-                for part in parts:
-                    yield part.rstrip(b"\r").decode("utf-8", "replace")
-    if pending:
-        yield pending.rstrip(b"\r").decode("utf-8", "replace")
-
-
 async def request_json(
     client: httpx.AsyncClient,
     method: str,
@@ -287,86 +256,6 @@ async def request_json(
     if response.status_code >= 400:
         raise upstream_error(who, response, response.content, secrets)
     return parse_json(who, response.text, secrets)
-
-
-class SSEEvent(NamedTuple):
-    # A named tuple, not a frozen dataclass: one is made per streamed chunk, and a tuple's
-    # construction costs a third of a frozen dataclass's.
-    event: str
-    data: str
-
-
-def _sse_field(raw: bytes, data: list[str], event: str) -> str:
-    """One non-blank SSE line: a ``data`` line joins ``data``; returns the event name (an
-    ``event`` line's value, else ``event`` unchanged). Comments and other fields are skipped."""
-    line = raw.decode("utf-8", "replace")
-    if line[0] == ":":
-        return event
-    name, _, value = line.partition(":")
-    if value[:1] == " ":
-        value = value[1:]
-    if name == "data":
-        data.append(value)
-    elif name == "event":
-        return value
-    return event
-
-
-async def sse_events(
-    client: httpx.AsyncClient,
-    method: str,
-    url: str,
-    body: Mapping[str, Any] | None,
-    who: str,
-    secrets: list[str | None],
-    headers: Mapping[str, str] | None = None,
-) -> AsyncGenerator[SSEEvent, None]:
-    """Server-sent events of one request (comments and keep-alives skipped).
-
-    Follows the SSE format: ``field: value`` lines, ``data`` lines joined with newlines, an
-    event dispatched at a blank line (or at the end of the body when the last one was not
-    terminated). Lines end with \\n, \\r\\n (a multi-byte character split across chunks
-    stays whole: lines are decoded once complete).
-    """
-    stream = _Stream(client, method, url, body, who, secrets, headers)
-    event = ""
-    data: list[str] = []
-    pending = b""
-    with stream.errors():
-        async with contextlib.aclosing(stream.chunks()) as chunks:
-            async for chunk in chunks:
-                lines, pending = _split_lines(pending, chunk)
-                for raw in lines:
-                    if raw[-1:] == b"\r":
-                        raw = raw[:-1]
-                    if not raw:
-                        if data:
-                            yield SSEEvent(event or "message", "\n".join(data))
-                        event, data = "", []
-                        continue
-                    if raw[:6] == b"data: ":  # the common case, first
-                        data.append(raw[6:].decode("utf-8", "replace"))
-                    else:
-                        event = _sse_field(raw, data, event)
-    if pending:
-        event = _sse_field(pending.rstrip(b"\r"), data, event)
-    if data:
-        yield SSEEvent(event or "message", "\n".join(data))
-
-
-async def ndjson_objects(
-    client: httpx.AsyncClient,
-    method: str,
-    url: str,
-    body: Mapping[str, Any] | None,
-    who: str,
-    secrets: list[str | None],
-    headers: Mapping[str, str] | None = None,
-) -> AsyncGenerator[dict[str, Any], None]:
-    """One JSON object per non-empty line of the response body."""
-    async for line in _lines(client, method, url, body, who, secrets, headers):
-        if line.strip():
-            yield parse_json(who, line, secrets)
 
 
 async def probe(

@@ -30,7 +30,7 @@ from typing import Any
 
 from ponder.errors import StreamBrokenError, UnsupportedRequestError, redact
 from ponder.events import Event, Finished, FinishReason, Thinking
-from ponder.providers import http
+from ponder.providers import bodies, http
 from ponder.providers.deltas import DeltaTracker
 from ponder.providers.openai import tool_to_wire
 from ponder.providers.tool_calls import ToolCallAssembler
@@ -124,7 +124,7 @@ class OllamaProvider(http.HTTPProvider):
         calls = ToolCallAssembler()
         final: Mapping[str, Any] | None = None
         body = self.build_body(request)
-        source = http.ndjson_objects(
+        source = bodies.ndjson_objects(
             self.client, "POST", "/api/chat", body, self.who, secrets, headers
         )
         async with aclosing(source) as lines:
