@@ -13,7 +13,7 @@ on). The load comes from one client process (ponder's bench client,
 Reported per path, in one run (so ratios hold on a noisy machine):
 
 * added TTFT p50/p99 over direct: one stream at a time, paths interleaved request by request
-  so load drift hits all alike;
+  so load drift hits all alike, in an order that rotates every round;
 * gateway CPU per streamed request and per chunk, from the gateway's own counters
   (``/proc/<pid>/stat`` utime + stime over its process tree, before and after), with
   ``--concurrency`` streams in flight;
@@ -187,8 +187,12 @@ async def sequential_ttft(paths: Sequence[Path_], n: int) -> None:
     for target in targets:  # open the connections (and any lazy imports) before timing
         for _ in range(3):
             await target.send("go")
-    for _ in range(n):
-        for path, target in zip(paths, targets, strict=True):
+    pairs = list(zip(paths, targets, strict=True))
+    for i in range(n):
+        # Each round starts one path further on: a path measured right after another one
+        # (the direct path above all) was measured a few tenths of a millisecond apart from
+        # its own figure elsewhere in the order, so no path keeps one place.
+        for path, target in pairs[i % len(pairs):] + pairs[: i % len(pairs)]:
             outcome = await target.send("go")
             if outcome.error is None and outcome.metrics.ttft_ms is not None:
                 path.ttft_ms.append(outcome.metrics.ttft_ms)

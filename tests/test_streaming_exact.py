@@ -162,7 +162,7 @@ def test_a_session_of_another_loop_is_not_reused_nor_closed_there() -> None:
         loop.close()
     foreign = asyncio.new_event_loop()
     try:
-        streaming._sessions[c] = (foreign, old, None)
+        streaming._sessions[c] = streaming._Session(foreign, old, None, "http://127.0.0.1:9", {})
         asyncio.run(streaming.close_session(c))  # belongs to another loop: dropped, not closed
     finally:
         foreign.close()

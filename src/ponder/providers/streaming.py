@@ -21,7 +21,7 @@ import json
 import urllib.request
 import weakref
 from collections.abc import AsyncGenerator, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 import httpx
@@ -30,9 +30,19 @@ import orjson
 # Headers httpx adds on its own that aiohttp sets itself (or must not forward as they are).
 _TRANSPORT_HEADERS = frozenset({"connection", "accept-encoding", "content-length", "host"})
 
-_sessions: weakref.WeakKeyDictionary[
-    httpx.AsyncClient, tuple[asyncio.AbstractEventLoop, aiohttp.ClientSession, str | None]
-] = weakref.WeakKeyDictionary()
+class _Session(NamedTuple):
+    """What a client's streams share on one event loop, worked out once: the aiohttp
+    session, the proxy, the base URL and the client's own headers as aiohttp gets them
+    (httpx's ``Headers`` and ``URL`` cost a few microseconds each to read, per request)."""
+
+    loop: asyncio.AbstractEventLoop
+    session: aiohttp.ClientSession
+    proxy: str | None
+    base_url: str
+    headers: dict[str, str]
+
+
+_sessions: weakref.WeakKeyDictionary[httpx.AsyncClient, _Session] = weakref.WeakKeyDictionary()
 
 
 def env_proxy(url: str) -> str | None:
@@ -47,19 +57,25 @@ def env_proxy(url: str) -> str | None:
 
 
 def _session(client: httpx.AsyncClient) -> tuple[aiohttp.ClientSession, str | None]:
+    shared = _shared(client)
+    return shared.session, shared.proxy
+
+
+def _shared(client: httpx.AsyncClient) -> _Session:
     loop = asyncio.get_running_loop()
     cached = _sessions.get(client)
-    if cached is not None and cached[0] is loop and not cached[1].closed:
-        return cached[1], cached[2]
+    if cached is not None and cached.loop is loop and not cached.session.closed:
+        return cached
     session = aiohttp.ClientSession(
         # As many connections as streams; idle ones kept for reuse (no per-request connect).
         connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30),
         # The read timeout is :class:`_ReadWatch`'s, not aiohttp's sock_read (see there).
         timeout=aiohttp.ClientTimeout(total=None, sock_connect=client.timeout.connect),
     )
-    proxy = env_proxy(str(client.base_url))
-    _sessions[client] = (loop, session, proxy)
-    return session, proxy
+    base_url = str(client.base_url).rstrip("/")
+    headers = {k: v for k, v in client.headers.items() if k.lower() not in _TRANSPORT_HEADERS}
+    shared = _sessions[client] = _Session(loop, session, env_proxy(base_url), base_url, headers)
+    return shared
 
 
 async def close_session(client: httpx.AsyncClient) -> None:
@@ -67,9 +83,8 @@ async def close_session(client: httpx.AsyncClient) -> None:
     cached = _sessions.pop(client, None)
     if cached is None:
         return
-    loop, session, _ = cached
-    if loop is asyncio.get_running_loop():
-        await session.close()
+    if cached.loop is asyncio.get_running_loop():
+        await cached.session.close()
 
 
 class StreamError(Exception):
@@ -137,16 +152,16 @@ async def stream_bytes(
     """The response body as it arrives. Raises :class:`StreamError` for an error status,
     ``aiohttp.ClientError`` or ``TimeoutError`` for transport failures; calls ``on_start()``
     once the response started (so a caller can tell a drop mid-stream from no connection)."""
-    merged = {k: v for k, v in client.headers.items() if k.lower() not in _TRANSPORT_HEADERS}
-    merged.update(headers or {})
+    shared = _shared(client)
+    merged = {**shared.headers, **headers} if headers else dict(shared.headers)
     payload = None
     if body is not None:
         payload = encode_body(body)
         merged["content-type"] = "application/json"
-    full = str(client.base_url).rstrip("/") + url
-    session, proxy = _session(client)
     read_timeout = client.timeout.read
-    request = session.request(method, full, data=payload, headers=merged, proxy=proxy)
+    request = shared.session.request(
+        method, shared.base_url + url, data=payload, headers=merged, proxy=shared.proxy
+    )
     # The wait for the response head is bounded by the read timeout too (one timer).
     async with asyncio.timeout(read_timeout):
         response = await request.__aenter__()
