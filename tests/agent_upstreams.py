@@ -294,14 +294,26 @@ def anthropic_app(up: Upstream) -> Starlette:
             up.issued[call_id] = think
             call = {"id": call_id, "name": "run_sql", "query": QUERIES[round_]}
         text = None if call else answer(results)
-        return StreamingResponse(_anthropic_frames(think, call, text),
+        text, matched = _stopped_at(text, body.get("stop_sequences") or [])
+        return StreamingResponse(_anthropic_frames(think, call, text, matched),
                                  media_type="text/event-stream")  # fmt: skip
 
     return Starlette(routes=[Route("/v1/messages", messages, methods=["POST"])])
 
 
+def _stopped_at(text: str | None, sequences: list[str]) -> tuple[str | None, str | None]:
+    """As the API stops: before the earliest of the client's stop sequences in the text
+    (which is left out), naming the one it stopped at."""
+    found = [(text.find(s), s) for s in sequences] if text is not None else []
+    hits = [(at, s) for at, s in found if at >= 0]
+    if text is None or not hits:
+        return text, None
+    at, sequence = min(hits)
+    return text[:at], sequence
+
+
 async def _anthropic_frames(
-    think: str, call: dict[str, Any] | None, text: str | None
+    think: str, call: dict[str, Any] | None, text: str | None, stop_sequence: str | None = None
 ) -> AsyncIterator[bytes]:
     def event(kind: str, data: dict[str, Any]) -> bytes:
         return f"event: {kind}\ndata: {json.dumps({'type': kind, **data})}\n\n".encode()
@@ -334,7 +346,7 @@ async def _anthropic_frames(
         yield event("content_block_delta",
                     {"index": 1, "delta": {"type": "text_delta", "text": text}})  # fmt: skip
         yield event("content_block_stop", {"index": 1})
-        stop = "end_turn"
-    yield event("message_delta",
-                {"delta": {"stop_reason": stop}, "usage": {"output_tokens": 40}})  # fmt: skip
+        stop = "end_turn" if stop_sequence is None else "stop_sequence"
+    delta = {"stop_reason": stop, "stop_sequence": stop_sequence}
+    yield event("message_delta", {"delta": delta, "usage": {"output_tokens": 40}})
     yield event("message_stop", {})

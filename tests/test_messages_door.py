@@ -189,6 +189,27 @@ def test_tool_loop_with_thinking_round_trips_reasoning(rig: Rig, model: str, str
     assert [c["name"] for c in records[0]["tool_calls"]] == ["run_sql"]
 
 
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "json"])
+def test_the_stop_sequence_an_anthropic_model_stopped_at_is_named(rig: Rig, stream: bool) -> None:
+    history: list[dict[str, Any]] = [{"role": "user", "content": QUESTION}]
+    final, _, _ = agent_loop(rig, "claude", stream=False, history=history)
+    history.pop()  # the last answer, asked for again with a stop sequence that is in it
+    request: dict[str, Any] = {
+        "model": "claude", "max_tokens": 4096, "messages": history, "tools": [SQL_TOOL],
+        "stop_sequences": ["never said", " | "],
+    }  # fmt: skip
+    client = rig.client()
+    if stream:
+        with client.messages.stream(**request) as events:
+            message = events.get_final_message()
+    else:
+        message = client.messages.create(**request)
+    assert rig.claude.requests[-1]["stop_sequences"] == ["never said", " | "]
+    assert (message.stop_reason, message.stop_sequence) == ("stop_sequence", " | ")
+    text = "".join(b.text for b in message.content if b.type == "text")
+    assert " | " in final and text == final.split(" | ")[0]
+
+
 def test_signature_alone_restores_reasoning_on_another_gateway(rig: Rig, tmp_path: Path) -> None:
     """Turn 1 on the rig's gateway, the rest on a fresh one with no store (so no reasoning
     memory) and the same signing key: the client's thinking blocks are all it has."""

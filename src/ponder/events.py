@@ -156,6 +156,10 @@ FinishReason = Literal[
 class Finished:
     """The stream ended normally. ``timings`` holds the meter's figures when known.
 
+    ``stop_sequence`` is the client's stop sequence the model stopped at, when the provider
+    says which (Anthropic does; an OpenAI-compatible server's ``stop`` finish does not tell a
+    stop sequence from a natural end).
+
     A wrapper that ran several models (the hedge) names the one whose answer was served in
     ``served_by``, in ``cancelled_tokens`` the tokens each losing model had generated, and in
     ``lanes`` what each lane did (``{"fast": {"model", "outcome", "end_ms", "reason",
@@ -169,6 +173,7 @@ class Finished:
     lanes: dict[str, dict[str, Any]] | None = None
     at_ns: int = field(default_factory=now_ns)
     type: Literal["finished"] = "finished"
+    stop_sequence: str | None = field(default=None, kw_only=True)
 
 
 FailureSide = Literal["client", "config", "upstream", "network", "ponder"]

@@ -400,8 +400,9 @@ class LaneRace:
         )
         reason = fast_finish.finish_reason if fast_finish is not None else "stop"
         yield Finished(
-            reason, served_by=fast, cancelled_tokens={deep: deep_tokens}, lanes=self.lanes
-        )
+            reason, served_by=fast, cancelled_tokens={deep: deep_tokens}, lanes=self.lanes,
+            stop_sequence=fast_finish.stop_sequence if fast_finish is not None else None,
+        )  # fmt: skip
 
 
 def _generator(stream: AsyncIterator[Event]) -> AsyncGenerator[Event, None]:

@@ -278,7 +278,9 @@ class AnthropicProvider(http.HTTPProvider):
             reader.input_tokens, reader.output_tokens, cached_input_tokens=reader.cached_tokens
         )
         yield usage
-        yield Finished(reader.tracker.finish_reason(reader.finish))
+        yield Finished(
+            reader.tracker.finish_reason(reader.finish), stop_sequence=reader.stop_sequence
+        )
 
 
 class _MessageReader:
@@ -294,6 +296,7 @@ class _MessageReader:
         self.cached_tokens: int | None = None
         self.output_tokens = 0
         self.finish: FinishReason = "stop"
+        self.stop_sequence: str | None = None  # the one it stopped at (stop_reason stop_sequence)
         self.stopped = False
         self._handlers: Mapping[str, Callable[[Mapping[str, Any]], list[Event]]] = {
             "message_start": self._message_start,
@@ -409,6 +412,9 @@ class _MessageReader:
         delta = data.get("delta")
         if isinstance(delta, dict) and isinstance(delta.get("stop_reason"), str):
             self.finish = _STOP.get(delta["stop_reason"], "stop")
+            matched = delta.get("stop_sequence")
+            if delta["stop_reason"] == "stop_sequence" and isinstance(matched, str):
+                self.stop_sequence = matched
         usage = data.get("usage")
         if isinstance(usage, dict) and "output_tokens" in usage:
             self.output_tokens = _int(usage.get("output_tokens"))

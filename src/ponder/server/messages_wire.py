@@ -65,6 +65,14 @@ def stop_reason(reason: str) -> str:
     return _STOP_REASON.get(reason, "end_turn")
 
 
+def stop_fields(finished: Finished) -> dict[str, str | None]:
+    """``stop_reason`` and ``stop_sequence``: the client's stop sequence when the upstream
+    said it stopped at one (else null, as Anthropic sends it)."""
+    if finished.stop_sequence is not None:
+        return {"stop_reason": "stop_sequence", "stop_sequence": finished.stop_sequence}
+    return {"stop_reason": stop_reason(finished.finish_reason), "stop_sequence": None}
+
+
 def error_type_for(status: int) -> str:
     if status in _ERROR_TYPE:
         return _ERROR_TYPE[status]
@@ -173,8 +181,7 @@ def message_body(
         "role": "assistant",
         "model": started.model,
         "content": content,
-        "stop_reason": stop_reason(finished.finish_reason),
-        "stop_sequence": None,
+        **stop_fields(finished),
         "usage": usage_json(usage, prompt_tokens),
         "ponder": ponder_extra(started, usage, finished, notes, cost),
     }
@@ -367,7 +374,7 @@ class MessageStreamEncoder:
         notes: Sequence[str],
         cost: Cost | None = None,
     ) -> bytes:
-        delta = {"stop_reason": stop_reason(event.finish_reason), "stop_sequence": None}
+        delta = stop_fields(event)
         data = {
             "delta": delta,
             "usage": usage_json(usage, prompt_tokens),
