@@ -24,13 +24,15 @@ def model(provider: str, base_url: str = "http://upstream.test", **table: Any) -
 
 
 def plain(events: Iterable[Event]) -> list[tuple[Any, ...]]:
-    """Each event as (type, its fields but the clock), in order."""
+    """Each event as (type, its fields but the clock), in order; a finish's stop sequence
+    only when there is one (few providers say)."""
     out: list[tuple[Any, ...]] = []
     for event in events:
         values = tuple(
             getattr(event, f.name)
             for f in dataclasses.fields(event)  # type: ignore[arg-type]
             if f.name not in ("at_ns", "type")
+            and not (f.name == "stop_sequence" and getattr(event, f.name) is None)
         )
         out.append((event.type, *values))
     return out

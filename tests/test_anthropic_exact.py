@@ -645,6 +645,30 @@ def _key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(KEY_ENV, KEY)
 
 
+async def test_the_stop_sequence_it_stopped_at_is_kept_and_only_then(
+    replay: ReplayServer,
+) -> None:
+    def ended(delta: dict[str, Any]) -> list[dict[str, Any]]:
+        return [MESSAGE_START, start(0, {"type": "text", "text": ""}),
+                {"type": "content_block_delta", "index": 0,
+                 "delta": {"type": "text_delta", "text": "Answer: 4"}},
+                stop(0), {"type": "message_delta", "delta": delta, "usage": {"output_tokens": 3}},
+                {"type": "message_stop"}]  # fmt: skip
+
+    request = chat(thinking=OFF, stop=("|",))
+    events = await stream(replay, request,
+                          *ended({"stop_reason": "stop_sequence", "stop_sequence": "|"}))
+    assert events[-1] == ("finished", "stop", None, None, None, None, "|")
+    assert replay.requests[-1].json()["stop_sequences"] == ["|"]
+    # A natural end names no sequence, even when the server sends one along.
+    events = await stream(replay, request,
+                          *ended({"stop_reason": "end_turn", "stop_sequence": "|"}))
+    assert events[-1] == ("finished", "stop", None, None, None, None)
+    events = await stream(replay, request,
+                          *ended({"stop_reason": "stop_sequence", "stop_sequence": None}))
+    assert events[-1] == ("finished", "stop", None, None, None, None)
+
+
 async def test_a_tool_call_turn_end_to_end(replay: ReplayServer) -> None:
     request = chat(tools=(SQL,), thinking=OFF)
     events = await stream(

@@ -236,6 +236,17 @@ def test_a_stream_error_without_a_millisecond_wait() -> None:
     assert (error.retry_after_ms, error.retry_after, str(error)) == ("", "", "HTTP 503")
 
 
+async def hung_up(replay: ReplayServer) -> bool:
+    """Whether the replay server saw the client close the connection (it notices at its next
+    write, which for these replies is up to a second away): waited for, so the late write
+    does not count against the next test."""
+    for _ in range(250):
+        if replay.disconnects:
+            return True
+        await asyncio.sleep(0.02)
+    return False
+
+
 @pytest.fixture
 async def hasty(replay: ReplayServer) -> Any:
     """A client whose read timeout is 0.25 s."""
@@ -267,6 +278,7 @@ async def test_a_gap_past_the_read_timeout_fails_the_stream_after_what_arrived(
     # Failed before the late chunk came, and no sooner than the timeout after the last one.
     assert b"".join(got) == b"onetwo"
     assert loop.time() - began >= 0.3
+    assert await hung_up(replay)  # the request was given up: its connection closed
 
 
 async def test_a_server_slow_to_answer_at_all_times_out_before_the_stream_starts(
@@ -278,3 +290,4 @@ async def test_a_server_slow_to_answer_at_all_times_out_before_the_stream_starts
         [c async for c in streaming.stream_bytes(hasty, "POST", "/v1/x", {}, None,
                                                  lambda: starts.append(1))]  # fmt: skip
     assert starts == []
+    assert await hung_up(replay)
