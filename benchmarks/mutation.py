@@ -105,6 +105,12 @@ MODULES: tuple[Module, ...] = (
         "src/ponder/providers/openai.py",
         provider_tests("tests/test_openai_exact.py"),
     ),
+    # The response reader, split out of providers/openai.py: the same exact tests.
+    Module(
+        "providers/openai_reader",
+        "src/ponder/providers/openai_reader.py",
+        provider_tests("tests/test_openai_exact.py"),
+    ),
     # The thinking flavours, split out of providers/openai.py: its exact tests and the rows.
     Module(
         "providers/openai_flavours",

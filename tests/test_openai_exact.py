@@ -17,9 +17,9 @@ import pytest
 from ponder.config import ModelConfig, ThinkingConfig
 from ponder.errors import ConfigError, ReasoningMissingError, StreamBrokenError, UpstreamError
 from ponder.providers.deltas import DeltaTracker
-from ponder.providers.openai import (
-    OpenAIProvider,
-    _Reader,
+from ponder.providers.openai import OpenAIProvider
+from ponder.providers.openai_reader import (
+    ResponseReader,
     finish_reason,
     merge_details,
     reasoning_events,
@@ -417,8 +417,8 @@ def test_finish_reasons(raw: object, finish: str) -> None:
 # -- reading chunks ----------------------------------------------------------------------------
 
 
-def reader(**tracker: Any) -> _Reader:
-    return _Reader(DeltaTracker(**tracker))
+def reader(**tracker: Any) -> ResponseReader:
+    return ResponseReader(DeltaTracker(**tracker))
 
 
 def chunk(delta: dict[str, Any] | None = None, finish: str | None = None, **top: Any) -> Any:
@@ -426,7 +426,7 @@ def chunk(delta: dict[str, Any] | None = None, finish: str | None = None, **top:
     return {"choices": [choice], **top}
 
 
-def read(r: _Reader, *chunks: Any, key: str = "delta") -> list[tuple[Any, ...]]:
+def read(r: ResponseReader, *chunks: Any, key: str = "delta") -> list[tuple[Any, ...]]:
     out = []
     for c in chunks:
         out.extend(plain(r.choices(c, key)))

@@ -108,20 +108,20 @@ def sse_body(calls: list[tuple[str, str, str]], pieces: int) -> bytes:
 
 
 def read_sse(body: bytes, cuts: list[int]) -> list[Event]:
-    """Feed the body to the openai provider's reader as the network would, cut at ``cuts``."""
-    from ponder.providers.openai import _Reader
+    """Feed the body to the openai provider's parser and reader as the network would, cut at
+    ``cuts``."""
+    from ponder.providers.bodies import SSEParser
+    from ponder.providers.openai_reader import ResponseReader
 
-    reader = _Reader(DeltaTracker())
+    reader = ResponseReader(DeltaTracker())
+    parser = SSEParser()
     events: list[Event] = []
-    pending = b""
     bounds = [0, *sorted(set(cuts)), len(body)]
     for start, end in itertools.pairwise(bounds):
-        pending += body[start:end]
-        *lines, pending = pending.split(b"\n")
-        for line in lines:
-            text = line.decode("utf-8")
-            if text.startswith("data: {"):
-                events += reader.choices(json.loads(text[6:]), "delta")
+        for sse in parser.feed(body[start:end]):
+            events += reader.sse(sse.data, "test", [])
+    for sse in parser.close():
+        events += reader.sse(sse.data, "test", [])
     return events + reader.end()
 
 

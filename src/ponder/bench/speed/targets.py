@@ -10,7 +10,8 @@
 
 Either way every event goes through :class:`ponder.meter.Meter`, so each request gets
 DESIGN.md's metrics; the thoughts are read as the ``openai`` provider reads them
-(:func:`ponder.providers.openai.reasoning_events`, :class:`ponder.providers.deltas.DeltaTracker`).
+(:func:`ponder.providers.openai_reader.reasoning_events`,
+:class:`ponder.providers.deltas.DeltaTracker`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from ponder.events import Failed, FailureSide, Finished, now_ns
 from ponder.meter import Meter, Metrics
 from ponder.providers.deltas import DeltaTracker
 from ponder.providers.http import error_message
-from ponder.providers.openai import finish_reason, reasoning_events
+from ponder.providers.openai_reader import finish_reason, reasoning_events
 
 READ_SIZE = 256 * 1024
 
