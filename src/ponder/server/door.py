@@ -139,7 +139,10 @@ async def open_stream(
         await _aclose(events)
         gateway.close_exchange(exchange, "error")
         raise
-    return exchange, PrefetchedEvents(events)
+    prefetched = PrefetchedEvents(events)
+    # Let the pull run now: the provider sends its request before the door goes on.
+    await asyncio.sleep(0)
+    return exchange, prefetched
 
 
 async def _aclose(events: AsyncIterator[Event]) -> None:
