@@ -327,7 +327,7 @@ async def test_sse_unterminated_last_event(
 async def ndjson(client: httpx.AsyncClient, replay: ReplayServer, *chunks: bytes) -> list[Any]:
     # 5 ms apart, so the client reads them one by one
     replay.route("POST", "/n", Reply(chunks=[(5.0 * i, c) for i, c in enumerate(chunks)]))
-    source = bodies.ndjson_objects(client, "POST", "/n", None, WHO, [KEY], {"x-n": "1"})
+    source = bodies.ndjson_objects(client, "POST", "/n", {"n": 1}, WHO, [KEY], {"x-n": "1"})
     return [o async for o in source]
 
 
@@ -335,6 +335,7 @@ async def test_ndjson_lines(replay: ReplayServer, client: httpx.AsyncClient) -> 
     lines = await ndjson(client, replay, b'{"a": 1}\n\n  \r\n{"b": "\xc3', b'\xa9"}\r\n{"c": 3}')
     assert lines == [{"a": 1}, {"b": "é"}, {"c": 3}]
     assert replay.requests[-1].headers["x-n"] == "1"
+    assert replay.requests[-1].json() == {"n": 1}
     # bytes that are not UTF-8 are replaced, not fatal
     assert await ndjson(client, replay, b'{"d": "\xff"}\n{"e": "\xfe"}') == [
         {"d": "\ufffd"}, {"e": "\ufffd"}

@@ -94,14 +94,11 @@ class SSEParser:
 
     def close(self) -> list[SSEEvent]:
         """The event a body left unterminated (call once, when it ended)."""
-        if self._pending:
-            self._event = _sse_field(self._pending.rstrip(b"\r"), self._data, self._event)
-            self._pending = b""
-        if not self._data:
-            return []
-        last = SSEEvent(self._event or "message", "\n".join(self._data))
-        self._event, self._data = "", []
-        return [last]
+        pending, self._pending = self._pending, b""
+        if pending:
+            self._event = _sse_field(pending.rstrip(b"\r"), self._data, self._event)
+        data, self._data = self._data, []
+        return [SSEEvent(self._event or "message", "\n".join(data))] if data else []
 
 
 async def sse_events(
@@ -135,7 +132,7 @@ async def _lines(
     headers: Mapping[str, str] | None = None,
 ) -> AsyncGenerator[str, None]:
     """Send one request; yield the response body line by line as bytes arrive (a final line
-    without a newline too; a trailing \\r dropped)."""
+    without a newline too). A \\r before the newline stays: JSON reads it as whitespace."""
     stream = BodyStream(client, method, url, body, who, secrets, headers)
     pending = b""
     with stream.errors():
@@ -143,9 +140,9 @@ async def _lines(
             async for chunk in chunks:
                 parts, pending = _split_lines(pending, chunk)
                 for part in parts:
-                    yield part.rstrip(b"\r").decode("utf-8", "replace")
+                    yield part.decode("utf-8", "replace")
     if pending:
-        yield pending.rstrip(b"\r").decode("utf-8", "replace")
+        yield pending.decode("utf-8", "replace")
 
 
 async def ndjson_objects(
