@@ -343,6 +343,18 @@ async def test_the_question_after_context_blocks_in_the_same_turn() -> None:
     assert plain(await collect(embedded("fast"), later))[-1][1] == "declined"
 
 
+async def test_a_declined_question_after_context_blocks_is_declined_for_itself() -> None:
+    # As Claude Code sends a turn: a reminder with today's date, then the question.
+    reminder = TextPart("<system-reminder>Today's date is 2026-12-01.</system-reminder>")
+    parts = (reminder, TextPart("What is 4821 * 37? Reply with the number only."))
+    request = ChatRequest(messages=(Message("user", parts),), model="m")
+    events = plain(await collect(embedded("deep"), request))
+    assert events == declined(
+        'I learned sums like 4821 × 37 only asked plainly ("What is 4821 * 37?"), with no'
+        " other words around them."
+    )
+
+
 @pytest.mark.parametrize(
     "parts",
     [

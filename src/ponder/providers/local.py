@@ -234,10 +234,12 @@ class LocalProvider(Provider):
             learned = tasks.learned_prompt(question)
             if learned is None:
                 # Agent clients (Claude Code) put context blocks before the question in the
-                # same turn: the question alone may be one the model knows.
+                # same turn: the question alone may be one the model knows, and if not, it
+                # is what the reason to decline is about (a date in the context is no sum).
                 last = _last_text_part(request)
                 if last is not None:
-                    learned = tasks.learned_prompt(without_mode_phrases(last))
+                    question = without_mode_phrases(last)
+                    learned = tasks.learned_prompt(question)
             if learned is None:
                 for event in _out_of_domain(tasks.untrained(question) or ""):
                     yield event
