@@ -20,6 +20,7 @@ from ponder.request import (
     ToolChoice,
     ToolResultPart,
     ToolSpec,
+    VerifySpec,
 )
 from ponder.server.errors import MalformedJSONError, ParamError
 from ponder.server.parse import MAX_TTFA_HEADER, parse_body, parse_chat
@@ -406,3 +407,71 @@ def test_tool_and_part_errors_name_the_field(
 def test_empty_text_is_no_part() -> None:
     assert chat(messages=[{"role": "user", "content": ""}]).messages[0].parts == ()
     assert chat(messages=[{"role": "user", "content": None}]).messages[0].parts == ()
+
+
+# -- ponder's extension object ------------------------------------------------------------------
+
+PONDER_OBJECT = "'ponder' must be an object, e.g. {\"verify\": \"embedded\"}."
+KNOWN = "known: verify, hedge, max_cost_usd."
+
+
+@pytest.mark.parametrize(
+    ("ponder", "verify", "hedge"),
+    [
+        (None, None, None),
+        ({}, None, None),
+        ({"hedge": False}, None, False),
+        ({"hedge": True}, None, True),
+        ({"hedge": None}, None, None),
+        ({"verify": "embedded"}, VerifySpec("embedded", {}), None),
+        # The short form: the options sit beside the name.
+        ({"verify": "regex", "pattern": "^42$", "full": True},
+         VerifySpec("regex", {"pattern": "^42$", "full": True}), None),
+        # The long form: the options inside, with the name.
+        ({"verify": {"name": "regex", "pattern": "4", "flags": "i"}, "hedge": False},
+         VerifySpec("regex", {"pattern": "4", "flags": "i"}), False),
+        ({"verify": "sql", "columns": ["n"]}, VerifySpec("sql", {"columns": ["n"]}), None),
+        # The cost budget is read by its own parser and is no unknown field here.
+        ({"max_cost_usd": 0.5}, None, None),
+        ({"verify": "embedded", "max_cost_usd": 0.5}, VerifySpec("embedded", {}), None),
+    ],
+)  # fmt: skip
+def test_the_ponder_object_lands_as_sent(
+    ponder: Any, verify: VerifySpec | None, hedge: bool | None
+) -> None:
+    got = chat(ponder=ponder)
+    assert (got.verify, got.hedge) == (verify, hedge)
+
+
+@pytest.mark.parametrize(
+    ("ponder", "param", "message"),
+    [
+        ("embedded", "ponder", PONDER_OBJECT),
+        (["verify"], "ponder", PONDER_OBJECT),
+        ({"hedge": "no"}, "ponder.hedge", "'ponder.hedge' must be true or false."),
+        ({"hedge": 0}, "ponder.hedge", "'ponder.hedge' must be true or false."),
+        ({"verfy": "sql"}, "ponder", f"Unknown ponder field(s): verfy; {KNOWN}"),
+        ({"b": 1, "a": 2, "hedge": True}, "ponder", f"Unknown ponder field(s): a, b; {KNOWN}"),
+        # With the long form nothing may sit beside the verifier.
+        ({"verify": {"name": "regex", "pattern": "4"}, "pattern": "5"}, "ponder",
+         f"Unknown ponder field(s): pattern; {KNOWN}"),
+        ({"verify": ""}, "ponder.verify", "'ponder.verify' must name a verifier, e.g. \"sql\"."),
+        ({"verify": 3}, "ponder.verify", "'ponder.verify' must name a verifier, e.g. \"sql\"."),
+        ({"verify": {"pattern": "4"}}, "ponder.verify",
+         "'ponder.verify' must name a verifier, e.g. \"sql\"."),
+        ({"verify": "oracle"}, "ponder.verify",
+         "Unknown verifier 'oracle'. Available: embedded, json_schema, python_tests, regex, sql."),
+        ({"verify": "embedded", "pattern": "4"}, "ponder.verify",
+         "The embedded verifier does not take pattern from a request (it may take: none);"
+         " server-side settings go in ponder.toml."),
+        ({"verify": {"name": "sql", "path": "/etc/x.db", "dsn": "d"}}, "ponder.verify",
+         "The sql verifier does not take dsn, path from a request (it may take: columns);"
+         " server-side settings go in ponder.toml."),
+        ({"verify": "regex", "columns": []}, "ponder.verify",
+         "The regex verifier does not take columns from a request (it may take: flags, full,"
+         " pattern); server-side settings go in ponder.toml."),
+    ],
+)  # fmt: skip
+def test_the_ponder_object_is_refused_by_field(ponder: Any, param: str, message: str) -> None:
+    error = refused({"model": "m", "messages": HI, "ponder": ponder})
+    assert (error.param, error.message) == (param, message)
