@@ -140,8 +140,13 @@ async def open_stream(
         gateway.close_exchange(exchange, "error")
         raise
     prefetched = PrefetchedEvents(events)
-    # Let the pull run now: the provider sends its request before the door goes on.
-    await asyncio.sleep(0)
+    try:
+        # Let the pull run now: the provider sends its request before the door goes on.
+        await asyncio.sleep(0)
+    except BaseException:  # cancelled here (a shutdown): nothing else will close them
+        await prefetched.aclose()
+        gateway.close_exchange(exchange, "interrupted")
+        raise
     return exchange, prefetched
 
 
