@@ -346,13 +346,18 @@ async def test_the_question_after_context_blocks_in_the_same_turn() -> None:
 async def test_a_declined_question_after_context_blocks_is_declined_for_itself() -> None:
     # As Claude Code sends a turn: a reminder with today's date, then the question.
     reminder = TextPart("<system-reminder>Today's date is 2026-12-01.</system-reminder>")
-    parts = (reminder, TextPart("What is 4821 * 37? Reply with the number only."))
+    parts = (reminder, TextPart("What is 4821 * 37? Reply in French."))
     request = ChatRequest(messages=(Message("user", parts),), model="m")
     events = plain(await collect(embedded("deep"), request))
     assert events == declined(
         'I learned sums like 4821 × 37 only asked plainly ("What is 4821 * 37?"), with no'
         " other words around them."
     )
+    # An aside on the answer's look is no reason to decline: the answers look like that.
+    parts = (reminder, TextPart("What is 23 + 4? Reply with the number only."))
+    request = ChatRequest(messages=(Message("user", parts),), model="m", max_tokens=6)
+    events = await collect(embedded("fast"), request)
+    assert "".join(e.text for e in events if isinstance(e, Answer)).strip() == "27"
 
 
 @pytest.mark.parametrize(

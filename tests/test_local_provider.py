@@ -21,7 +21,7 @@ from ponder.providers.local import (
     embedded_model_path,
     load_engine,
     tokens_after_stop,
-    without_mode_phrases,
+    without_asides,
 )
 from ponder.registry import provider_class
 from ponder.request import ChatRequest, ThinkingSettings
@@ -287,9 +287,20 @@ async def test_path_option_serves_any_genai_folder_with_its_template(tmp_path: P
         ("Quick answer 347*28", "Quick answer 347*28"),
         ("Think step by step.", "Think step by step."),
         ("What is 347 × 28?", "What is 347 × 28?"),
+        # how the answer should look: the model's answers already do
+        ("What is 4821 * 37? Reply with the number only.", "What is 4821 * 37?"),
+        ("What is 4821 * 37? Answer with just the number.", "What is 4821 * 37?"),
+        ("Just the number: 347*28", "347*28"),
+        ("347*28. No explanation, please respond with only the answer.", "347*28."),
+        ("What is 347 * 28? Number only!", "What is 347 * 28?"),
+        ("What is 347 * 28? Be brief.", "What is 347 * 28?"),
+        # what is not only about the answer's look stays
+        ("What is 347 * 28? Reply in French.", "What is 347 * 28? Reply in French."),
+        ("What is 347 * 28? Answer with 3 digits.", "What is 347 * 28? Answer with 3 digits."),
+        ("Explain the answer. What is 347 * 28?", "Explain the answer. What is 347 * 28?"),
     ],
 )
-def test_the_routers_mode_phrases_are_dropped_before_the_embedded_model(
+def test_mode_phrases_and_answer_formats_are_dropped_before_the_embedded_model(
     prompt: str, question: str
 ) -> None:
-    assert without_mode_phrases(prompt) == question
+    assert without_asides(prompt) == question

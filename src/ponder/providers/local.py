@@ -230,7 +230,7 @@ class LocalProvider(Provider):
         if not prompt.strip():
             raise InvalidRequestError("The request has no user message to answer.")
         if self.embedded:
-            question = without_mode_phrases(prompt)
+            question = without_asides(prompt)
             learned = tasks.learned_prompt(question)
             if learned is None:
                 # Agent clients (Claude Code) put context blocks before the question in the
@@ -238,7 +238,7 @@ class LocalProvider(Provider):
                 # is what the reason to decline is about (a date in the context is no sum).
                 last = _last_text_part(request)
                 if last is not None:
-                    question = without_mode_phrases(last)
+                    question = without_asides(last)
                     learned = tasks.learned_prompt(question)
             if learned is None:
                 for event in _out_of_domain(tasks.untrained(question) or ""):
@@ -313,23 +313,44 @@ def _template_prompt(engine: Engine, request: ChatRequest, options: Any) -> str:
 
 # A clause: text up to and including its punctuation (or the end).
 _CLAUSE = re.compile(r"[^:;,.!?\n]*(?:[:;,.!?\n]+|$)")
+# How an answer should look, which the embedded model's answers already do: one number or
+# the names asked for, with no explanation ("Reply with the number only.", "Just the answer").
+FORMAT_PHRASES: tuple[re.Pattern[str], ...] = (
+    re.compile(
+        r"^\s*(?:please\s+)?(?:reply|respond|answer|give|output|return)\s+(?:me\s+)?(?:with\s+)?"
+        r"(?:just|only)?\s*(?:the\s+)?(?:final\s+)?(?:number|answer|result|names?)"
+        r"(?:\s+only)?\s*[.!:;,]*\s*$",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"^\s*(?:just|only)\s+(?:the\s+)?(?:final\s+)?(?:number|answer|result|names?)"
+        r"(?:\s+please)?\s*[.!:;,]*\s*$",
+        re.IGNORECASE,
+    ),
+    re.compile(r"^\s*(?:the\s+)?(?:number|answer)\s+only\s*[.!:;,]*\s*$", re.IGNORECASE),
+    re.compile(r"^\s*(?:no\s+explanations?|don't\s+explain|be\s+brief)\s*[.!:;,]*\s*$",
+               re.IGNORECASE),
+)
 
 
-def without_mode_phrases(prompt: str) -> str:
+def without_asides(prompt: str) -> str:
     """``prompt`` without leading or trailing clauses that only pick a mode ("Think step by
-    step:", "Quick answer:", "… Double-check it."): the router read them; the embedded model
-    never learned them, and a question with one around it is one it gets wrong. A clause
-    with a digit in it is part of the question and stays."""
+    step:", "Quick answer:", "… Double-check it."; the router read them) or say how the
+    answer should look ("… Reply with the number only."; the model's answers already do).
+    The embedded model never learned either, and a question with one around it is one it
+    gets wrong. A clause with a digit in it is part of the question and stays."""
     clauses = [c for c in _CLAUSE.findall(prompt) if c]
 
-    def mode_only(clause: str) -> bool:
-        return not any(ch.isdigit() for ch in clause) and any(
-            pattern.search(clause) for pattern in MODE_PHRASES
+    def aside(clause: str) -> bool:
+        if any(ch.isdigit() for ch in clause):
+            return False
+        return any(p.search(clause) for p in MODE_PHRASES) or any(
+            p.match(clause) for p in FORMAT_PHRASES
         )
 
-    while clauses and mode_only(clauses[0]):
+    while clauses and aside(clauses[0]):
         clauses.pop(0)
-    while clauses and mode_only(clauses[-1]):
+    while clauses and aside(clauses[-1]):
         clauses.pop()
     text = "".join(clauses).strip()
     return text.rstrip(",;:").strip() if len(clauses) else prompt
