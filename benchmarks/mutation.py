@@ -191,6 +191,18 @@ MODULES: tuple[Module, ...] = (
             " and not test_deep_beats_fast_where_thinking_pays",
         ),
     ),
+    # What the embedded model is asked, split out of providers/local.py: the same tests.
+    Module(
+        "providers/local_question",
+        "src/ponder/providers/local_question.py",
+        (
+            "tests/test_local_exact.py",
+            "tests/test_local_provider.py",
+            "-k",
+            "not test_deep_thinks_then_answers_correctly and not test_fast_answers_at_once"
+            " and not test_deep_beats_fast_where_thinking_pays",
+        ),
+    ),
     Module("server/parse", "src/ponder/server/parse.py", ("tests/test_server_parse.py",)),
     # The parameters all three doors read (split out of server/parse.py).
     Module(

@@ -20,13 +20,8 @@ from ponder.errors import ConfigError, InvalidRequestError, UnsupportedRequestEr
 from ponder.events import Answer, Event, Finished, Notice, Thinking, Usage
 from ponder.models import chat_format
 from ponder.providers import local
-from ponder.providers.local import (
-    OUT_OF_DOMAIN,
-    OUT_OF_DOMAIN_HEAD,
-    LocalProvider,
-    embedded_model_path,
-    load_engine,
-)
+from ponder.providers.local import LocalProvider, embedded_model_path, load_engine
+from ponder.providers.local_question import OUT_OF_DOMAIN, OUT_OF_DOMAIN_HEAD
 from ponder.request import (
     ChatRequest,
     ImagePart,

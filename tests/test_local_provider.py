@@ -15,14 +15,13 @@ from ponder.errors import ConfigError
 from ponder.events import Answer, Event, Finished, Started, Thinking, Usage
 from ponder.models import chat_format
 from ponder.providers.local import (
-    OUT_OF_DOMAIN,
     LocalProvider,
     active_generations,
     embedded_model_path,
     load_engine,
     tokens_after_stop,
-    without_asides,
 )
+from ponder.providers.local_question import OUT_OF_DOMAIN, without_asides
 from ponder.registry import provider_class
 from ponder.request import ChatRequest, ThinkingSettings
 

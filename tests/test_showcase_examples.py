@@ -21,7 +21,7 @@ from ponder.cli import build_parser
 from ponder.config import load_config
 from ponder.engine import Engine
 from ponder.events import Answer, Finished
-from ponder.providers.local import OUT_OF_DOMAIN
+from ponder.providers.local_question import OUT_OF_DOMAIN
 from ponder.request import ChatRequest
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,8 +12,9 @@ are capped by the thinking budget: once ``budget`` thought tokens have been gene
 ``</think>`` is appended for the model and it has to answer (budget forcing).
 
 What reaches the model: the embedded model was trained on single questions, so it sees the
-last user message only (system messages and earlier turns are dropped); a folder with its own
-chat template gets every message. ``max_tokens`` caps thoughts and answer together;
+last user message only (system messages and earlier turns are dropped), and only a question
+it learned (:mod:`ponder.providers.local_question` sets it apart or declines); a folder with
+its own chat template gets every message. ``max_tokens`` caps thoughts and answer together;
 ``temperature`` above 0 samples (with ``top_p``, 1.0 unless the client sent one), otherwise
 decoding is greedy. ``stop`` sequences are not applied by this provider.
 
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -34,54 +34,18 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ponder import tasks
 from ponder.config import ModelConfig
 from ponder.errors import ConfigError, InvalidRequestError, UnsupportedRequestError
 from ponder.events import Answer, Event, Failed, Finished, FinishReason, Notice, Thinking, Usage
 from ponder.models import chat_format
 from ponder.providers.base import Availability, Provider
-from ponder.request import ChatRequest, TextPart
-from ponder.router.rules import MODE_PHRASES
+from ponder.providers.local_question import embedded_question
+from ponder.request import ChatRequest
 from ponder.splitter import Piece, ThinkSplitter
-from ponder.tasks import ledger
 
 # Qwen3's spelling of an empty thought, appended in fast mode to models with their own template.
 DEFAULT_FAST_SUFFIX = "<think>\n\n</think>\n\n"
 DEFAULT_THINK_CLOSE = "</think>"
-
-# The reply to a question the embedded model was not trained for: why (a sentence from
-# tasks.untrained), then what it can do and how to configure a real model. It ends with the
-# finish reason ``declined``: a canned reply, not the model's (consumers label it, and leave
-# it out of timings).
-OUT_OF_DOMAIN_HEAD = "I'm ponder's small embedded model, trained offline for two kinds of \
-question only. {reason} So I won't guess at it."
-_LEDGER_SIZES = "; ".join(
-    f"{c} customers, {o} orders, {r} refunds (top {k})" for c, o, r, k in ledger.SHAPES.values()
-)
-OUT_OF_DOMAIN = f"""\
-What I can do:
-- arithmetic on whole numbers: addition and subtraction up to 4 digits, multiplication \
-of up to 4 digits by up to 2 digits ("What is 4821 * 37?", "347*28", "compute 347 times 28");
-- ledger questions: "Who are the top 2 spenders, excluding customers who refunded more \
-than half of their orders?" over a small ledger written in the prompt, with amounts up \
-to 99, of the sizes I learned: {_LEDGER_SIZES} \
-("Orders: ivy 64, ned 45, ray 30, ivy 49, kai 90. Refunds: kai 90, ray 30. ...").
-
-For anything else, configure a real model in ponder.toml, for example:
-
-    [models.deep]
-    provider = "openai"
-    base_url = "https://api.deepseek.com/v1"
-    model = "deepseek-reasoner"
-    api_key_env = "DEEPSEEK_API_KEY"
-
-or point the local provider at another ONNX Runtime GenAI model folder:
-
-    [models.deep]
-    provider = "local"
-    path = "/path/to/qwen3-onnx-folder"
-"""
-
 
 def embedded_model_path() -> Path:
     """The folder of the model that ships inside the package."""
@@ -174,15 +138,6 @@ class _Plan:
     seed: int | None
 
 
-def _last_text_part(request: ChatRequest) -> str | None:
-    """The last text part of the last user turn, when that turn has several parts."""
-    for message in reversed(request.messages):
-        if message.role == "user":
-            texts = [p.text for p in message.parts if isinstance(p, TextPart) and p.text.strip()]
-            return texts[-1] if len(texts) > 1 else None
-    return None
-
-
 @dataclass(frozen=True)
 class _Done:
     reason: FinishReason
@@ -230,18 +185,9 @@ class LocalProvider(Provider):
         if not prompt.strip():
             raise InvalidRequestError("The request has no user message to answer.")
         if self.embedded:
-            question = without_asides(prompt)
-            learned = tasks.learned_prompt(question)
+            learned, declined = embedded_question(request, prompt)
             if learned is None:
-                # Agent clients (Claude Code) put context blocks before the question in the
-                # same turn: the question alone may be one the model knows, and if not, it
-                # is what the reason to decline is about (a date in the context is no sum).
-                last = _last_text_part(request)
-                if last is not None:
-                    question = without_asides(last)
-                    learned = tasks.learned_prompt(question)
-            if learned is None:
-                for event in _out_of_domain(tasks.untrained(question) or ""):
+                for event in declined:
                     yield event
                 return
             prompt = learned
@@ -312,62 +258,6 @@ def _template_prompt(engine: Engine, request: ChatRequest, options: Any) -> str:
 
 
 # A clause: text up to and including its punctuation (or the end).
-_CLAUSE = re.compile(r"[^:;,.!?\n]*(?:[:;,.!?\n]+|$)")
-# How an answer should look, which the embedded model's answers already do: one number or
-# the names asked for, with no explanation ("Reply with the number only.", "Just the answer").
-FORMAT_PHRASES: tuple[re.Pattern[str], ...] = (
-    re.compile(
-        r"^\s*(?:please\s+)?(?:reply|respond|answer|give|output|return)\s+(?:me\s+)?(?:with\s+)?"
-        r"(?:just|only)?\s*(?:the\s+)?(?:final\s+)?(?:number|answer|result|names?)"
-        r"(?:\s+only)?\s*[.!:;,]*\s*$",
-        re.IGNORECASE,
-    ),
-    re.compile(
-        r"^\s*(?:just|only)\s+(?:the\s+)?(?:final\s+)?(?:number|answer|result|names?)"
-        r"(?:\s+please)?\s*[.!:;,]*\s*$",
-        re.IGNORECASE,
-    ),
-    re.compile(r"^\s*(?:the\s+)?(?:number|answer)\s+only\s*[.!:;,]*\s*$", re.IGNORECASE),
-    re.compile(r"^\s*(?:no\s+explanations?|don't\s+explain|be\s+brief)\s*[.!:;,]*\s*$",
-               re.IGNORECASE),
-)
-
-
-def without_asides(prompt: str) -> str:
-    """``prompt`` without leading or trailing clauses that only pick a mode ("Think step by
-    step:", "Quick answer:", "… Double-check it."; the router read them) or say how the
-    answer should look ("… Reply with the number only."; the model's answers already do).
-    The embedded model never learned either, and a question with one around it is one it
-    gets wrong. A clause with a digit in it is part of the question and stays."""
-    clauses = [c for c in _CLAUSE.findall(prompt) if c]
-
-    def aside(clause: str) -> bool:
-        if any(ch.isdigit() for ch in clause):
-            return False
-        return any(p.search(clause) for p in MODE_PHRASES) or any(
-            p.match(clause) for p in FORMAT_PHRASES
-        )
-
-    while clauses and aside(clauses[0]):
-        clauses.pop(0)
-    while clauses and aside(clauses[-1]):
-        clauses.pop()
-    text = "".join(clauses).strip()
-    return text.rstrip(",;:").strip() if len(clauses) else prompt
-
-
-def _out_of_domain(reason: str) -> list[Event]:
-    paragraphs = [OUT_OF_DOMAIN_HEAD.format(reason=reason), *OUT_OF_DOMAIN.split("\n\n")]
-    events: list[Event] = [
-        Answer(p + ("\n\n" if i < len(paragraphs) - 1 else "")) for i, p in enumerate(paragraphs)
-    ]
-    events.append(Usage(input_tokens=0, thinking_tokens=0, answer_tokens=0, estimated=False))
-    events.append(Finished("declined"))
-    return events
-
-
-# How many token chunks the worker may run ahead of the consumer: a slow reader (or one
-# that stopped reading) holds generation back instead of letting it run on unread.
 AHEAD = 32
 
 
