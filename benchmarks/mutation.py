@@ -122,6 +122,12 @@ MODULES: tuple[Module, ...] = (
         "src/ponder/providers/anthropic.py",
         provider_tests("tests/test_anthropic_exact.py"),
     ),
+    # The Messages stream reader, split out of providers/anthropic.py: the same exact tests.
+    Module(
+        "providers/anthropic_reader",
+        "src/ponder/providers/anthropic_reader.py",
+        provider_tests("tests/test_anthropic_exact.py"),
+    ),
     Module(
         "providers/ollama",
         "src/ponder/providers/ollama.py",

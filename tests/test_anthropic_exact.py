@@ -20,7 +20,8 @@ from ponder.errors import (
     UnsupportedRequestError,
     UpstreamError,
 )
-from ponder.providers.anthropic import AnthropicProvider, _MessageReader
+from ponder.providers.anthropic import AnthropicProvider
+from ponder.providers.anthropic_reader import MessageReader
 from ponder.request import (
     ChatRequest,
     ImagePart,
@@ -419,11 +420,11 @@ def test_only_the_last_assistant_turn_is_checked() -> None:
 # -- reading the stream ------------------------------------------------------------------------
 
 
-def reader() -> _MessageReader:
-    return _MessageReader("model 'm' (h)", [KEY])
+def reader() -> MessageReader:
+    return MessageReader("model 'm' (h)", [KEY])
 
 
-def feed(r: _MessageReader, *events: dict[str, Any]) -> list[tuple[Any, ...]]:
+def feed(r: MessageReader, *events: dict[str, Any]) -> list[tuple[Any, ...]]:
     out = []
     for event in events:
         out.extend(plain(r.handle(event)))
