@@ -210,6 +210,8 @@ MODULES: tuple[Module, ...] = (
         ),
     ),
     Module("server/parse", "src/ponder/server/parse.py", ("tests/test_server_parse.py",)),
+    # The ponder request extension, split out of server/parse.py: the same tests.
+    Module("server/extension", "src/ponder/server/extension.py", ("tests/test_server_parse.py",)),
     # The parameters all three doors read (split out of server/parse.py).
     Module(
         "server/params",

@@ -19,7 +19,6 @@ from typing import Any, cast
 
 import orjson
 
-from ponder.errors import ConfigError
 from ponder.request import (
     ChatRequest,
     Effort,
@@ -35,9 +34,9 @@ from ponder.request import (
     ToolChoice,
     ToolResultPart,
     ToolSpec,
-    VerifySpec,
 )
 from ponder.server.errors import MalformedJSONError, ParamError
+from ponder.server.extension import ponder_extension
 from ponder.server.limits import check_limits
 from ponder.server.params import (
     MAX_COST_HEADER,
@@ -48,7 +47,6 @@ from ponder.server.params import (
     optional_bool,
     positive_int,
 )
-from ponder.verify import available_verifiers, get_verifier
 
 _ROLES: Mapping[str, Role] = {
     "system": "system",
@@ -122,7 +120,7 @@ def parse_chat(
         max_ttfa_ms=max_ttfa(headers.get(MAX_TTFA_HEADER)),
         max_cost_usd=max_cost(body, headers.get(MAX_COST_HEADER)),
         request_id=request_id,
-        **_ponder(body.get("ponder")),
+        **ponder_extension(body.get("ponder")),
     )
     return ParsedRequest(chat=chat, stream=stream, include_usage=include_usage)
 
@@ -385,62 +383,3 @@ def _stop(raw: Any) -> tuple[str, ...]:
     if isinstance(raw, list) and all(isinstance(s, str) for s in raw):
         return tuple(raw)
     raise ParamError("stop", "'stop' must be a string or an array of strings.")
-
-
-def _unknown_fields(rest: Mapping[str, Any]) -> ParamError:
-    names = ", ".join(sorted(rest))
-    known = ", ".join(["verify", "hedge", *sorted(_PONDER_READ_ELSEWHERE)])
-    return ParamError("ponder", f"Unknown ponder field(s): {names}; known: {known}.")
-
-
-# Keys of the ponder object that other parsers read (the cost budget: ``_max_cost``).
-_PONDER_READ_ELSEWHERE = frozenset({"max_cost_usd"})
-
-
-def _ponder(raw: Any) -> dict[str, Any]:
-    """ponder's extension object: ``{"verify": "regex", "pattern": "^42$"}`` (or ``"verify":
-    {"name": "regex", "pattern": ...}``) names the verifier a hedge judges fast's answer with;
-    ``"hedge": false`` opts the request out of hedging."""
-    if raw is None:
-        return {}
-    if not isinstance(raw, Mapping):
-        raise ParamError("ponder", "'ponder' must be an object, e.g. {\"verify\": \"embedded\"}.")
-    fields: dict[str, Any] = {}
-    hedge = raw.get("hedge")
-    if hedge is not None:
-        if not isinstance(hedge, bool):
-            raise ParamError("ponder.hedge", "'ponder.hedge' must be true or false.")
-        fields["hedge"] = hedge
-    verify = raw.get("verify")
-    rest = {
-        k: v for k, v in raw.items() if k not in ("verify", "hedge", *_PONDER_READ_ELSEWHERE)
-    }
-    if verify is None:
-        if rest:
-            raise _unknown_fields(rest)
-        return fields
-    if isinstance(verify, Mapping):
-        if rest:
-            raise _unknown_fields(rest)
-        name, options = verify.get("name"), {k: v for k, v in verify.items() if k != "name"}
-    else:
-        name, options = verify, rest
-    if not isinstance(name, str) or not name:
-        raise ParamError("ponder.verify", "'ponder.verify' must name a verifier, e.g. \"sql\".")
-    try:
-        verifier = get_verifier(name)
-    except ConfigError:
-        raise ParamError(
-            "ponder.verify",
-            f"Unknown verifier {name!r}. Available: {', '.join(available_verifiers())}.",
-        ) from None
-    refused = set(options) - verifier.request_options
-    if refused:
-        allowed = ", ".join(sorted(verifier.request_options)) or "none"
-        raise ParamError(
-            "ponder.verify",
-            f"The {name} verifier does not take {', '.join(sorted(refused))} from a request"
-            f" (it may take: {allowed}); server-side settings go in ponder.toml.",
-        )
-    fields["verify"] = VerifySpec(name, dict(options))
-    return fields
