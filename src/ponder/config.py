@@ -48,6 +48,13 @@ class ThinkingConfig:
 
     def merged(self, request: ChatRequest) -> ThinkingConfig:
         override = request.thinking
+        if (
+            override.enabled is None
+            and override.budget is None
+            and override.effort is None
+            and self.effort_word is None
+        ):
+            return self  # nothing to override (most requests; asked for several times each)
         return ThinkingConfig(
             enabled=self.enabled if override.enabled is None else override.enabled,
             budget=self.budget if override.budget is None else override.budget,
