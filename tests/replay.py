@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -45,6 +46,7 @@ class Recorded:
     path: str
     headers: dict[str, str]
     body: bytes
+    received_ns: int = 0  # time.perf_counter_ns() when the request was read (its schedule's zero)
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -149,7 +151,7 @@ class ReplayServer:
                 body = await reader.readexactly(length) if length else b""
                 start = self._loop.time()
                 path = target.split("?", 1)[0]
-                recorded = Recorded(method, path, headers, body)
+                recorded = Recorded(method, path, headers, body, time.perf_counter_ns())
                 self.requests.append(recorded)
                 route = self.routes.get((method, path)) or json_reply(
                     404, {"error": {"message": f"no route for {method} {path}"}}
