@@ -9,7 +9,7 @@ timing tolerance, so a loaded machine cannot fail them:
   from an earlier event (TTFT from the role chunk) fails;
 - the first thought arrived before the first answer was due to be sent (the answer is
   scheduled 150 ms after the thoughts), counted from when the server read the request, so a
-  stall before the request went out (a collection in this big test process) cannot fail it:
+  stall before the request went out (one of 340 ms was seen in a full run) cannot fail it:
   a provider that held its thoughts back until the answer came, or a TTFT taken from an
   answer chunk, fails.
 """
