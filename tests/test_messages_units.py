@@ -26,6 +26,7 @@ from ponder.events import (
     Usage,
 )
 from ponder.request import ImagePart, ReasoningPart, TextPart, ToolCallPart, ToolResultPart
+from ponder.server.errors import ParamError
 from ponder.server.messages_parse import parse_messages
 from ponder.server.messages_wire import MessageStreamEncoder, content_blocks
 from ponder.server.signing import (
@@ -427,3 +428,28 @@ def test_responses_items_group_into_turns() -> None:
     assert chat.tool_choice is not None and chat.tool_choice.name == "run_sql"
     assert chat.max_tokens == 500
     assert chat.response_format is not None and chat.response_format.kind == "json_schema"
+
+
+def test_both_agent_doors_read_ponders_extension_as_the_chat_door_does() -> None:
+    """A hedge's verifier and its opt-out, sent as ``ponder`` beside the door's own fields
+    (``extra_body`` in the SDKs), land in the request; a wrong one is refused by field."""
+    from ponder.request import VerifySpec
+    from ponder.server.responses_parse import parse_responses
+
+    extension = {"verify": "regex", "pattern": "42", "hedge": False, "max_cost_usd": 0.5}
+    messages = parse({"model": "kimi", "messages": [{"role": "user", "content": "hi"}],
+                      "ponder": extension}).chat  # fmt: skip
+    responses = parse_responses({"model": "kimi", "input": "hi", "ponder": extension}, {},
+                                "req_1", SIGNER).chat  # fmt: skip
+    for chat in (messages, responses):
+        assert chat.verify == VerifySpec("regex", {"pattern": "42"})
+        assert (chat.hedge, chat.max_cost_usd) == (False, 0.5)
+    bad = {"ponder": {"verfy": "sql"}}
+    for call in (
+        lambda: parse({"model": "kimi", "messages": [{"role": "user", "content": "hi"}], **bad}),
+        lambda: parse_responses({"model": "kimi", "input": "hi", **bad}, {}, "req_1", SIGNER),
+    ):
+        with pytest.raises(ParamError) as info:
+            call()
+        assert info.value.param == "ponder"
+        assert info.value.message.startswith("Unknown ponder field(s): verfy;")

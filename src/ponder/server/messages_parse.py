@@ -43,6 +43,7 @@ from ponder.request import (
     ToolSpec,
 )
 from ponder.server.errors import ParamError
+from ponder.server.extension import ponder_extension
 from ponder.server.limits import check_limits
 from ponder.server.params import MAX_COST_HEADER, MAX_TTFA_HEADER, max_cost, max_ttfa, number
 from ponder.server.signing import ThoughtSigner, is_ponder_token
@@ -103,6 +104,7 @@ def parse_messages(
         max_ttfa_ms=max_ttfa(headers.get(MAX_TTFA_HEADER)),
         max_cost_usd=max_cost(body, headers.get(MAX_COST_HEADER)),
         request_id=request_id,
+        **ponder_extension(body.get("ponder")),
     )
     return ParsedMessages(chat, bool(stream), show, tuple(reader.notes))
 

@@ -15,7 +15,7 @@ from typing import Any
 from ponder import __version__
 from ponder.config import Config
 from ponder.server import limits
-from ponder.server.openapi_doors import door_paths
+from ponder.server.openapi_doors import PONDER_EXTENSION, door_paths
 from ponder.store.base import SORTS
 from ponder.store.record import STATUSES
 
@@ -208,16 +208,7 @@ def _chat_request(models: list[str]) -> Schema:
             "tool_choice": _TOOL_CHOICE,
             "parallel_tool_calls": {"type": ["boolean", "null"]},
             "response_format": _RESPONSE_FORMAT,
-            # ponder's extension: a verifier for a hedge (a name, or {name, ...options}), the
-            # hedge opt-out, and a cost budget for auto.
-            "ponder": {
-                "type": ["object", "null"],
-                "properties": {
-                    "verify": {"type": ["string", "object", "null"]},
-                    "hedge": {"type": ["boolean", "null"]},
-                    "max_cost_usd": {"type": ["number", "null"], "minimum": 0},
-                },
-            },
+            "ponder": PONDER_EXTENSION,
         },
     }
 

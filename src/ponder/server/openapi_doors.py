@@ -15,6 +15,17 @@ from ponder.server import limits
 
 Schema = dict[str, Any]
 
+# ponder's extension, which every door reads: a verifier for a hedge (a name, or {name,
+# ...options}), the hedge opt-out, and a cost budget for auto.
+PONDER_EXTENSION: Schema = {
+    "type": ["object", "null"],
+    "properties": {
+        "verify": {"type": ["string", "object", "null"]},
+        "hedge": {"type": ["boolean", "null"]},
+        "max_cost_usd": {"type": ["number", "null"], "minimum": 0},
+    },
+}
+
 ANTHROPIC_ERROR: Schema = {
     "type": "object",
     "required": ["type", "error"],
@@ -112,6 +123,7 @@ def _messages_request(models: list[str], counting: bool) -> Schema:
                 },
             },
             "metadata": {"type": "object"},
+            "ponder": PONDER_EXTENSION,
         },
     }
 
@@ -144,6 +156,7 @@ def _responses_request(models: list[str]) -> Schema:
             "parallel_tool_calls": {"type": "boolean"},
             "text": {"type": "object"},
             "metadata": {"type": "object"},
+            "ponder": PONDER_EXTENSION,
         },
     }
 

@@ -43,6 +43,7 @@ from ponder.request import (
     ToolSpec,
 )
 from ponder.server.errors import ParamError
+from ponder.server.extension import ponder_extension
 from ponder.server.params import (
     MAX_COST_HEADER,
     MAX_TTFA_HEADER,
@@ -125,6 +126,7 @@ def parse_responses(
         max_ttfa_ms=max_ttfa(headers.get(MAX_TTFA_HEADER)),
         max_cost_usd=max_cost(body, headers.get(MAX_COST_HEADER)),
         request_id=request_id,
+        **ponder_extension(body.get("ponder")),
     )
     stream = optional_bool(body, "stream") or False
     store = optional_bool(body, "store")
