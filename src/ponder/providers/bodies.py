@@ -12,7 +12,6 @@ across chunks stays whole (bytes that are not UTF-8 are replaced, not fatal).
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any, NamedTuple
 
@@ -113,11 +112,10 @@ async def sse_events(
     """Server-sent events of one request (comments and keep-alives skipped)."""
     stream = BodyStream(client, method, url, body, who, secrets, headers)
     parser = SSEParser()
-    with stream.errors():
-        async with contextlib.aclosing(stream.chunks()) as chunks:
-            async for chunk in chunks:
-                for event in parser.feed(chunk):
-                    yield event
+    async with stream.reading() as chunks:
+        async for chunk in chunks:
+            for event in parser.feed(chunk):
+                yield event
     for event in parser.close():
         yield event
 
@@ -135,12 +133,11 @@ async def _lines(
     without a newline too). A \\r before the newline stays: JSON reads it as whitespace."""
     stream = BodyStream(client, method, url, body, who, secrets, headers)
     pending = b""
-    with stream.errors():
-        async with contextlib.aclosing(stream.chunks()) as chunks:
-            async for chunk in chunks:
-                parts, pending = _split_lines(pending, chunk)
-                for part in parts:
-                    yield part.decode("utf-8", "replace")
+    async with stream.reading() as chunks:
+        async for chunk in chunks:
+            parts, pending = _split_lines(pending, chunk)
+            for part in parts:
+                yield part.decode("utf-8", "replace")
     if pending:
         yield pending.decode("utf-8", "replace")
 

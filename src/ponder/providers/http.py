@@ -20,7 +20,7 @@ import datetime
 import email.utils
 import importlib
 import json
-from collections.abc import AsyncGenerator, Iterable, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -196,9 +196,9 @@ def parse_json(who: str, raw: str | bytes, secrets: Iterable[str | None]) -> dic
 class BodyStream:
     """One streamed request's body chunks, with transport failures mapped to the errors tree.
 
-    Used as ``with stream.errors(): async for chunk in stream.chunks(): …`` so a parser
-    (:mod:`ponder.providers.bodies`) reads the body in its own loop (a generator layer per
-    line or chunk is measurable on the gateway's hot path) and still raises
+    Used as ``async with stream.reading() as chunks: async for chunk in chunks: …`` so a
+    parser (:mod:`ponder.providers.bodies`) reads the body in its own loop (a generator layer
+    per line or chunk is measurable on the gateway's hot path) and still raises
     :mod:`ponder.errors` exceptions.
     """
 
@@ -225,6 +225,14 @@ class BodyStream:
         return streaming.stream_bytes(
             self.client, self.method, self.url, self.body, self.headers, self._on_start
         )
+
+    @contextlib.asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncGenerator[bytes, None]]:
+        """The body's chunks, closed on leaving (which cancels the request if it is still
+        running), with failures inside mapped by :meth:`errors`."""
+        with self.errors():
+            async with contextlib.aclosing(self.chunks()) as chunks:
+                yield chunks
 
     @contextlib.contextmanager
     def errors(self) -> Iterator[None]:

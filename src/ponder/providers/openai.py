@@ -40,7 +40,6 @@ Model options (extra keys in the model's table): ``stream = false`` for one JSON
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from contextlib import aclosing
 from typing import Any
 
 from ponder.config import ModelConfig
@@ -218,12 +217,11 @@ class OpenAIProvider(http.HTTPProvider):
             self.client, "POST", "/chat/completions", body, self.who, secrets, headers
         )
         parser = SSEParser()
-        with upstream.errors():
-            async with aclosing(upstream.chunks()) as chunks:
-                async for raw in chunks:
-                    for sse in parser.feed(raw):
-                        for event in reader.sse(sse.data, self.who, secrets):
-                            yield event
+        async with upstream.reading() as chunks:
+            async for raw in chunks:
+                for sse in parser.feed(raw):
+                    for event in reader.sse(sse.data, self.who, secrets):
+                        yield event
         for sse in parser.close():
             for event in reader.sse(sse.data, self.who, secrets):
                 yield event
