@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from typing import TypeVar
 
 from ponder.config import ModelConfig
@@ -27,6 +27,7 @@ from ponder.events import Event, Usage
 from ponder.meter import percentile
 from ponder.pricing import cost_of, format_usd, price_for
 from ponder.providers.base import Availability, Provider
+from ponder.providers.handover import HandOver, Rest
 from ponder.request import ChatRequest
 from ponder.tokens import estimate_tokens
 
@@ -125,15 +126,19 @@ class SpendCapProvider(Provider):
         self.ledger = ledger
         self.supports_tools = inner.supports_tools  # type: ignore[misc]
 
-    async def stream(
+    def stream(
         self,
         request: ChatRequest,
         reason: str | None = None,
         estimates: dict[str, float] | None = None,
     ) -> AsyncIterator[Event]:
+        return HandOver(self._opening(request, reason, estimates))
+
+    async def _opening(
+        self, request: ChatRequest, reason: str | None, estimates: dict[str, float] | None
+    ) -> AsyncGenerator[Event | Rest, None]:
         await self.ledger.check(self.config)
-        async for event in self.inner.stream(request, reason, estimates):
-            yield event
+        yield Rest(self.inner.stream(request, reason, estimates))
 
     def generate(self, request: ChatRequest) -> AsyncIterator[Event]:  # pragma: no cover
         return self.inner.generate(request)

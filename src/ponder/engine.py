@@ -13,8 +13,7 @@ The engine guarantees every stream it hands out:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from typing import cast
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 
@@ -41,6 +40,7 @@ from ponder.policies.hedge import AutoHedge
 from ponder.policies.stack import PolicyStack
 from ponder.progress import KeywordNarrator, Narrator
 from ponder.providers.base import Provider
+from ponder.providers.handover import closable
 from ponder.registry import create_provider, provider_class
 from ponder.request import ChatRequest
 from ponder.router.base import Router, RoutingProvider
@@ -123,7 +123,7 @@ class Engine:
                 return dataclasses.replace(event, timings=_timings(meter))
             return event
 
-        source = cast(AsyncGenerator[Event, None], provider.stream(request))
+        source = closable(provider.stream(request))
         try:
             async for event in source:
                 kind = event.type

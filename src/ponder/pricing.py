@@ -20,8 +20,6 @@ from ponder.events import Usage
 PER_MILLION = 1_000_000
 
 
-
-
 @dataclass(frozen=True, slots=True)
 class Cost:
     input_usd: float

@@ -9,15 +9,14 @@ what to do with), and a failure — a ``failed`` event or a raised error — is 
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncGenerator
-from typing import cast
 
 import httpx
 
 from ponder.errors import PonderError, UpstreamUnreachableError
 from ponder.events import Event, Failed, Finished, Started
 from ponder.providers.base import Provider
+from ponder.providers.handover import Rest, aclose_stream
 from ponder.request import ChatRequest
 
 # Event types of the answer itself: answer text and tool calls.
@@ -66,42 +65,46 @@ async def attempt(
     request: ChatRequest,
     reason: str | None,
     estimates: dict[str, float] | None,
-) -> AsyncGenerator[Event, None]:
+) -> AsyncGenerator[Event | Rest, None]:
     """``provider``'s stream, with the events before its first output held back.
 
     The ``started`` event passes at once; the others wait until the first output (or the
-    finish) comes, then all pass. A failure before that raises :class:`AttemptFailed` (the
-    held events are dropped); a failure after it passes through unchanged.
+    finish) comes, then all pass, followed by ``Rest(source)``: the rest of the stream,
+    which is the caller's to read and close (:mod:`ponder.providers.handover`), and in which
+    a failure passes through unchanged. A failure before that raises
+    :class:`AttemptFailed` (the held events are dropped).
     """
-    source = cast(AsyncGenerator[Event, None], provider.stream(request, reason, estimates))
+    source = provider.stream(request, reason, estimates)
     started: Started | None = None
-    held: list[Event] | None = []
-    async with contextlib.aclosing(source):
-        try:
-            async for event in source:
-                if held is None:
-                    yield event
-                elif isinstance(event, Started):
-                    started = event
-                    yield event
-                elif isinstance(event, Failed):
-                    raise AttemptFailed(event, started)
-                else:
-                    held.append(event)
-                    if event.type in OUTPUT_TYPES or isinstance(event, Finished):
-                        for waiting in held:
-                            yield waiting
-                        held = None
-        except (AttemptFailed, GeneratorExit):
+    held: list[Event] = []
+    handed = False
+    try:
+        async for event in source:
+            if isinstance(event, Started):
+                started = event
+                yield event
+            elif isinstance(event, Failed):
+                raise AttemptFailed(event, started)
+            else:
+                held.append(event)
+                if event.type in OUTPUT_TYPES or isinstance(event, Finished):
+                    for waiting in held:
+                        yield waiting
+                    handed = True
+                    yield Rest(source)
+                    return
+    except (AttemptFailed, GeneratorExit):
+        raise
+    except Exception as exc:
+        found = failure_of(exc, provider.name)
+        if found is None:
             raise
-        except Exception as exc:
-            found = failure_of(exc, provider.name) if held is not None else None
-            if found is None:
-                raise
-            raise AttemptFailed(found[0], started, found[1], exc) from exc
-    if held is not None:
-        failure = Failed("upstream", "stream_broken", f"{provider.name}: the stream ended empty.")
-        raise AttemptFailed(failure, started)
+        raise AttemptFailed(found[0], started, found[1], exc) from exc
+    finally:
+        if not handed:
+            await aclose_stream(source)
+    failure = Failed("upstream", "stream_broken", f"{provider.name}: the stream ended empty.")
+    raise AttemptFailed(failure, started)
 
 
 def describe(failure: Failed) -> str:

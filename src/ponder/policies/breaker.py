@@ -24,7 +24,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from typing import Literal, cast
+from typing import Literal
 
 from ponder.errors import CircuitOpenError
 from ponder.events import Event, Failed, Finished
@@ -32,6 +32,7 @@ from ponder.policies.attempt import OUTPUT_TYPES, failure_of
 from ponder.policies.settings import BreakerPolicy
 from ponder.policies.wrapper import Wrapper
 from ponder.providers.base import Provider
+from ponder.providers.handover import HandOver, Rest, aclose_stream
 from ponder.request import ChatRequest
 
 State = Literal["closed", "open", "half_open"]
@@ -101,9 +102,8 @@ class CircuitBreaker:
         while outcomes[0][0] < horizon:
             self._failures -= outcomes.popleft()[1]
         failures = self._failures
-        if (
-            len(outcomes) >= self.policy.min_requests
-            and failures >= self.policy.failure_rate * len(outcomes)
+        if len(outcomes) >= self.policy.min_requests and failures >= self.policy.failure_rate * len(
+            outcomes
         ):
             self._opened_at = now
             self.opened += 1
@@ -120,23 +120,36 @@ class BreakerProvider(Wrapper):
         super().__init__(inner)
         self.breaker = breaker
 
-    async def stream(
+    def stream(
         self,
         request: ChatRequest,
         reason: str | None = None,
         estimates: dict[str, float] | None = None,
     ) -> AsyncIterator[Event]:
+        return HandOver(self._opening(request, reason, estimates))
+
+    async def _opening(
+        self, request: ChatRequest, reason: str | None, estimates: dict[str, float] | None
+    ) -> AsyncGenerator[Event | Rest, None]:
+        """Up to the verdict: the first output (healthy: the rest is handed over) or a
+        failure (judged by its kind)."""
         probe = self.breaker.admit()
         judged = False  # one verdict per attempt, at its first output or its failure
-        source = cast(AsyncGenerator[Event, None], self.inner.stream(request, reason, estimates))
+        handed = False  # the source is the caller's from the hand-over on
+        source = self.inner.stream(request, reason, estimates)
         try:
             async for event in source:
-                if not judged and (event.type in OUTPUT_TYPES or isinstance(event, Finished)):
-                    judged = True
-                    self.breaker.record(probe, False)
-                elif not judged and isinstance(event, Failed):
-                    judged = True
-                    self.breaker.record(probe, _is_health_failure(event))
+                if not judged:
+                    if event.type in OUTPUT_TYPES or isinstance(event, Finished):
+                        judged = True
+                        self.breaker.record(probe, False)
+                        yield event
+                        handed = True
+                        yield Rest(source)
+                        return  # not reached: the hand-over closes this opening
+                    if isinstance(event, Failed):
+                        judged = True
+                        self.breaker.record(probe, _is_health_failure(event))
                 yield event
         except BaseException as exc:
             found = failure_of(exc, self.name)
@@ -145,6 +158,7 @@ class BreakerProvider(Wrapper):
                 self.breaker.record(probe, _is_health_failure(found[0]))
             raise
         finally:
-            await source.aclose()
+            if not handed:
+                await aclose_stream(source)
             if not judged:
                 self.breaker.record(probe, None)

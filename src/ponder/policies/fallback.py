@@ -36,6 +36,7 @@ from ponder.events import Event, Failed, Progress, Started
 from ponder.policies.attempt import ANSWER_TYPES, AttemptFailed, attempt, describe
 from ponder.policies.wrapper import Wrapper
 from ponder.providers.base import Provider
+from ponder.providers.handover import HandOver
 from ponder.request import ChatRequest, ThinkingSettings
 
 # The index of the progress step that announces a switch after thoughts: not one of the
@@ -68,7 +69,8 @@ class FallbackProvider(Wrapper):
             attempt_request = request if index == 0 else _own_thinking(request)
             started: Started | None = None
             try:
-                events = attempt(candidate, attempt_request, reason, estimates)
+                # Read through the hand-over: this layer still acts after the commit.
+                events = HandOver(attempt(candidate, attempt_request, reason, estimates))
                 async with contextlib.aclosing(events):
                     async for event in events:
                         if isinstance(event, Started):

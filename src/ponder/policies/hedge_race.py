@@ -49,6 +49,7 @@ from ponder.events import (
     now_ns,
 )
 from ponder.providers.base import Provider
+from ponder.providers.handover import closable
 from ponder.request import ChatRequest, ThinkingSettings
 from ponder.tokens import estimate_tokens
 from ponder.verify import Judgement, Verifier, judge
@@ -67,7 +68,7 @@ async def deep_alone(
     """Deep's stream as the hedge's (its ``started`` replaced by the hedge's), saying why."""
     t0 = now_ns()
     yield Progress(f"{name} alone: {why}", 0)
-    source = _generator(deep.stream(_lane_request(request, True)))
+    source = closable(deep.stream(_lane_request(request, True)))
     async with contextlib.aclosing(source):
         async for event in source:
             if isinstance(event, Started):
@@ -164,7 +165,7 @@ class LaneRace:
     async def _events(self, lane: Lane) -> AsyncGenerator[Event, None]:
         """A lane's events, its exceptions turned into ``failed``, always ending in a terminal."""
         provider = self.providers[lane]
-        source = _generator(provider.stream(_lane_request(self.request, lane == "deep")))
+        source = closable(provider.stream(_lane_request(self.request, lane == "deep")))
         try:
             async for event in source:
                 yield event
@@ -403,12 +404,6 @@ class LaneRace:
             reason, served_by=fast, cancelled_tokens={deep: deep_tokens}, lanes=self.lanes,
             stop_sequence=fast_finish.stop_sequence if fast_finish is not None else None,
         )  # fmt: skip
-
-
-def _generator(stream: AsyncIterator[Event]) -> AsyncGenerator[Event, None]:
-    """Provider streams are async generators (``aclose`` closes the upstream)."""
-    assert isinstance(stream, AsyncGenerator)
-    return stream
 
 
 # --- auto ---------------------------------------------------------------------------------

@@ -23,13 +23,14 @@ import asyncio
 import contextlib
 import dataclasses
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 
 from ponder.events import Event, Failed, Started
 from ponder.policies.attempt import AttemptFailed, attempt
 from ponder.policies.settings import RetryPolicy
 from ponder.policies.wrapper import Wrapper
 from ponder.providers.base import Provider
+from ponder.providers.handover import HandOver, Rest
 from ponder.request import ChatRequest
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -64,12 +65,18 @@ class RetryProvider(Wrapper):
         cap = min(p.max_backoff_ms, p.backoff_ms * 2 ** (retry - 1)) / 1000
         return self.rng.uniform(0, cap)
 
-    async def stream(
+    def stream(
         self,
         request: ChatRequest,
         reason: str | None = None,
         estimates: dict[str, float] | None = None,
     ) -> AsyncIterator[Event]:
+        return HandOver(self._opening(request, reason, estimates))
+
+    async def _opening(
+        self, request: ChatRequest, reason: str | None, estimates: dict[str, float] | None
+    ) -> AsyncGenerator[Event | Rest, None]:
+        """Attempts until one commits (its rest is handed over) or none may follow."""
         announced = False
         attempt_no = 0
         while True:
@@ -85,7 +92,7 @@ class RetryProvider(Wrapper):
                                 announced = True
                                 yield event
                             continue
-                        yield event
+                        yield event  # the held events, then the rest (the attempt's source)
                 return
             except AttemptFailed as failed:
                 wait = None

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator
-from typing import cast
+from collections.abc import AsyncIterator
 
 from ponder.errors import DeadlineError
 from ponder.events import Event
@@ -25,6 +24,7 @@ from ponder.policies.attempt import ANSWER_TYPES, OUTPUT_TYPES
 from ponder.policies.settings import TimeoutPolicy
 from ponder.policies.wrapper import Wrapper
 from ponder.providers.base import Provider
+from ponder.providers.handover import closable
 from ponder.request import ChatRequest
 
 _WHAT = {
@@ -51,7 +51,7 @@ class TimeoutProvider(Wrapper):
         loop = asyncio.get_running_loop()
         start = last = loop.time()
         saw_token = saw_answer = False
-        source = cast(AsyncGenerator[Event, None], self.inner.stream(request, reason, estimates))
+        source = closable(self.inner.stream(request, reason, estimates))
         async with contextlib.aclosing(source):
             while True:
                 which, deadline = self._deadline(start, last, saw_token, saw_answer)

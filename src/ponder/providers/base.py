@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
 from ponder.config import ModelConfig, ThinkingConfig
 from ponder.errors import ToolsUnsupportedError
 from ponder.events import Event, Mode, Started
+from ponder.providers.handover import HandOver, Rest
 from ponder.request import ChatRequest, ReasoningPart
 
 # The router's estimates for a request (p_fast, p_deep, e2e_fast_ms, ...), or None.
@@ -73,12 +74,20 @@ class Provider(ABC):
     def mode_for(self, request: ChatRequest) -> Mode:
         return "deep" if self.thinking_for(request).enabled else "fast"
 
-    async def stream(
+    def stream(
         self,
         request: ChatRequest,
         reason: str | None = None,
         estimates: dict[str, float] | None = None,
     ) -> AsyncIterator[Event]:
+        """``started``, then :meth:`generate`'s events (handed over: see
+        :mod:`ponder.providers.handover`). Wrappers override it; the stream they return is
+        closed with ``aclose()``."""
+        return HandOver(self._opening(request, reason, estimates))
+
+    async def _opening(
+        self, request: ChatRequest, reason: str | None, estimates: dict[str, float] | None
+    ) -> AsyncGenerator[Event | Rest, None]:
         choice = request.tool_choice
         if choice is not None and choice.forces_call and request.tools and not self.supports_tools:
             raise ToolsUnsupportedError(self.name)
@@ -89,8 +98,7 @@ class Provider(ABC):
             reason=reason or f"the client chose {self.name!r}",
             estimates=estimates,
         )
-        async for event in self.generate(request):
-            yield event
+        yield Rest(self.generate(request))
 
     @abstractmethod
     def generate(self, request: ChatRequest) -> AsyncIterator[Event]:

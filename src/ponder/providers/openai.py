@@ -63,7 +63,6 @@ from ponder.request import (
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
-
 # -- the provider ----------------------------------------------------------------------------
 
 

@@ -8,13 +8,14 @@ modes behind a verifier (the hedge), and the reason says why it did or did not.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
 from ponder.config import ModelConfig
 from ponder.events import Event, Mode
 from ponder.providers.base import Provider
+from ponder.providers.handover import HandOver, Rest
 from ponder.request import ChatRequest, ThinkingSettings
 
 
@@ -32,6 +33,8 @@ class Router(Protocol):
 
 # (mode, the model it routes to, the request) -> (expected USD or None, where it came from)
 CostEstimate = Callable[[Mode, ModelConfig, ChatRequest], tuple[float | None, str]]
+
+
 @dataclass(frozen=True, slots=True)
 class HedgePlan:
     """A hedger's answer: the provider that races both modes (None: route as decided), and
@@ -91,21 +94,27 @@ class RoutingProvider(Provider):
         return replace(
             decision, mode=mode, reason=f"{decision.reason}; {note}", estimates=estimates
         )
-    async def stream(
+
+    def stream(
         self,
         request: ChatRequest,
         reason: str | None = None,
         estimates: dict[str, float] | None = None,
     ) -> AsyncIterator[Event]:
+        return HandOver(self._opening(request, reason, estimates))
+
+    async def _opening(
+        self, request: ChatRequest, reason: str | None, estimates: dict[str, float] | None
+    ) -> AsyncGenerator[Event | Rest, None]:
+        """The decision, then the chosen stream, handed over."""
         decision = self._within_budget(request, self.router.decide(request))
         if self.hedger is not None:
             plan = self.hedger.plan(request, decision)
             if plan.provider is not None:
                 reason = f"{decision.reason}; {plan.reason}"
-                async for event in plan.provider.stream(
-                    request, reason=reason, estimates=decision.estimates
-                ):
-                    yield event
+                yield Rest(
+                    plan.provider.stream(request, reason=reason, estimates=decision.estimates)
+                )
                 return
             if plan.reason:
                 decision = replace(decision, reason=f"{decision.reason}; {plan.reason}")
@@ -116,10 +125,13 @@ class RoutingProvider(Provider):
             budget=request.thinking.budget,
             effort=request.thinking.effort,
         )
-        async for event in target.stream(
-            request.with_thinking(thinking), reason=decision.reason, estimates=decision.estimates
-        ):
-            yield event
+        yield Rest(
+            target.stream(
+                request.with_thinking(thinking),
+                reason=decision.reason,
+                estimates=decision.estimates,
+            )
+        )
 
     def generate(self, request: ChatRequest) -> AsyncIterator[Event]:  # pragma: no cover
         raise NotImplementedError("RoutingProvider streams through stream()")

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from typing import Any, Protocol
 
 from starlette.requests import Request
@@ -82,12 +82,14 @@ class PrefetchedEvents:
     def __aiter__(self) -> PrefetchedEvents:
         return self
 
-    async def __anext__(self) -> Event:
+    def __anext__(self) -> Awaitable[Event]:
+        # Not a coroutine: after the first event the engine's stream is awaited directly,
+        # with no frame of this class resumed per event.
         pending = self.pending
         if pending is not None:
             self.pending = None
-            return await pending  # StopAsyncIteration when the stream had nothing more
-        return await anext(self._source)
+            return pending  # raises StopAsyncIteration when the stream had nothing more
+        return self._source.__anext__()
 
     async def aclose(self) -> None:
         """Cancel the pull in flight (if any), then close the engine's stream."""

@@ -38,6 +38,7 @@ __all__ = [
     "verify",
 ]
 
+
 class _Family(Protocol):
     """What each family module provides."""
 
