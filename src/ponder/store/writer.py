@@ -1,9 +1,10 @@
 """The trace writer: a thread with its own event loop that owns the store's write side.
 
-:meth:`TraceWriter.submit` is one ``deque.append`` (plus, once per full batch, a wake-up):
-no lock hand-off, no I/O, so the stream path can call it. The thread wakes every
-``interval_s`` (or when the queue reaches ``batch_size``) and writes what is queued in
-batches, one transaction each.
+:meth:`TraceWriter.submit` is one ``deque.append`` (plus a wake-up for a full batch, or for
+the first record after a quiet spell): no lock hand-off, no I/O, so the stream path can call
+it. The thread writes ``interval_s`` after the first record of a batch came (or at once when
+the queue reaches ``batch_size``), in batches of one transaction each; with nothing queued it
+sleeps without a timer, so an idle gateway's writer costs nothing.
 
 When the database is slow or down, requests keep flowing and traces wait: in memory up to
 ``queue_limit``, past that in a local :class:`~ponder.store.journal.Journal` (fsynced JSONL),
@@ -88,6 +89,10 @@ class TraceWriter:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._wake_pending = False
+        # The writer sleeps without a timer while it has nothing to write: the next submit
+        # wakes it (an idle gateway's writer thread then costs nothing).
+        self._idle = False
+        self._spiller: asyncio.Task[None] | None = None  # runs only while the store lags
         self._drain_lock: asyncio.Lock | None = None
         self._stopping = False
         self._closed = False
@@ -111,7 +116,7 @@ class TraceWriter:
             self._write_late([record])
             return
         self._queue.append(record)
-        if len(self._queue) >= self._batch_size and not self._wake_pending:
+        if (self._idle or len(self._queue) >= self._batch_size) and not self._wake_pending:
             self._wake_now()
 
     def submit_durable(self, record: StoreItem) -> concurrent.futures.Future[bool]:
@@ -159,19 +164,45 @@ class TraceWriter:
             ready.set_exception(exc)
             return
         ready.set_result(None)
-        spiller = asyncio.create_task(self._spill_loop())
         while not self._stopping:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._delay_s)
-            self._wake.clear()
+            # Nothing queued: sleep until a submit comes. Then let the batch fill for the
+            # interval (or the backoff while the store is down); a full batch, a durable
+            # record or close cut that short.
+            self._idle = True
+            if self._nothing_to_write():
+                await self._sleep(None)
+            self._idle = False
+            self._wake_pending = False
+            if not self._stopping:
+                await self._sleep(self._delay_s)
             self._wake_pending = False
             await self._drain()
-        spiller.cancel()
+        if self._spiller is not None:
+            self._spiller.cancel()
         await self._final_drain()
         await self._store.close()
         if self._journal is not None:
             self._journal.close()
             self._journal = None  # a late straggler that cannot be written opens it again
+
+    def _nothing_to_write(self) -> bool:
+        return not self._queue and (self._journal is None or not self._journal.count)
+
+    async def _sleep(self, timeout: float | None) -> None:
+        """Until woken or ``timeout`` seconds passed (one timer, no task: the loop wakes
+        once per batch, not a handful of times)."""
+        wake = self._wake
+        assert wake is not None
+        if not wake.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await wake.wait()
+        wake.clear()
+
+    def _spill_when_lagging(self) -> None:
+        """Start the spiller (the store is down, or a write has been in flight a while)."""
+        if self._spiller is None and not self._stopping:
+            self._spiller = asyncio.get_running_loop().create_task(self._spill_loop())
 
     def _open_journal(self) -> Journal:
         if self._journal is None:
@@ -216,16 +247,18 @@ class TraceWriter:
         """Write one batch; False when the store is unavailable (the caller keeps the batch)."""
         loop = asyncio.get_running_loop()
         self._write_started = loop.time()
+        slow = loop.call_later(SLOW_WRITE_S, self._spill_when_lagging)
         traces = [r for r in batch if isinstance(r, TraceRecord)]
         reasoning = [r for r in batch if isinstance(r, ReasoningRecord)]
         responses = [r for r in batch if isinstance(r, ResponseRecord)]
         try:
-            if reasoning:  # first: a gateway may be waiting for it
-                await asyncio.wait_for(self._store.write_reasoning(reasoning), timeout)
-            if responses:  # so may a client continuing a response on another gateway
-                await asyncio.wait_for(self._store.write_responses(responses), timeout)
-            if traces:
-                await asyncio.wait_for(self._store.write(traces), timeout)
+            async with asyncio.timeout(timeout):
+                if reasoning:  # first: a gateway may be waiting for it
+                    await self._store.write_reasoning(reasoning)
+                if responses:  # so may a client continuing a response on another gateway
+                    await self._store.write_responses(responses)
+                if traces:
+                    await self._store.write(traces)
         except (StoreUnavailable, TimeoutError) as exc:
             self.failed_writes += 1
             if self._up:
@@ -236,6 +269,7 @@ class TraceWriter:
                 )  # fmt: skip
             self._up = False
             self._delay_s = min(MAX_BACKOFF_S, max(self._delay_s * 2, self._interval_s))
+            self._spill_when_lagging()
             return False
         except Exception:  # a trace the database refuses: find it, keep the rest
             if len(batch) == 1:
@@ -249,6 +283,7 @@ class TraceWriter:
             return True
         finally:
             self._write_started = None
+            slow.cancel()
         self.written += len(traces)
         self.reasoning_written += len(reasoning)
         self._settle(batch, True)
@@ -260,15 +295,21 @@ class TraceWriter:
 
     async def _spill_loop(self) -> None:
         """Past the bound, spill the oldest, but only when the store lags (down, or a write
-        in flight for a while): a burst the next batch absorbs stays in memory."""
+        in flight for a while): a burst the next batch absorbs stays in memory. Runs while
+        the store lags, from when a write fails or has been in flight ``SLOW_WRITE_S``."""
         loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(self._interval_s)
-            excess = len(self._queue) - self._queue_limit
-            started = self._write_started
-            slow = started is not None and loop.time() - started > SLOW_WRITE_S
-            if excess > 0 and (not self._up or slow):
-                self._spill(self._take(excess))
+        try:
+            while True:
+                await asyncio.sleep(self._interval_s)
+                excess = len(self._queue) - self._queue_limit
+                started = self._write_started
+                slow = started is not None and loop.time() - started > SLOW_WRITE_S
+                if excess > 0 and (not self._up or slow):
+                    self._spill(self._take(excess))
+                elif self._up and not slow:
+                    return  # caught up: the next lag starts it again
+        finally:
+            self._spiller = None
 
     def _spill(self, records: list[StoreItem]) -> None:
         if not records:
