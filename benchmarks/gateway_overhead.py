@@ -16,7 +16,9 @@ Reported per path, in one run (so ratios hold on a noisy machine):
   so load drift hits all alike, in an order that rotates every round;
 * gateway CPU per streamed request and per chunk, from the gateway's own counters
   (``/proc/<pid>/stat`` utime + stime over its process tree, before and after), with
-  ``--concurrency`` streams in flight;
+  ``--concurrency`` streams in flight, in ``--rounds`` rounds with the paths interleaved
+  (the order rotating), reported as medians; a ratio floor is the median of the rounds'
+  ratios, each between two paths measured minutes apart at most;
 * req/s at ``--concurrency`` concurrent streams (that same phase).
 
 Floors (issue #18): ponder's CPU per request ≤ 1.15 × the best minimal proxy's; ponder's
@@ -35,6 +37,7 @@ import asyncio
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -172,10 +175,12 @@ class Path_:
     pid: int | None = None
     api_key: str | None = None
     ttft_ms: list[float] = field(default_factory=list)
-    cpu_ms_per_request: float | None = None
+    cpu_ms_per_request: float | None = None  # the median of cpu_rounds
     cpu_us_per_chunk: float | None = None
     req_per_s: float | None = None
     errors: int = 0
+    cpu_rounds: list[float] = field(default_factory=list)  # CPU ms/request, one per round
+    rate_rounds: list[float] = field(default_factory=list)
 
 
 # -- phases ---------------------------------------------------------------------------------
@@ -218,10 +223,29 @@ async def saturate(path: Path_, concurrency: int, requests: int, deltas: int,
     await target.aclose()
     ok = [r for r in run.records if r.outcome.error is None]
     path.errors += len(run.records) - len(ok)
-    path.req_per_s = len(ok) / elapsed
+    path.rate_rounds.append(len(ok) / elapsed)
+    path.req_per_s = statistics.median(path.rate_rounds)
     if before is not None and after is not None and ok:
-        path.cpu_ms_per_request = (after - before) * 1000 / len(ok)
-        path.cpu_us_per_chunk = (after - before) * 1e6 / (len(ok) * deltas)
+        path.cpu_rounds.append((after - before) * 1000 / len(ok))
+        path.cpu_ms_per_request = statistics.median(path.cpu_rounds)
+        path.cpu_us_per_chunk = path.cpu_ms_per_request * 1000 / deltas
+
+
+async def interleaved_cpu(paths: Sequence[Path_], rounds: int, concurrency: int, requests: int,
+                          deltas: int, burst: bool) -> None:
+    """The CPU phase in rounds, each path once a round, the order rotating: the machine's
+    load drifts over minutes, and a ratio of two paths is fair only if both met the same."""
+    measured = list(paths)
+    per_round = max(concurrency, requests // rounds)
+    for i in range(rounds):
+        for path in measured[i % len(measured):] + measured[: i % len(measured)]:
+            await saturate(path, concurrency, per_round, deltas, burst)
+
+
+def round_ratio(a: Path_, b: Path_) -> float:
+    """Median over the rounds of a's CPU per request over b's in the same round."""
+    pairs = zip(a.cpu_rounds, b.cpu_rounds, strict=False)
+    return statistics.median(x / y for x, y in pairs if y)
 
 
 # -- orchestration ----------------------------------------------------------------------------
@@ -279,8 +303,10 @@ def summary(paths: Sequence[Path_], deltas: int, concurrency: int) -> list[str]:
         rate = "—" if p.req_per_s is None else f"{p.req_per_s:.0f}"
         rows.append(f"{p.name:<16} {p50 or float('nan'):>9.3f} {added50:>10} {added99:>10}"
                     f" {cpu:>11} {chunk:>13} {rate:>10} {p.errors:>6}")
+    rounds = max((len(p.cpu_rounds) for p in paths), default=0)
     rows.append(f"(TTFT in ms, one stream at a time, {len(direct.ttft_ms)} per path; CPU: the"
-                f" gateway's own process tree per request of {deltas} deltas)")
+                f" gateway's own process tree per request of {deltas} deltas, and req/s: the"
+                f" medians of {rounds} interleaved rounds)")
     return rows
 
 
@@ -293,11 +319,11 @@ def floors(paths: Sequence[Path_]) -> tuple[list[str], bool]:
     if not proxies or ponder.cpu_ms_per_request is None:
         return ["floors: not checked (a CPU figure is missing)"], False
     best = min(proxies, key=lambda p: p.cpu_ms_per_request or 0.0)
-    ratio = ponder.cpu_ms_per_request / (best.cpu_ms_per_request or 1.0)
+    ratio = round_ratio(ponder, best)
     passed = ratio <= 1.15
     ok &= passed
-    lines.append(f"floor: ponder CPU/request = {ratio:.2f} × {best.name}'s (<= 1.15):"
-                 f" {'PASS' if passed else 'FAIL'}")
+    lines.append(f"floor: ponder CPU/request = {ratio:.2f} × {best.name}'s (<= 1.15; the median"
+                 f" of {len(ponder.cpu_rounds)} rounds' ratios): {'PASS' if passed else 'FAIL'}")
     d50 = percentile(direct.ttft_ms, 50) or 0.0
     added_ponder = (percentile(ponder.ttft_ms, 50) or 0.0) - d50
     added_best = (percentile(best.ttft_ms, 50) or 0.0) - d50
@@ -307,7 +333,7 @@ def floors(paths: Sequence[Path_]) -> tuple[list[str], bool]:
                  f" {added_best:.3f} ms + 0.3 ms: {'PASS' if passed else 'FAIL'}")
     litellm = by.get("litellm")
     if litellm is not None and litellm.cpu_ms_per_request:
-        times = litellm.cpu_ms_per_request / ponder.cpu_ms_per_request
+        times = round_ratio(litellm, ponder)
         passed = times >= 5
         ok &= passed
         lines.append(f"floor: LiteLLM CPU/request = {times:.1f} × ponder's (>= 5):"
@@ -325,7 +351,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=200, help="sequential streams per path")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--saturation-requests", type=int, default=1280,
-                        help="requests per path in the CPU and req/s phase")
+                        help="requests per path in the CPU and req/s phase (all rounds)")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="CPU-phase rounds, the paths interleaved (figures: medians)")
     parser.add_argument("--litellm", default=None, help="the litellm executable")
     parser.add_argument("--no-litellm", action="store_true")
     parser.add_argument("--clients", default="httpx,aiohttp",
@@ -386,9 +414,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             import uvloop
 
             uvloop.run(sequential_ttft(paths, args.requests))
-            for path in paths:
-                uvloop.run(saturate(path, args.concurrency, args.saturation_requests,
-                                    args.deltas, args.burst))
+            uvloop.run(interleaved_cpu(paths, args.rounds, args.concurrency,
+                                       args.saturation_requests, args.deltas, args.burst))
             for line in summary(paths, args.deltas, args.concurrency):
                 print(line)
             lines, ok = floors(paths)
