@@ -318,6 +318,27 @@ def test_previous_response_id_survives_a_restart_through_the_store(
     assert sent["messages"][1]["reasoning_content"] == rig.kimi.issued[call_id]
 
 
+def test_the_next_turn_finds_the_response_on_another_gateway_at_once(
+    rig: Rig, tmp_path: Path
+) -> None:
+    """Two gateways on one store: the turn after a stored response goes to the other one the
+    moment the first answered, and finds the conversation there (it is in the database
+    before the response's last bytes go out, not one writer batch later)."""
+    db = tmp_path / "traces.db"
+    env = {CANARY_ENV: CANARY_KEY, "PONDER_SIGNING_KEY": "responses-test-key-0123456789"}
+    with (
+        serve_subprocess(rig.config, db, env=env) as first,
+        serve_subprocess(rig.config, db, env=env) as second,
+    ):
+        for stream in (False, True):
+            response = one_turn(rig.client(first.base_url), stream, model="kimi", input=QUESTION)
+            follow = one_turn(
+                rig.client(second.base_url), stream, model="kimi",
+                input=run_calls(rig, response), previous_response_id=response.id,
+            )  # fmt: skip
+            assert [item.type for item in follow.output] == ["reasoning", "function_call"]
+
+
 def test_cost_rides_in_the_ponder_extras(rig: Rig) -> None:
     client = rig.client()
     for stream in (False, True):

@@ -180,7 +180,7 @@ class ExchangeResponse:
         """The stream finished: remember the turn's reasoning, before the last bytes go out
         (the client's next request may come at once, and to another gateway)."""
         self.gateway.remember(self.exchange)
-        await self.gateway.reasoning_saved(self.exchange)
+        await self.gateway.turn_saved(self.exchange)
 
     def body_send(self, send: Send) -> Send:
         """Where the body frames go once the head is out (see ``middleware.BODY_SEND``)."""

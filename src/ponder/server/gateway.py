@@ -52,7 +52,7 @@ from ponder.wait_watch import stall_after_ms, stall_floor_ms, stream_notes
 log = logging.getLogger("ponder.server")
 API_KEY_ENV = "PONDER_API_KEY"
 DEFAULT_BODY_LIMIT = 1024 * 1024
-REASONING_SAVE_WAIT_S = 0.5
+TURN_SAVE_WAIT_S = 0.5
 DELETE_FLUSH_S = 5.0  # how long a delete waits for this gateway's queued traces to be written
 # Requests in flight before new ones get 429 + Retry-After (load shedding, not a queue).
 DEFAULT_MAX_IN_FLIGHT = 256
@@ -213,20 +213,22 @@ class Gateway:
             self.writer.submit_durable(ReasoningRecord(call.id, turn.request_id, now, encoded))
             for call in turn.calls
         ]
-        self._saving[turn.request_id] = saves
+        self._saving.setdefault(turn.request_id, []).extend(saves)
 
-    async def reasoning_saved(self, exchange: Exchange) -> None:
-        """Wait (briefly) until this turn's reasoning is in the database. The sinks call it
-        right after :meth:`remember`, before the last bytes go out: on a shared database the
-        client's next turn may land on another gateway, which can then find it. Never longer
-        than ``REASONING_SAVE_WAIT_S``, and not at all while the store is down (the journal
-        keeps the reasoning; this gateway's memory still restores it)."""
+    async def turn_saved(self, exchange: Exchange) -> None:
+        """Wait (briefly) until what this turn left for the next one (its reasoning, a stored
+        Responses conversation) is in the database. The sinks call it right after
+        :meth:`remember` (the Responses door again after storing the conversation), before
+        the last bytes go out: on a shared database the client's next turn may land on
+        another gateway, which can then find it. Never longer than ``TURN_SAVE_WAIT_S``, and
+        not at all while the store is down (the journal keeps it; this gateway's memory
+        still has it)."""
         saves = self._saving.pop(exchange.request.request_id, None)
         if not saves or self.writer is None or not self.writer.stats().up:
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(
-                asyncio.gather(*(asyncio.wrap_future(f) for f in saves)), REASONING_SAVE_WAIT_S
+                asyncio.gather(*(asyncio.wrap_future(f) for f in saves)), TURN_SAVE_WAIT_S
             )
 
     async def _lookup_reasoning(self, call_ids: Sequence[str]) -> dict[str, RememberedTurn]:
@@ -289,7 +291,11 @@ class Gateway:
     ) -> None:
         assert self.writer is not None
         encoded = parts_json.dumps_messages(messages)
-        self.writer.submit(ResponseRecord(response_id, request_id, time.time(), encoded))
+        # Durable: a client's next turn names this response at once, maybe on another gateway.
+        saved = self.writer.submit_durable(
+            ResponseRecord(response_id, request_id, time.time(), encoded)
+        )
+        self._saving.setdefault(request_id, []).append(saved)
 
     async def _lookup_response(self, response_id: str) -> tuple[Message, ...] | None:
         row = await (await self._reader_store()).find_response(response_id)

@@ -129,6 +129,7 @@ async def _store_turn(sink: StreamingResponses | CollectedResponses) -> None:
         sink.gateway.responses.remember(
             sink.shell.response_id, x.request.request_id, (*sink.parsed.history, turn)
         )
+        await sink.gateway.turn_saved(x)
 
 
 class StreamingResponses(StreamingSink):
