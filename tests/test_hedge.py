@@ -4,6 +4,7 @@ client gets, that the loser's connection is closed, and what the stream says abo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -534,3 +535,72 @@ def test_the_ponder_extension_names_a_verifier_two_ways() -> None:
     ).chat
     assert flat.verify == nested.verify == VerifySpec("regex", {"pattern": "4"})
     assert (flat.hedge, nested.hedge) == (None, True)
+
+
+# -- a bug in a lane's pump ------------------------------------------------------------------
+
+
+def scripted_hedge(fast_answer: str) -> Config:
+    def lane(*script: list[Any]) -> dict[str, Any]:
+        return {"provider": "scripted", "script": list(script)}
+
+    return parse_config(
+        {
+            "models": {
+                "fast": lane(["answer", fast_answer], ["finish", "stop"]),
+                "deep": lane(
+                    ["thinking", "working it out", 5], ["answer", "42", 20], ["finish", "stop"]
+                ),
+                "hedge": {
+                    "provider": "hedge",
+                    "fast": "fast",
+                    "deep": "deep",
+                    "verifier": "regex",
+                    "verifier_options": {"pattern": "42"},
+                    "race": "always",
+                },
+            }
+        }
+    )
+
+
+def break_deep_pump(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deep's pump reads one event, then dies of a bug."""
+    import ponder.policies.hedge_race as race
+
+    async def broken(self: race.LaneRace) -> None:
+        async with contextlib.aclosing(self._events("deep")) as events:
+            async for _event in events:
+                raise RuntimeError("a bug in the pump")
+
+    monkeypatch.setattr(race.LaneRace, "_pump_deep", broken)
+
+
+async def test_a_crashed_deep_pump_ends_the_stream_with_an_internal_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Fast is rejected and deep's pump died: the request ends with a clear failure instead
+    of waiting for a lane that will never speak again."""
+    import asyncio
+
+    import tests.fakes  # noqa: F401  (registers the scripted provider)
+
+    break_deep_pump(monkeypatch)
+    events = await asyncio.wait_for(run(scripted_hedge("41")), 10)
+    assert_one_of_each(events)
+    failed = events[-1]
+    assert isinstance(failed, Failed) and failed.code == "internal_error"
+    assert "deep: internal error (RuntimeError)" in failed.message
+
+
+async def test_a_crashed_deep_pump_does_not_stop_an_accepted_fast_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asyncio
+
+    import tests.fakes  # noqa: F401
+
+    break_deep_pump(monkeypatch)
+    events = await asyncio.wait_for(run(scripted_hedge("42")), 10)
+    assert_one_of_each(events)
+    assert answer(events) == "42" and finished(events).served_by == "fast"

@@ -26,7 +26,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -49,7 +50,7 @@ from ponder.events import (
     now_ns,
 )
 from ponder.providers.base import Provider
-from ponder.providers.handover import closable
+from ponder.providers.handover import EventStream, closable
 from ponder.request import ChatRequest, ThinkingSettings
 from ponder.tokens import estimate_tokens
 from ponder.verify import Judgement, Verifier, judge
@@ -57,6 +58,7 @@ from ponder.verify import Judgement, Verifier, judge
 if TYPE_CHECKING:
     from ponder.policies.hedge import HedgeProvider
 
+log = logging.getLogger("ponder.hedge")
 Lane = Literal["fast", "deep"]
 NS_PER_S = 1_000_000_000
 QUEUE_SIZE = 64
@@ -165,8 +167,9 @@ class LaneRace:
     async def _events(self, lane: Lane) -> AsyncGenerator[Event, None]:
         """A lane's events, its exceptions turned into ``failed``, always ending in a terminal."""
         provider = self.providers[lane]
-        source = closable(provider.stream(_lane_request(self.request, lane == "deep")))
+        source: EventStream | None = None
         try:
+            source = closable(provider.stream(_lane_request(self.request, lane == "deep")))
             async for event in source:
                 yield event
                 if isinstance(event, Finished | Failed):
@@ -175,7 +178,21 @@ class LaneRace:
         except Exception as exc:
             yield _failure(exc, provider.name)
         finally:
-            await source.aclose()
+            if source is not None:
+                await source.aclose()
+
+    async def _guarded(self, lane: Lane, pump: Callable[[], Awaitable[None]]) -> None:
+        """A pump that dies of a bug still ends its lane: its failure (and, for fast, the
+        rejection the decision waits for) reach the queue, or the race would wait forever."""
+        try:
+            await pump()
+        except Exception as exc:
+            log.exception("hedge: the %s lane's pump failed", lane)
+            failed = _failure(exc, self.names[lane])
+            await self.queue.put((lane, failed))
+            if lane == "fast":
+                why = f"{self.names['fast']} failed: {failed.message}"
+                await self.queue.put(("fast", Judgement(False, why)))
 
     async def _pump_fast(self) -> None:
         answer: list[str] = []
@@ -228,7 +245,8 @@ class LaneRace:
         pumps = {"deep": self._pump_deep, "fast": self._pump_fast}
         order: tuple[Lane, Lane] = ("fast", "deep") if self.fast_first else ("deep", "fast")
         tasks: dict[Lane, asyncio.Task[None]] = {
-            lane: asyncio.create_task(pumps[lane](), name=f"ponder-hedge-{lane}") for lane in order
+            lane: asyncio.create_task(self._guarded(lane, pumps[lane]), name=f"ponder-hedge-{lane}")
+            for lane in order
         }
         try:
             async for event in self._decide(tasks):
