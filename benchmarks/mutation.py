@@ -210,6 +210,13 @@ MODULES: tuple[Module, ...] = (
         ),
     ),
     Module("server/parse", "src/ponder/server/parse.py", ("tests/test_server_parse.py",)),
+    # The hand-over of committed streams: its own tests and the policies' (which open and
+    # hand over through it).
+    Module(
+        "providers/handover",
+        "src/ponder/providers/handover.py",
+        ("tests/test_handover.py", "tests/test_policies.py"),
+    ),
     # The ponder request extension, split out of server/parse.py: the same tests.
     Module("server/extension", "src/ponder/server/extension.py", ("tests/test_server_parse.py",)),
     # The parameters all three doors read (split out of server/parse.py).

@@ -20,7 +20,7 @@ from ponder.policies.breaker import BreakerProvider, CircuitBreaker
 from ponder.policies.retry import RetryProvider
 from ponder.policies.settings import BreakerPolicy, RetryPolicy
 from ponder.providers.base import Provider
-from ponder.providers.handover import HandOver, Rest
+from ponder.providers.handover import HandOver, Rest, aclose_stream, closable
 from ponder.registry import register
 from ponder.request import ChatRequest
 
@@ -220,3 +220,29 @@ async def test_a_retry_wrapper_hands_over_and_closes_the_upstream_once() -> None
     assert log == []
     await stream.aclose()
     assert log == ["upstream closed"]
+
+
+async def test_a_rest_without_aclose_is_read_and_closed_quietly() -> None:
+    """A rest may be any async iterator (a class with ``__anext__`` only): closing skips it."""
+
+    class Plain:
+        def __init__(self) -> None:
+            self.items = [Answer("a"), Answer("b")]
+
+        def __aiter__(self) -> Plain:
+            return self
+
+        async def __anext__(self) -> Event:
+            if not self.items:
+                raise StopAsyncIteration
+            return self.items.pop(0)
+
+    async def opening() -> AsyncGenerator[Event | Rest, None]:
+        yield Rest(Plain())
+
+    stream = HandOver(opening())
+    assert (await anext(stream)).type == "answer"
+    await stream.aclose()  # no aclose on the rest: nothing to call, nothing raised
+    await aclose_stream(Plain())
+    with pytest.raises(AssertionError):
+        closable(Plain())
