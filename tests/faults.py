@@ -189,7 +189,6 @@ FAST_RETRY = "retries = { attempts = 2, backoff_ms = 10 }"
 def fault_config(faults: FaultServer) -> str:
     """The gateway's ponder.toml for the fault suite: one model per fault, with the policy
     that fault calls for, and ``backup`` (the clean path) as the fallback where one helps."""
-
     def model(name: str, url: str, *lines: str) -> str:
         body = "\n".join(lines)
         return f'[models.{name}]\nprovider = "openai"\nbase_url = "{url}"\n{body}\n'
@@ -208,21 +207,11 @@ def fault_config(faults: FaultServer) -> str:
         model("huge", faults.url("huge")),
         model("endless", faults.url("endless"), "timeouts = { ttfa_ms = 400 }", backup),
         model("endless_alone", faults.url("endless"), "timeouts = { ttfa_ms = 400 }"),
-        model(
-            "dribble",
-            faults.url("dribble"),
-            "retries = { attempts = 1 }",
-            "timeouts = { total_ms = 2500 }",
-            backup,
-        ),
+        model("dribble", faults.url("dribble"), "retries = { attempts = 1 }",
+              "timeouts = { total_ms = 2500 }", backup),
         model("http529_alone", faults.url("http529"), FAST_RETRY),
-        model(
-            "flaky",
-            faults.url("http503"),
-            "retries = { attempts = 1 }",
-            backup,
-            "breaker = { min_requests = 2, failure_rate = 0.5, cooldown_s = 600 }",
-        ),
+        model("flaky", faults.url("http503"), "retries = { attempts = 1 }", backup,
+              "breaker = { min_requests = 2, failure_rate = 0.5, cooldown_s = 600 }"),
     ]
     for status in (500, 502, 503, 529):
         parts.append(model(f"http{status}", faults.url(f"http{status}"), FAST_RETRY, backup))

@@ -36,46 +36,23 @@ def synthetic_rows(n_per_level: int = 6, levels: int = 6, seed: int = 0) -> list
                 p_fast = 1 / (1 + math.exp(-(4.5 - 1.5 * level)))
                 for mode in ("fast", "deep"):
                     ok = rng.random() < (p_fast if mode == "fast" else 0.97)
-                    e2e = 250 + 30 * level if mode == "fast" else 1500 + 900 * level
+                    e2e = (250 + 30 * level if mode == "fast" else 1500 + 900 * level)
                     e2e *= math.exp(rng.gauss(0, 0.1))
                     ttfa = 40.0 if mode == "fast" else e2e * 0.8
                     rows.append(_row(task_id, level, f"t{t}", prompt, mode, ok, e2e, ttfa))
     return rows
 
 
-def _row(
-    task_id: str,
-    level: int,
-    template: str,
-    prompt: str,
-    mode: str,
-    ok: bool,
-    e2e: float,
-    ttfa: float,
-) -> dict[str, Any]:
+def _row(task_id: str, level: int, template: str, prompt: str, mode: str, ok: bool,
+         e2e: float, ttfa: float) -> dict[str, Any]:
     return {
-        "schema": 1,
-        "suite": "arith",
-        "task_id": task_id,
-        "family": "mul",
-        "level": level,
-        "template": template,
-        "seed": 0,
-        "prompt": prompt,
-        "model": mode,
-        "mode": mode,
-        "attempt": 1,
-        "k": 1,
-        "retry_policy": "feedback",
-        "feedback": None,
+        "schema": 1, "suite": "arith", "task_id": task_id, "family": "mul", "level": level,
+        "template": template, "seed": 0, "prompt": prompt, "model": mode, "mode": mode,
+        "attempt": 1, "k": 1, "retry_policy": "feedback", "feedback": None,
         "verdict": {"ok": ok, "reason": "ok" if ok else "wrong value", "extracted": None},
-        "thinking": "",
-        "answer": "",
-        "verify_ms": 0.1,
+        "thinking": "", "answer": "", "verify_ms": 0.1,
         "meter": {"e2e_ms": e2e, "ttfa_ms": ttfa, "ttft_ms": 30.0},
-        "started_at": "2026-01-01T00:00:00Z",
-        "reference": None,
-        "error": None,
+        "started_at": "2026-01-01T00:00:00Z", "reference": None, "error": None,
     }
 
 

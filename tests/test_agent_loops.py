@@ -107,9 +107,7 @@ def one_turn(
     """(content, reasoning, tool calls, finish reason, request id) of one completion."""
     if not stream:
         raw = client.chat.completions.with_raw_response.create(
-            model=model,
-            messages=messages,
-            tools=[TOOL],  # type: ignore[arg-type, list-item]
+            model=model, messages=messages, tools=[TOOL]  # type: ignore[arg-type, list-item]
         )
         response = raw.parse()
         message = response.choices[0].message
@@ -125,10 +123,7 @@ def one_turn(
     content, reasoning, finish = "", "", None
     slots: dict[int, dict[str, str]] = {}
     with client.chat.completions.with_streaming_response.create(
-        model=model,
-        messages=messages,
-        tools=[TOOL],
-        stream=True,  # type: ignore[arg-type, list-item]
+        model=model, messages=messages, tools=[TOOL], stream=True  # type: ignore[arg-type, list-item]
     ) as raw:
         request_id = raw.headers.get("x-ponder-request-id")
         for chunk in raw.parse():
@@ -262,9 +257,7 @@ def test_nothing_to_restore_is_a_clear_400(rig: Rig, tmp_path: Path) -> None:
         before = len(upstream.requests)
         with pytest.raises(openai.BadRequestError) as info:
             rig.client().chat.completions.create(
-                model=model,
-                messages=history,
-                tools=[TOOL],  # type: ignore[arg-type, list-item]
+                model=model, messages=history, tools=[TOOL]  # type: ignore[arg-type, list-item]
             )
         error = info.value.body
         assert isinstance(error, dict)

@@ -546,7 +546,9 @@ def test_tool_use_blocks_stream_their_input() -> None:
         ("tool_call_end", 0, "tu_1", "run_sql", '{"q": "x"}'),
         ("tool_call_start", 1, events[4][2], "unknown"),
     ]
-    assert events[4][2].startswith("call_") and events[5:] == [("tool_call_delta", 1, '{"a": 1}')]
+    assert events[4][2].startswith("call_") and events[5:] == [
+        ("tool_call_delta", 1, '{"a": 1}')
+    ]
     assert plain(r.calls.close()) == [("tool_call_end", 1, events[4][2], "unknown", '{"a": 1}')]
 
 
@@ -655,19 +657,16 @@ async def test_the_stop_sequence_it_stopped_at_is_kept_and_only_then(
                 {"type": "message_stop"}]  # fmt: skip
 
     request = chat(thinking=OFF, stop=("|",))
-    events = await stream(
-        replay, request, *ended({"stop_reason": "stop_sequence", "stop_sequence": "|"})
-    )
+    events = await stream(replay, request,
+                          *ended({"stop_reason": "stop_sequence", "stop_sequence": "|"}))
     assert events[-1] == ("finished", "stop", None, None, None, None, "|")
     assert replay.requests[-1].json()["stop_sequences"] == ["|"]
     # A natural end names no sequence, even when the server sends one along.
-    events = await stream(
-        replay, request, *ended({"stop_reason": "end_turn", "stop_sequence": "|"})
-    )
+    events = await stream(replay, request,
+                          *ended({"stop_reason": "end_turn", "stop_sequence": "|"}))
     assert events[-1] == ("finished", "stop", None, None, None, None)
-    events = await stream(
-        replay, request, *ended({"stop_reason": "stop_sequence", "stop_sequence": None})
-    )
+    events = await stream(replay, request,
+                          *ended({"stop_reason": "stop_sequence", "stop_sequence": None}))
     assert events[-1] == ("finished", "stop", None, None, None, None)
 
 

@@ -107,6 +107,7 @@ def test_cli_lists_the_suites(capsys: pytest.CaptureFixture[str]) -> None:
         assert name in listed
 
 
+
 def test_a_mode_that_never_wins_says_why() -> None:
     # deep spends less machine time per task (fast retried its wrong answers) and is more
     # accurate: fast has no break-even against it, and the line gives both reasons.

@@ -28,35 +28,16 @@ from ponder.stub.schedule import Schedule
 from ponder.stub.server import StubServer, StubSettings
 
 
-def metrics(
-    ttft: float, ttfa: float | None, e2e: float, thinking: int = 10, answer: int = 5
-) -> Metrics:
-    return Metrics(
-        ttft_ms=ttft,
-        ttfa_ms=ttfa,
-        thinking_ms=(ttfa or e2e) - ttft,
-        e2e_ms=e2e,
-        input_tokens=3,
-        thinking_tokens=thinking,
-        answer_tokens=answer,
-        tokens_estimated=False,
-        decode_tps=None,
-        effective_tps=None,
-        itl_p50_ms=None,
-        itl_p95_ms=None,
-        itl_p99_ms=4.0,
-        finish_reason="stop",
-    )
+def metrics(ttft: float, ttfa: float | None, e2e: float, thinking: int = 10,
+            answer: int = 5) -> Metrics:
+    return Metrics(ttft_ms=ttft, ttfa_ms=ttfa, thinking_ms=(ttfa or e2e) - ttft, e2e_ms=e2e,
+                   input_tokens=3, thinking_tokens=thinking, answer_tokens=answer,
+                   tokens_estimated=False, decode_tps=None, effective_tps=None, itl_p50_ms=None,
+                   itl_p95_ms=None, itl_p99_ms=4.0, finish_reason="stop")
 
 
-def record(
-    i: int,
-    started: float,
-    m: Metrics,
-    warm: bool = False,
-    error: str | None = None,
-    gaps: tuple[float, ...] = (),
-) -> RequestRecord:
+def record(i: int, started: float, m: Metrics, warm: bool = False,
+           error: str | None = None, gaps: tuple[float, ...] = ()) -> RequestRecord:
     return RequestRecord(0, "s", i, started, warm, Outcome(m, error, gaps))
 
 
@@ -100,13 +81,8 @@ def test_a_request_meets_an_slo_only_when_it_succeeded_and_every_bound_holds() -
 
 def test_slo_parsing() -> None:
     assert parse_slo("ttfa=2000, e2e_ms=30000") == {"ttfa": 2000.0, "e2e": 30000.0}
-    for bad, says in (
-        ("ttfa", "METRIC=MS"),
-        ("speed=3", "METRIC=MS"),
-        ("ttfa=fast", "not a"),
-        ("ttfa=0", "> 0"),
-        ("", "empty"),
-    ):
+    for bad, says in (("ttfa", "METRIC=MS"), ("speed=3", "METRIC=MS"), ("ttfa=fast", "not a"),
+                      ("ttfa=0", "> 0"), ("", "empty")):
         with pytest.raises(SLOError, match=says):
             parse_slo(bad)
 
@@ -117,19 +93,15 @@ def test_one_request_steps_use_its_e2e_as_the_window() -> None:
 
 
 def test_knee_is_the_step_with_the_most_goodput() -> None:
-    rows = [
-        summarise(i, f"s{i}", "constant", i, [record(1, 0.0, metrics(1, 2, e2e))], {})
-        for i, e2e in enumerate((1000, 250, 500))
-    ]
+    rows = [summarise(i, f"s{i}", "constant", i, [record(1, 0.0, metrics(1, 2, e2e))], {})
+            for i, e2e in enumerate((1000, 250, 500))]
     best = knee(rows)
     assert best is not None and best.name == "s1"
 
 
 def test_profiles_and_sweep_rates() -> None:
-    assert fixed_steps("concurrent", (1, 8), (), 256) == [
-        Step("concurrent", 1),
-        Step("concurrent", 8),
-    ]
+    assert fixed_steps("concurrent", (1, 8), (), 256) == [Step("concurrent", 1),
+                                                          Step("concurrent", 8)]
     assert [s.name for s in fixed_steps("sweep", (), (), 64)] == ["synchronous", "throughput 64"]
     assert fixed_steps("poisson", (), (2.5,), 9)[0].name == "poisson 2.5/s"
     with pytest.raises(ProfileError, match="--concurrency"):
@@ -155,7 +127,7 @@ def test_chunked_body_refuses_a_bad_size_line() -> None:
 
 @pytest.mark.parametrize("cut", range(1, 30))
 def test_sse_data_whatever_the_boundaries(cut: int) -> None:
-    wire = b': keep-alive\n\ndata: {"a":1}\r\n\r\ndata: x\ndata: y\n\ndata: [DONE]'
+    wire = b": keep-alive\n\ndata: {\"a\":1}\r\n\r\ndata: x\ndata: y\n\ndata: [DONE]"
     sse = SSEData()
     events = sse.feed(wire[:cut]) + sse.feed(wire[cut:]) + sse.close()
     assert events == ['{"a":1}', "x\ny", "[DONE]"]
@@ -207,13 +179,8 @@ def test_endpoint_needs_an_http_url() -> None:
 
 async def test_a_capped_step_runs_its_requests_and_marks_warmup(stub: StubServer) -> None:
     target = EndpointTarget(stub.base_url, "m")
-    run = await run_step(
-        target,
-        Step("concurrent", 3),
-        0,
-        ["a", "b"],
-        Limits(duration_s=None, max_requests=7, warmup_s=0),
-    )
+    run = await run_step(target, Step("concurrent", 3), 0, ["a", "b"],
+                         Limits(duration_s=None, max_requests=7, warmup_s=0))
     await target.aclose()
     assert len(run.records) == 7 and not any(r.warmup for r in run.records)
     assert [r.index for r in run.records] == list(range(7))
@@ -222,13 +189,9 @@ async def test_a_capped_step_runs_its_requests_and_marks_warmup(stub: StubServer
 async def test_a_run_writes_jsonl_csv_and_a_self_contained_report(
     stub: StubServer, tmp_path: Path
 ) -> None:
-    settings = SpeedSettings(
-        profile="sweep",
-        sweep_rates=2,
-        out=tmp_path,
-        limits=Limits(duration_s=None, max_requests=4, max_concurrency=4),
-        slo={"ttfa": 60_000},
-    )
+    settings = SpeedSettings(profile="sweep", sweep_rates=2, out=tmp_path,
+                             limits=Limits(duration_s=None, max_requests=4, max_concurrency=4),
+                             slo={"ttfa": 60_000})
     result = await run_speed_async(EndpointTarget(stub.base_url, "m"), settings, ["p"])
     names = [r.name for r in result.rows]
     assert names[:2] == ["synchronous", "throughput 4"] and len(names) == 4
@@ -243,13 +206,8 @@ async def test_a_run_writes_jsonl_csv_and_a_self_contained_report(
     assert float(rows[0]["thinking_tok_per_s"]) > 0 and rows[0]["ttfa_p99_ms"]
     html = (tmp_path / "report.html").read_text()
     assert html.count("<svg") == 3
-    for title in (
-        "TTFT and TTFA vs load",
-        "Throughput and goodput",
-        "thinking vs answer",
-        "TPOT = (E2E − TTFT) / (output tokens − 1)",
-        "knee: ",
-    ):
+    for title in ("TTFT and TTFA vs load", "Throughput and goodput", "thinking vs answer",
+                  "TPOT = (E2E − TTFT) / (output tokens − 1)", "knee: "):
         assert title in html
     assert not re.search(r"(src|href)\s*=", html)
     assert json.loads((tmp_path / "run.json").read_text())["profile"] == "sweep"
@@ -276,17 +234,11 @@ def test_cli_errors(args: list[str], says: str, capsys: pytest.CaptureFixture[st
     assert says in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(
-    ("args", "says"),
-    [
-        (["--slo", "ttfa"], "METRIC=MS"),
-        (["--rate", "0"], "numbers > 0"),
-        (["--profile", "burst"], "invalid choice"),
-    ],
-)
-def test_cli_argument_errors(
-    args: list[str], says: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.mark.parametrize(("args", "says"), [(["--slo", "ttfa"], "METRIC=MS"),
+                                            (["--rate", "0"], "numbers > 0"),
+                                            (["--profile", "burst"], "invalid choice")])
+def test_cli_argument_errors(args: list[str], says: str,
+                             capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["bench", "speed", "--model", "m", *args])
     assert exit_info.value.code == 2
@@ -322,39 +274,20 @@ def stub_process() -> Iterator[str]:
 
 
 @pytest.mark.parametrize("through", ["base-url", "config"])
-def test_cli_run_against_the_stub(
-    stub_process: str, through: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_cli_run_against_the_stub(stub_process: str, through: str, tmp_path: Path,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
     if through == "base-url":
         where = ["--model", "m", "--base-url", stub_process]
     else:
         config = tmp_path / "ponder.toml"
-        config.write_text(
-            f'[models.stub]\nprovider = "openai"\nbase_url = "{stub_process}"\n'
-            "thinking = { enabled = true }\n"
-        )
+        config.write_text(f'[models.stub]\nprovider = "openai"\nbase_url = "{stub_process}"\n'
+                          "thinking = { enabled = true }\n")
         where = ["--config", str(config), "--model", "stub"]
     out = tmp_path / "run"
     lead, rest = (where[:2], where[2:]) if through == "config" else ([], where)
-    args = [
-        *lead,
-        "bench",
-        "speed",
-        *rest,
-        "--profile",
-        "concurrent",
-        "--concurrency",
-        "1,2",
-        "--duration",
-        "0",
-        "--max-requests",
-        "3",
-        "--warmup",
-        "0",
-        "--no-progress",
-        "--out",
-        str(out),
-    ]
+    args = [*lead, "bench", "speed", *rest, "--profile", "concurrent",
+            "--concurrency", "1,2", "--duration", "0", "--max-requests", "3", "--warmup", "0",
+            "--no-progress", "--out", str(out)]
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "concurrent 1" in printed and "concurrent 2" in printed and "TPOT =" in printed
@@ -385,28 +318,20 @@ async def test_the_lean_client_splits_inline_think_tags() -> None:
     """A server that writes its thoughts inline (Qwen3/R1 via llama.cpp or Ollama's /v1)."""
     import asyncio
 
-    frames = [
-        {"content": "<thi"},
-        {"content": "nk>two plus two"},
-        {"content": "</think>"},
-        {"content": "4"},
-    ]
+    frames = [{"content": "<thi"}, {"content": "nk>two plus two"}, {"content": "</think>"},
+              {"content": "4"}]
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
         length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
         await reader.readexactly(length)
-        body = b"".join(
-            b"data: %s\n\n"
-            % json.dumps({"choices": [{"index": 0, "delta": d, "finish_reason": None}]}).encode()
-            for d in frames
-        )
+        body = b"".join(b"data: %s\n\n" % json.dumps(
+            {"choices": [{"index": 0, "delta": d, "finish_reason": None}]}).encode()
+            for d in frames)
         body += b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
         body += b"data: [DONE]\n\n"
-        writer.write(
-            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
-            b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(body), body)
-        )
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                     b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(body), body))
         await writer.drain()
         writer.close()
 

@@ -20,97 +20,36 @@ from ponder.bench.stats import (
 
 
 def attempt(
-    task: str,
-    n: int,
-    ok: bool,
-    cost: float | None,
-    *,
-    thinking: int = 0,
-    answer: int = 0,
+    task: str, n: int, ok: bool, cost: float | None, *, thinking: int = 0, answer: int = 0,
     extra: dict[str, Any] | None = None,
 ) -> AttemptRecord:
     meter: dict[str, Any] = {
-        "e2e_ms": 100.0,
-        "ttfa_ms": 10.0,
-        "thinking_tokens": thinking,
-        "answer_tokens": answer,
+        "e2e_ms": 100.0, "ttfa_ms": 10.0, "thinking_tokens": thinking, "answer_tokens": answer,
     }
     return AttemptRecord(
-        suite="s",
-        task_id=task,
-        family="f",
-        level=1,
-        template="t",
-        seed=0,
-        prompt="p",
-        model="m",
-        mode="m",
-        attempt=n,
-        k=3,
-        retry_policy="feedback",
-        feedback=None,
-        verdict=VerdictRecord(ok, "r"),
-        thinking="",
-        answer="a",
-        meter=meter,
-        verify_ms=0.0,
-        started_at="2026-01-01T00:00:00Z",
-        cost_usd=cost,
-        extra=extra or {},
+        suite="s", task_id=task, family="f", level=1, template="t", seed=0, prompt="p",
+        model="m", mode="m", attempt=n, k=3, retry_policy="feedback", feedback=None,
+        verdict=VerdictRecord(ok, "r"), thinking="", answer="a", meter=meter, verify_ms=0.0,
+        started_at="2026-01-01T00:00:00Z", cost_usd=cost, extra=extra or {},
     )
 
 
 def test_a_chain_costs_and_generates_until_its_first_accepted_attempt() -> None:
     records = [
-        attempt(
-            "a",
-            1,
-            False,
-            0.25,
-            thinking=3,
-            answer=4,
-            extra={"cancelled_tokens": {"fast": 2, "deep": 1}, "served_by": "fast"},
-        ),
-        attempt(
-            "a",
-            2,
-            True,
-            0.5,
-            thinking=5,
-            answer=6,
-            extra={"unserved_tokens": 7, "served_by": "deep"},
-        ),
+        attempt("a", 1, False, 0.25, thinking=3, answer=4,
+                extra={"cancelled_tokens": {"fast": 2, "deep": 1}, "served_by": "fast"}),
+        attempt("a", 2, True, 0.5, thinking=5, answer=6,
+                extra={"unserved_tokens": 7, "served_by": "deep"}),
         # After the accepted attempt: in the per-attempt costs, in nothing else.
-        attempt(
-            "a",
-            3,
-            True,
-            1.0,
-            thinking=100,
-            answer=100,
-            extra={"cancelled_tokens": {"fast": 50}, "served_by": "fast"},
-        ),
+        attempt("a", 3, True, 1.0, thinking=100, answer=100,
+                extra={"cancelled_tokens": {"fast": 50}, "served_by": "fast"}),
     ]
     (a,) = reduce_chains(records)
     assert a == ChainResult(
-        key=("s", "a", 0, "m"),
-        suite="s",
-        family="f",
-        level=1,
-        model="m",
-        mode="m",
-        policy="feedback",
-        k=3,
-        attempts=3,
-        correct=2,
-        first_ok=2,
-        spent_ms=200.0,
-        ttfa_ms=(10.0, 10.0, 10.0),
-        first_e2e_ms=100.0,
-        cost_usd=0.75,
-        attempt_costs=(0.25, 0.5, 1.0),
-        tokens=3 + 4 + 5 + 6 + 7,
-        cancelled_tokens=3,
+        key=("s", "a", 0, "m"), suite="s", family="f", level=1, model="m", mode="m",
+        policy="feedback", k=3, attempts=3, correct=2, first_ok=2, spent_ms=200.0,
+        ttfa_ms=(10.0, 10.0, 10.0), first_e2e_ms=100.0, cost_usd=0.75,
+        attempt_costs=(0.25, 0.5, 1.0), tokens=3 + 4 + 5 + 6 + 7, cancelled_tokens=3,
         served_by=("fast", "deep"),
     )
 
@@ -129,34 +68,15 @@ def test_an_unpriced_attempt_makes_the_chain_cost_unknown() -> None:
 
 
 def chain(
-    cost: float | None,
-    solved: bool,
-    attempt_costs: tuple[float | None, ...],
-    *,
-    tokens: int = 0,
-    cancelled: int = 0,
-    served_by: tuple[str, ...] = (),
+    cost: float | None, solved: bool, attempt_costs: tuple[float | None, ...], *,
+    tokens: int = 0, cancelled: int = 0, served_by: tuple[str, ...] = (),
 ) -> ChainResult:
     return ChainResult(
-        key=("s", f"t{cost}{solved}{attempt_costs}", 1, "m"),
-        suite="s",
-        family="f",
-        level=1,
-        model="m",
-        mode="m",
-        policy="feedback",
-        k=2,
-        attempts=len(attempt_costs) or 1,
-        correct=int(solved),
-        first_ok=1 if solved else None,
-        spent_ms=1000.0,
-        ttfa_ms=(),
-        first_e2e_ms=1000.0,
-        cost_usd=cost,
-        attempt_costs=attempt_costs,
-        tokens=tokens,
-        cancelled_tokens=cancelled,
-        served_by=served_by,
+        key=("s", f"t{cost}{solved}{attempt_costs}", 1, "m"), suite="s", family="f", level=1,
+        model="m", mode="m", policy="feedback", k=2, attempts=len(attempt_costs) or 1,
+        correct=int(solved), first_ok=1 if solved else None, spent_ms=1000.0, ttfa_ms=(),
+        first_e2e_ms=1000.0, cost_usd=cost, attempt_costs=attempt_costs, tokens=tokens,
+        cancelled_tokens=cancelled, served_by=served_by,
     )
 
 
@@ -168,28 +88,12 @@ def test_a_priced_summary_exactly() -> None:
     ]
     s = summarize(chains, "m", "s", "1")
     assert s == Summary(
-        model="m",
-        mode="m",
-        suite="s",
-        level="1",
-        tasks=3,
-        attempts=5,
-        k=2,
-        policy="feedback",
-        pass_at_1=2 / 3,
-        pass_at_k=2 / 3,
-        solved=2 / 3,
-        ttfa_p50_ms=None,
-        ttfa_p90_ms=None,
-        first_e2e_mean_ms=1000.0,
-        spent_mean_ms=1000.0,
-        ttc_p50_ms=1000.0,
-        ttc_p90_ms=None,
-        cost_per_attempt_usd=2.0 / 5,
-        cost_per_task_usd=2.0 / 3,
-        cost_per_correct_usd=1.0,
-        tokens_mean=20.0,
-        cancelled_tokens_mean=2.0,
+        model="m", mode="m", suite="s", level="1", tasks=3, attempts=5, k=2,
+        policy="feedback", pass_at_1=2 / 3, pass_at_k=2 / 3, solved=2 / 3,
+        ttfa_p50_ms=None, ttfa_p90_ms=None, first_e2e_mean_ms=1000.0, spent_mean_ms=1000.0,
+        ttc_p50_ms=1000.0, ttc_p90_ms=None,
+        cost_per_attempt_usd=2.0 / 5, cost_per_task_usd=2.0 / 3, cost_per_correct_usd=1.0,
+        tokens_mean=20.0, cancelled_tokens_mean=2.0,
         served_by=(("deep", 0.25), ("fast", 0.75)),
     )
 
@@ -198,9 +102,7 @@ def test_summary_cost_fields_when_something_is_unpriced_or_nothing_correct() -> 
     # One attempt unpriced after the accepted one: the chains are priced, the attempts not.
     some = summarize([chain(0.5, True, (0.5, None)), chain(0.25, True, (0.25,))], "m", "s", "1")
     assert (some.cost_per_attempt_usd, some.cost_per_task_usd, some.cost_per_correct_usd) == (
-        None,
-        0.375,
-        0.375,
+        None, 0.375, 0.375,
     )
     # A chain of unknown cost: no per-task or per-correct figure.
     unknown = summarize([chain(None, True, (None,)), chain(0.5, True, (0.5,))], "m", "s", "1")
@@ -219,24 +121,10 @@ def test_summary_cost_fields_when_something_is_unpriced_or_nothing_correct() -> 
 
 def priced(model: str, cost: float | None, solved: float) -> Summary:
     return Summary(
-        model=model,
-        mode=model,
-        suite="all",
-        level="all",
-        tasks=4,
-        attempts=4,
-        k=1,
-        policy="feedback",
-        pass_at_1=solved,
-        pass_at_k=solved,
-        solved=solved,
-        ttfa_p50_ms=None,
-        ttfa_p90_ms=None,
-        first_e2e_mean_ms=1.0,
-        spent_mean_ms=1.0,
-        ttc_p50_ms=None,
-        ttc_p90_ms=None,
-        cost_per_task_usd=cost,
+        model=model, mode=model, suite="all", level="all", tasks=4, attempts=4, k=1,
+        policy="feedback", pass_at_1=solved, pass_at_k=solved, solved=solved,
+        ttfa_p50_ms=None, ttfa_p90_ms=None, first_e2e_mean_ms=1.0, spent_mean_ms=1.0,
+        ttc_p50_ms=None, ttc_p90_ms=None, cost_per_task_usd=cost,
     )
 
 
@@ -269,9 +157,7 @@ def test_break_even_usd_cases(
 
 def test_break_evens_usd_are_against_the_cheapest_priced_model() -> None:
     rows = [
-        priced("deep", 1.5, 0.75),
-        priced("cheap", 0.5, 0.5),
-        priced("free", None, 1.0),
+        priced("deep", 1.5, 0.75), priced("cheap", 0.5, 0.5), priced("free", None, 1.0),
         priced("mid", 1.0, 0.5),
     ]
     assert break_evens_usd(rows) == {"deep": 4.0, "mid": None}

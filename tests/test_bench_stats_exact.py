@@ -25,41 +25,16 @@ from ponder.bench.stats import (
 
 
 def attempt(
-    task: str,
-    model: str,
-    n: int,
-    ok: bool,
-    e2e: float,
-    *,
-    verify: float = 0.0,
-    ttfa: float | None = 10.0,
-    level: int = 1,
-    suite: str = "arith",
-    k: int = 3,
-    mode: str | None = None,
-    policy: str = "feedback",
+    task: str, model: str, n: int, ok: bool, e2e: float, *, verify: float = 0.0,
+    ttfa: float | None = 10.0, level: int = 1, suite: str = "arith", k: int = 3,
+    mode: str | None = None, policy: str = "feedback",
 ) -> AttemptRecord:
     meter: dict[str, Any] = {"e2e_ms": e2e, "ttfa_ms": ttfa}
     return AttemptRecord(
-        suite=suite,
-        task_id=task,
-        family="add",
-        level=level,
-        template="t",
-        seed=0,
-        prompt="p",
-        model=model,
-        mode=mode or model,
-        attempt=n,
-        k=k,
-        retry_policy=policy,
-        feedback=None,
-        verdict=VerdictRecord(ok, "r"),
-        thinking="",
-        answer="a",
-        meter=meter,
-        verify_ms=verify,
-        started_at="2026-01-01T00:00:00Z",
+        suite=suite, task_id=task, family="add", level=level, template="t", seed=0,
+        prompt="p", model=model, mode=mode or model, attempt=n, k=k, retry_policy=policy,
+        feedback=None, verdict=VerdictRecord(ok, "r"), thinking="", answer="a", meter=meter,
+        verify_ms=verify, started_at="2026-01-01T00:00:00Z",
     )
 
 
@@ -73,20 +48,9 @@ def test_chains_stop_counting_at_the_first_accepted_attempt() -> None:
     ]
     a, b = reduce_chains(records)
     assert a == ChainResult(
-        key=("arith", "a", 0, "deep"),
-        suite="arith",
-        family="add",
-        level=1,
-        model="deep",
-        mode="deep",
-        policy="feedback",
-        k=3,
-        attempts=3,
-        correct=2,
-        first_ok=2,
-        spent_ms=306.0,
-        ttfa_ms=(40.0, 10.0),
-        first_e2e_ms=100.0,
+        key=("arith", "a", 0, "deep"), suite="arith", family="add", level=1, model="deep",
+        mode="deep", policy="feedback", k=3, attempts=3, correct=2, first_ok=2,
+        spent_ms=306.0, ttfa_ms=(40.0, 10.0), first_e2e_ms=100.0,
         attempt_costs=(None, None, None),  # no prices in these records
     )
     assert a.solved and a.ttc_ms == 306.0
@@ -95,34 +59,13 @@ def test_chains_stop_counting_at_the_first_accepted_attempt() -> None:
     assert b.mode == "fast"  # a tie goes to the mode seen first
 
 
-def chain(
-    model: str,
-    spent: float,
-    first_ok: int | None,
-    attempts: int,
-    correct: int,
-    *,
-    suite: str = "s",
-    level: int = 1,
-    policy: str = "feedback",
-    k: int = 3,
-    mode: str | None = None,
-    ttfa: tuple[float, ...] = (100.0,),
-) -> ChainResult:
+def chain(model: str, spent: float, first_ok: int | None, attempts: int, correct: int,
+          *, suite: str = "s", level: int = 1, policy: str = "feedback", k: int = 3,
+          mode: str | None = None, ttfa: tuple[float, ...] = (100.0,)) -> ChainResult:
     return ChainResult(
-        key=(suite, f"t{spent}{first_ok}", level, model),
-        suite=suite,
-        family="f",
-        level=level,
-        model=model,
-        mode=mode or model,
-        policy=policy,
-        k=k,
-        attempts=attempts,
-        correct=correct,
-        first_ok=first_ok,
-        spent_ms=spent,
-        ttfa_ms=ttfa,
+        key=(suite, f"t{spent}{first_ok}", level, model), suite=suite, family="f", level=level,
+        model=model, mode=mode or model, policy=policy, k=k, attempts=attempts,
+        correct=correct, first_ok=first_ok, spent_ms=spent, ttfa_ms=ttfa,
         first_e2e_ms=spent / attempts,
     )
 
@@ -134,23 +77,10 @@ def test_a_feedback_summary_exactly() -> None:
         chain("deep", 6000, None, 3, 0, ttfa=(40.0,)),
     ]
     assert summarize(chains, "deep", "s", "1") == Summary(
-        model="deep",
-        mode="deep",
-        suite="s",
-        level="1",
-        tasks=3,
-        attempts=6,
-        k=3,
-        policy="feedback",
-        pass_at_1=1 / 3,
-        pass_at_k=2 / 3,
-        solved=2 / 3,
-        ttfa_p50_ms=25.0,
-        ttfa_p90_ms=37.0,
-        first_e2e_mean_ms=(1000 + 1500 + 2000) / 3,
-        spent_mean_ms=10000 / 3,
-        ttc_p50_ms=3000.0,
-        ttc_p90_ms=None,
+        model="deep", mode="deep", suite="s", level="1", tasks=3, attempts=6, k=3,
+        policy="feedback", pass_at_1=1 / 3, pass_at_k=2 / 3, solved=2 / 3,
+        ttfa_p50_ms=25.0, ttfa_p90_ms=37.0, first_e2e_mean_ms=(1000 + 1500 + 2000) / 3,
+        spent_mean_ms=10000 / 3, ttc_p50_ms=3000.0, ttc_p90_ms=None,
     )
 
 
@@ -192,8 +122,7 @@ def test_pass_at_k_bounds_are_inclusive() -> None:
 
 def test_cdf_merges_ties_and_quantile_is_the_first_step_reaching_q() -> None:
     assert ttc_cdf([(2.0, True), (1.0, True), (2.0, True), (5.0, False)]) == [
-        (1.0, 0.25),
-        (2.0, 0.75),
+        (1.0, 0.25), (2.0, 0.75),
     ]
     assert ttc_cdf([]) == []
     obs = [(1.0, True), (2.0, True), (3.0, True)]
@@ -213,38 +142,21 @@ def test_headline_and_by_level_orders() -> None:
     ]
     rows = headline(chains, ["fast", "deep", "missing"])
     assert [(r.model, r.suite, r.level, r.tasks) for r in rows] == [
-        ("fast", "all", "all", 2),
-        ("deep", "all", "all", 2),
+        ("fast", "all", "all", 2), ("deep", "all", "all", 2),
     ]
     levels = by_level(chains, ["fast", "deep"])
     assert [(r.suite, r.level, r.model) for r in levels] == [
-        ("a", "1", "fast"),
-        ("a", "1", "other"),
-        ("a", "3", "deep"),
-        ("b", "2", "fast"),
-        ("b", "2", "deep"),
+        ("a", "1", "fast"), ("a", "1", "other"), ("a", "3", "deep"),
+        ("b", "2", "fast"), ("b", "2", "deep"),
     ]
 
 
 def summary(model: str, spent_s: float, solved: float) -> Summary:
     return Summary(
-        model=model,
-        mode=model,
-        suite="all",
-        level="all",
-        tasks=10,
-        attempts=10,
-        k=1,
-        policy="feedback",
-        pass_at_1=solved,
-        pass_at_k=solved,
-        solved=solved,
-        ttfa_p50_ms=None,
-        ttfa_p90_ms=None,
-        first_e2e_mean_ms=spent_s * 1000,
-        spent_mean_ms=spent_s * 1000,
-        ttc_p50_ms=None,
-        ttc_p90_ms=None,
+        model=model, mode=model, suite="all", level="all", tasks=10, attempts=10, k=1,
+        policy="feedback", pass_at_1=solved, pass_at_k=solved, solved=solved,
+        ttfa_p50_ms=None, ttfa_p90_ms=None, first_e2e_mean_ms=spent_s * 1000,
+        spent_mean_ms=spent_s * 1000, ttc_p50_ms=None, ttc_p90_ms=None,
     )
 
 
@@ -276,8 +188,7 @@ def test_break_evens_are_against_the_fastest_model() -> None:
 
 
 def test_time_to_correct_quantiles_when_most_tasks_pass() -> None:
-    chains = [
-        chain("m", float(t), 1, 1, 1) for t in (100, 200, 300, 400, 500, 600, 700, 800, 900, 1000)
-    ]
+    chains = [chain("m", float(t), 1, 1, 1) for t in (100, 200, 300, 400, 500, 600, 700, 800,
+                                                       900, 1000)]
     s = summarize(chains, "m", "all", "all")
     assert (s.ttc_p50_ms, s.ttc_p90_ms) == (500.0, 900.0)

@@ -22,10 +22,7 @@ def test_defaults_define_fast_and_deep_on_the_embedded_model(
     hedge = config.model("hedge")
     assert hedge.provider == "hedge"
     assert dict(hedge.options) == {
-        "fast": "fast",
-        "deep": "deep",
-        "verifier": "embedded",
-        "race": "when_it_pays",
+        "fast": "fast", "deep": "deep", "verifier": "embedded", "race": "when_it_pays"
     }
 
 

@@ -163,11 +163,8 @@ def test_cost_in_extras_traces_and_metrics(tmp_path: Path) -> None:
         unpriced = _post(server.base_url, "unpriced")
         streamed = httpx.post(
             server.base_url + "/v1/chat/completions",
-            json={
-                "model": "priced",
-                "stream": True,
-                "messages": [{"role": "user", "content": "hi"}],
-            },
+            json={"model": "priced", "stream": True,
+                  "messages": [{"role": "user", "content": "hi"}]},
             timeout=10,
         )
         trace = _trace(server.base_url, priced.headers["x-ponder-request-id"])

@@ -127,9 +127,7 @@ async def test_auto_routes_and_says_why() -> None:
     assert isinstance(started, Started)
     # The reason also says why auto did not hedge (no verifier recognises "q").
     assert (started.model, started.mode, started.reason) == (
-        "deep",
-        "deep",
-        "test says deep; not hedged: the embedded verifier does not apply",
+        "deep", "deep", "test says deep; not hedged: the embedded verifier does not apply"
     )
     assert started.estimates == {"p_fast": 0.2}
 
@@ -144,16 +142,12 @@ def test_mode_follows_thinking_switch() -> None:
 async def test_last_thought_step_is_named_before_the_answer() -> None:
     # The final sentence has no terminator, so only closing the narrator can name it; that
     # must happen when the answer starts, not at the end of the stream.
-    events = await run(
-        engine_with(
-            [
-                ["thinking", "The question asks for a sum. Then check the result"],
-                ["answer", "42"],
-                ["answer", " done"],
-                ["finish", "stop"],
-            ]
-        )
-    )
+    events = await run(engine_with([
+        ["thinking", "The question asks for a sum. Then check the result"],
+        ["answer", "42"],
+        ["answer", " done"],
+        ["finish", "stop"],
+    ]))
     first_answer = next(i for i, e in enumerate(events) if isinstance(e, Answer))
     labels_before = [e for e in events[:first_answer] if isinstance(e, Progress)]
     labels_after = [e for e in events[first_answer:] if isinstance(e, Progress)]

@@ -20,15 +20,8 @@ from ponder.router.rules import RuleRouter
 from ponder.tokens import estimate_tokens
 
 TIMING_KEYS = {
-    "ttft_ms",
-    "ttfa_ms",
-    "thinking_ms",
-    "e2e_ms",
-    "decode_tps",
-    "effective_tps",
-    "itl_p50_ms",
-    "itl_p95_ms",
-    "itl_p99_ms",
+    "ttft_ms", "ttfa_ms", "thinking_ms", "e2e_ms", "decode_tps", "effective_tps",
+    "itl_p50_ms", "itl_p95_ms", "itl_p99_ms",
 }
 
 
@@ -91,18 +84,10 @@ def without_times(events: list[Event]) -> list[Any]:
 
 
 async def test_the_exact_sequence_of_a_thought_then_an_answer() -> None:
-    events = await events_of(
-        engine(
-            [
-                ["thinking", "ab"],
-                ["thinking", "cd"],
-                ["answer", ""],
-                ["answer", "x"],
-                ["answer", "yz"],
-                ["finish", "stop"],
-            ]
-        )
-    )
+    events = await events_of(engine([
+        ["thinking", "ab"], ["thinking", "cd"], ["answer", ""], ["answer", "x"],
+        ["answer", "yz"], ["finish", "stop"],
+    ]))
     started = events[0]
     assert isinstance(started, Started)
     assert without_times(events[1:]) == [
@@ -140,7 +125,9 @@ async def test_thoughts_that_never_reach_an_answer_are_closed_at_the_finish() ->
 
 
 async def test_reported_usage_is_fed_to_the_meter_and_not_estimated_again() -> None:
-    events = await events_of(engine([["answer", "hi"], ["usage", [3, 0, 7]], ["finish", "stop"]]))
+    events = await events_of(
+        engine([["answer", "hi"], ["usage", [3, 0, 7]], ["finish", "stop"]])
+    )
     assert without_times(events[1:]) == [
         Progress("last step", 0, at_ns=0),
         Progress("checked", 1, at_ns=0),
@@ -158,11 +145,8 @@ async def test_a_stream_without_a_finish_is_broken_by_name() -> None:
     assert without_times(events[-2:]) == [
         Usage(None, estimate_tokens("ab"), estimate_tokens("x"), estimated=True, at_ns=0),
         Failed(
-            side="upstream",
-            code="stream_broken",
-            retryable=True,
-            message="m: the stream ended without a finish signal.",
-            at_ns=0,
+            side="upstream", code="stream_broken", retryable=True,
+            message="m: the stream ended without a finish signal.", at_ns=0,
         ),
     ]
 

@@ -75,10 +75,8 @@ class NoToolsProvider(ListedProvider):
 
 def engine_of(events: list[list[Any]], **kwargs: Any) -> Engine:
     config = parse_config(
-        {
-            "models": {"m": {"provider": "listed-events", "events": events}},
-            "router": {"kind": "rules"},
-        }
+        {"models": {"m": {"provider": "listed-events", "events": events}},
+         "router": {"kind": "rules"}}
     )
     return Engine(config, narrator_factory=CountingNarrator, **kwargs)
 
@@ -101,19 +99,15 @@ def untimed(events: list[Event]) -> list[Any]:
 
 
 async def test_wrappers_steps_share_the_count_and_markers_pass_unchanged() -> None:
-    events = await events_of(
-        engine_of(
-            [
-                ["thinking", "ab"],
-                ["progress", "hedge: racing", 0],  # renumbered after the narrator's step 0
-                ["progress", "fell back to fast", -1],  # a marker: as it is, and not counted
-                ["progress", "hedge: deep wins", 7],
-                ["thinking", "cd"],
-                ["answer", "x"],
-                ["finish", "stop"],
-            ]
-        )
-    )
+    events = await events_of(engine_of([
+        ["thinking", "ab"],
+        ["progress", "hedge: racing", 0],  # renumbered after the narrator's step 0
+        ["progress", "fell back to fast", -1],  # a marker: as it is, and not counted
+        ["progress", "hedge: deep wins", 7],
+        ["thinking", "cd"],
+        ["answer", "x"],
+        ["finish", "stop"],
+    ]))
     assert untimed(events) == [
         Thinking("ab", at_ns=0),
         Progress("saw ab", 0, at_ns=0),
@@ -140,17 +134,13 @@ async def test_a_wrappers_first_step_is_step_zero() -> None:
 
 
 async def test_a_tool_call_names_its_step_and_later_thoughts_start_a_new_narration() -> None:
-    events = await events_of(
-        engine_of(
-            [
-                ["thinking", "ab"],
-                ["tool", 0, "call_1", "get_weather"],
-                ["thinking", "cd"],
-                ["tool", 1, "call_2", "get_time"],
-                ["finish", "tool_calls"],
-            ]
-        )
-    )
+    events = await events_of(engine_of([
+        ["thinking", "ab"],
+        ["tool", 0, "call_1", "get_weather"],
+        ["thinking", "cd"],
+        ["tool", 1, "call_2", "get_time"],
+        ["finish", "tool_calls"],
+    ]))
     assert untimed(events) == [
         Thinking("ab", at_ns=0),
         Progress("saw ab", 0, at_ns=0),
@@ -163,13 +153,8 @@ async def test_a_tool_call_names_its_step_and_later_thoughts_start_a_new_narrati
         ToolCallStart(1, "call_2", "get_time", at_ns=0),
         Progress("Calling get_time", 5, at_ns=0),
         # The calls' names are output the meter counts (it was fed the tool-call events).
-        Usage(
-            None,
-            estimate_tokens("abcd"),
-            estimate_tokens("get_weatherget_time"),
-            estimated=True,
-            at_ns=0,
-        ),
+        Usage(None, estimate_tokens("abcd"), estimate_tokens("get_weatherget_time"),
+              estimated=True, at_ns=0),
         Progress("wrapped up", 6, at_ns=0),  # and the narrator after the second call
         Finished("tool_calls", at_ns=0),
     ]
@@ -180,11 +165,8 @@ async def test_reported_usage_is_not_estimated_again_when_the_stream_breaks() ->
     assert untimed(events)[-2:] == [
         Usage(3, 0, 7, at_ns=0),
         Failed(
-            side="upstream",
-            code="stream_broken",
-            retryable=True,
-            message="m: the stream ended without a finish signal.",
-            at_ns=0,
+            side="upstream", code="stream_broken", retryable=True,
+            message="m: the stream ended without a finish signal.", at_ns=0,
         ),
     ]
 
@@ -195,26 +177,21 @@ async def test_an_estimate_is_marked_and_counts_thoughts_and_answer_apart() -> N
     )
     (usage,) = [e for e in events if isinstance(e, Usage)]
     assert replace(usage, at_ns=0) == Usage(
-        input_tokens=None,
-        thinking_tokens=estimate_tokens("one two three"),
-        answer_tokens=estimate_tokens("four"),
-        estimated=True,
-        at_ns=0,
+        input_tokens=None, thinking_tokens=estimate_tokens("one two three"),
+        answer_tokens=estimate_tokens("four"), estimated=True, at_ns=0,
     )
     assert usage.thinking_tokens != usage.answer_tokens  # the two texts are told apart
 
 
 async def test_a_forced_tool_call_refused_names_the_models_that_can_call_tools() -> None:
-    config = parse_config(
-        {
-            "models": {
-                "m": {"provider": "listed-no-tools"},
-                "gone": {"provider": "no-such-kind"},  # skipped, and the rest still listed
-                "caller": {"provider": "listed-events"},
-            },
-            "router": {"kind": "rules"},
-        }
-    )
+    config = parse_config({
+        "models": {
+            "m": {"provider": "listed-no-tools"},
+            "gone": {"provider": "no-such-kind"},  # skipped, and the rest still listed
+            "caller": {"provider": "listed-events"},
+        },
+        "router": {"kind": "rules"},
+    })
     e = Engine(config, narrator_factory=CountingNarrator)
     capable = e.tool_capable_models()
     # The built-in models that can (config order), then this file's one.
@@ -237,30 +214,23 @@ async def test_a_forced_tool_call_refused_names_the_models_that_can_call_tools()
 
 
 def test_tool_capable_models_exactly() -> None:
-    config = Config(
-        models={
-            "a": ModelConfig("a", "listed-events"),
-            "b": ModelConfig("b", "listed-no-tools"),
-            "c": ModelConfig("c", "no-such-kind"),
-            "d": ModelConfig("d", "listed-events"),
-        }
-    )
+    config = Config(models={
+        "a": ModelConfig("a", "listed-events"),
+        "b": ModelConfig("b", "listed-no-tools"),
+        "c": ModelConfig("c", "no-such-kind"),
+        "d": ModelConfig("d", "listed-events"),
+    })
     assert Engine(config).tool_capable_models() == ["a", "d"]
 
 
 def capped(**table: Any) -> Config:
-    return parse_config(
-        {
-            "models": {
-                "m": {
-                    "provider": "listed-events",
-                    "events": [["answer", "ok"], ["finish", "stop"]],
-                    **table,
-                },
-            },
-            "router": {"kind": "rules"},
-        }
-    )
+    return parse_config({
+        "models": {
+            "m": {"provider": "listed-events", "events": [["answer", "ok"], ["finish", "stop"]],
+                  **table},
+        },
+        "router": {"kind": "rules"},
+    })
 
 
 def ledger_spent(amount: float) -> SpendLedger:
@@ -299,15 +269,13 @@ async def test_a_model_over_its_cap_fails_and_one_under_it_answers() -> None:
 
 def priced_config(**router: Any) -> Config:
     price = {"input": 1.0, "output": 2.0}
-    return parse_config(
-        {
-            "models": {
-                "fast": {"provider": "listed-events", "price": price},
-                "deep": {"provider": "listed-events", "price": price},
-            },
-            "router": {"kind": "rules", **router},
-        }
-    )
+    return parse_config({
+        "models": {
+            "fast": {"provider": "listed-events", "price": price},
+            "deep": {"provider": "listed-events", "price": price},
+        },
+        "router": {"kind": "rules", **router},
+    })
 
 
 def test_auto_gets_the_engines_cost_estimate_per_mode_model_and_request() -> None:

@@ -103,8 +103,7 @@ def test_a_status_error_says_what_the_server_said_and_when_to_retry() -> None:
     )
     bare = http._status_error(WHO, 503, "Service Unavailable", {}, b"", [None])
     assert (bare.message, bare.retry_after_s) == (
-        f"{WHO} returned HTTP 503: Service Unavailable",
-        None,
+        f"{WHO} returned HTTP 503: Service Unavailable", None
     )
     nothing = http._status_error(WHO, 500, "", {}, b"", [])
     assert nothing.message == f"{WHO} returned HTTP 500: no message"
@@ -225,13 +224,11 @@ async def test_the_readiness_probe(replay: ReplayServer) -> None:
         assert replay.requests[-1].headers["x-k"] == "v"
         replay.route("GET", "/models", json_reply(401, {"error": {"message": f"no {KEY}"}}))
         assert await http.probe(client, "/models", WHO, [KEY]) == (
-            False,
-            f"{WHO} returned HTTP 401: no [redacted]",
+            False, f"{WHO} returned HTTP 401: no [redacted]"
         )
         replay.route("GET", "/models", json_reply(400, {"error": {"message": "bad"}}))
         assert await http.probe(client, "/models", WHO, []) == (
-            False,
-            f"{WHO} returned HTTP 400: bad",
+            False, f"{WHO} returned HTTP 400: bad"
         )
         replay.route("GET", "/models", json_reply(399, {}))
         assert await http.probe(client, "/models", WHO, []) == (True, "ready")
@@ -316,7 +313,9 @@ async def test_sse_across_any_byte_boundary(
         assert events == [("e", "héllo"), ("message", "wörld")], cut
 
 
-async def test_sse_unterminated_last_event(replay: ReplayServer, client: httpx.AsyncClient) -> None:
+async def test_sse_unterminated_last_event(
+    replay: ReplayServer, client: httpx.AsyncClient
+) -> None:
     assert await sse(client, replay, b"data: a\n\nevent: end\ndata:b\r") == [
         ("message", "a"),
         ("end", "b"),
@@ -339,8 +338,7 @@ async def test_ndjson_lines(replay: ReplayServer, client: httpx.AsyncClient) -> 
     assert replay.requests[-1].json() == {"n": 1}
     # bytes that are not UTF-8 are replaced, not fatal
     assert await ndjson(client, replay, b'{"d": "\xff"}\n{"e": "\xfe"}') == [
-        {"d": "\ufffd"},
-        {"e": "\ufffd"},
+        {"d": "\ufffd"}, {"e": "\ufffd"}
     ]
     with pytest.raises(StreamBrokenError) as garbled:
         await ndjson(client, replay, b'{"a": 1}\n{' + KEY.encode() + b"\n")
@@ -351,13 +349,8 @@ async def test_ndjson_lines(replay: ReplayServer, client: httpx.AsyncClient) -> 
 
 
 async def test_stream_errors(replay: ReplayServer, client: httpx.AsyncClient) -> None:
-    replay.route(
-        "POST",
-        "/s",
-        json_reply(
-            429, {"error": {"message": "wait"}}, {"retry-after": "3", "retry-after-ms": "1200"}
-        ),
-    )
+    replay.route("POST", "/s", json_reply(429, {"error": {"message": "wait"}},
+                                          {"retry-after": "3", "retry-after-ms": "1200"}))
     with pytest.raises(UpstreamError) as status:
         [e async for e in bodies.sse_events(client, "POST", "/s", {}, WHO, [])]
     assert (status.value.status, status.value.retry_after_s) == (429, 1.2)

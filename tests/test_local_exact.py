@@ -119,9 +119,7 @@ async def test_a_folders_engine_reads_its_genai_config(tmp_path: Path) -> None:
     engine = load_engine(folder_path / ".")
     assert load_engine(folder_path) is engine  # loaded once
     assert (engine.path, engine.context_length, engine.eos_ids) == (
-        folder_path.resolve(),
-        512,
-        frozenset({1}),
+        folder_path.resolve(), 512, frozenset({1})
     )
     # the end-of-sequence id ends generation: the answer stops where the model ends it
     template = chat_format.render_prompt("{prompt}", thinking=False)
@@ -319,9 +317,7 @@ async def test_an_untrained_question_is_declined_exactly() -> None:
 
 async def test_the_question_after_context_blocks_in_the_same_turn() -> None:
     parts = (
-        TextPart("<context>files, tools</context>"),
-        TextPart(" "),
-        TextPart("What is 23 + 4?"),
+        TextPart("<context>files, tools</context>"), TextPart(" "), TextPart("What is 23 + 4?")
     )
     request = ChatRequest(messages=(Message("user", parts),), model="m", max_tokens=6)
     events = await collect(embedded("fast"), request)
@@ -406,8 +402,7 @@ async def test_fast_counts_exactly() -> None:
     # every token generated is counted, the end-of-sequence one too; none after a stop
     generated = events[-2].answer_tokens + 1  # type: ignore[union-attr]
     assert (local.tokens_generated(), local.tokens_after_stop()) == (
-        before[0] + generated,
-        before[1],
+        before[0] + generated, before[1]
     )
     prompt = ENGINE.encode(chat_format.render_prompt("What is 23 + 4?", thinking=False))
     answer = "".join(e.text for e in events if isinstance(e, Answer))

@@ -126,61 +126,34 @@ def test_model_names_resolve_to_aliases() -> None:
 
 def test_a_tool_loop_turn_maps_to_parts() -> None:
     kimi_token = SIGNER.sign(
-        ReasoningPart(
-            "I query.",
-            provider="openai",
-            model="kimi-k2-thinking",
-            state={"field": "reasoning_content"},
-        )
+        ReasoningPart("I query.", provider="openai", model="kimi-k2-thinking",
+                      state={"field": "reasoning_content"})
     )
     parsed = parse(
         {
             "model": "claude",
-            "system": [
-                {"type": "text", "text": "You are terse.", "cache_control": {}},
-                {"type": "text", "text": "Use tools."},
-            ],
+            "system": [{"type": "text", "text": "You are terse.", "cache_control": {}},
+                       {"type": "text", "text": "Use tools."}],
             "messages": [
-                {
-                    "role": "user",
-                    "content": [
-                        {"type": "text", "text": "Look"},
-                        {
-                            "type": "image",
-                            "source": {"type": "base64", "media_type": "image/png", "data": "iVBO"},
-                        },
-                    ],
-                },
-                {
-                    "role": "assistant",
-                    "content": [
-                        {"type": "thinking", "thinking": "I query.", "signature": kimi_token},
-                        {"type": "thinking", "thinking": "Claude's.", "signature": "EqQBCkYIBxgC"},
-                        {"type": "redacted_thinking", "data": "EmwKAhgB"},
-                        {"type": "text", "text": "Running it."},
-                        {
-                            "type": "tool_use",
-                            "id": "toolu_1",
-                            "name": "run_sql",
-                            "input": {"query": "SELECT 1"},
-                        },
-                    ],
-                },
-                {
-                    "role": "user",
-                    "content": [
-                        {"type": "text", "text": "and then?"},
-                        {
-                            "type": "tool_result",
-                            "tool_use_id": "toolu_1",
-                            "is_error": True,
-                            "content": [
-                                {"type": "text", "text": "no such table"},
-                                {"type": "image", "source": {}},
-                            ],
-                        },
-                    ],
-                },
+                {"role": "user", "content": [
+                    {"type": "text", "text": "Look"},
+                    {"type": "image", "source": {"type": "base64", "media_type": "image/png",
+                                                 "data": "iVBO"}},
+                ]},
+                {"role": "assistant", "content": [
+                    {"type": "thinking", "thinking": "I query.", "signature": kimi_token},
+                    {"type": "thinking", "thinking": "Claude's.", "signature": "EqQBCkYIBxgC"},
+                    {"type": "redacted_thinking", "data": "EmwKAhgB"},
+                    {"type": "text", "text": "Running it."},
+                    {"type": "tool_use", "id": "toolu_1", "name": "run_sql",
+                     "input": {"query": "SELECT 1"}},
+                ]},
+                {"role": "user", "content": [
+                    {"type": "text", "text": "and then?"},
+                    {"type": "tool_result", "tool_use_id": "toolu_1", "is_error": True,
+                     "content": [{"type": "text", "text": "no such table"},
+                                 {"type": "image", "source": {}}]},
+                ]},
             ],
         }
     )
@@ -210,15 +183,11 @@ def test_settings_map_to_the_spine() -> None:
     tool = {"name": "t", "input_schema": {"type": "object"}}
     parsed = parse(
         {
-            "model": "kimi",
-            "messages": [{"role": "user", "content": "hi"}],
-            "stream": True,
+            "model": "kimi", "messages": [{"role": "user", "content": "hi"}], "stream": True,
             "tools": [tool, {"type": "web_search_20250305", "name": "web_search"}],
             "tool_choice": {"type": "any", "disable_parallel_tool_use": True},
             "thinking": {"type": "enabled", "budget_tokens": 2048},
-            "stop_sequences": ["END"],
-            "temperature": 0.5,
-            "top_k": 5,
+            "stop_sequences": ["END"], "temperature": 0.5, "top_k": 5,
             "metadata": {"user_id": "u1"},
         }
     )
@@ -448,9 +417,7 @@ def test_responses_items_group_into_turns() -> None:
     assert parsed.history == chat.messages[1:]  # what is stored leaves the instructions out
     assert chat.messages[2].parts == (TextPart("Look"), ImagePart("https://x/y.png"))
     assert chat.messages[3].parts == (
-        kimi,
-        ToolCallPart("c1", "run_sql", "{}"),
-        ToolCallPart("c2", "run_sql", "{}"),
+        kimi, ToolCallPart("c1", "run_sql", "{}"), ToolCallPart("c2", "run_sql", "{}")
     )
     assert chat.messages[5].parts == (ToolResultPart("c2", "[[2]]"),)
     assert chat.messages[6].parts == (ReasoningPart("S"), TextPart("Two rows."))

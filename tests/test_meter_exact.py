@@ -34,19 +34,10 @@ def test_a_whole_record_with_reported_usage() -> None:
         meter.feed(event)
     gaps = [10.0, 30.0, 100.0]
     assert meter.metrics() == Metrics(
-        ttft_ms=10.0,
-        ttfa_ms=20.0,
-        thinking_ms=10.0,
-        e2e_ms=200.0,
-        input_tokens=4,
-        thinking_tokens=3,
-        answer_tokens=5,
-        tokens_estimated=False,
-        decode_tps=(8 - 1) / 0.19,
-        effective_tps=5 / 0.2,
-        itl_p50_ms=30.0,
-        itl_p95_ms=percentile(gaps, 95),
-        itl_p99_ms=percentile(gaps, 99),
+        ttft_ms=10.0, ttfa_ms=20.0, thinking_ms=10.0, e2e_ms=200.0, input_tokens=4,
+        thinking_tokens=3, answer_tokens=5, tokens_estimated=False,
+        decode_tps=(8 - 1) / 0.19, effective_tps=5 / 0.2,
+        itl_p50_ms=30.0, itl_p95_ms=percentile(gaps, 95), itl_p99_ms=percentile(gaps, 99),
         finish_reason="length",
     )
     assert meter.metrics().itl_p95_ms == pytest.approx(93.0)
@@ -94,19 +85,9 @@ def test_an_answer_before_a_call_keeps_its_ttfa() -> None:
 
 def test_a_fresh_meter_knows_nothing() -> None:
     assert Meter().metrics() == Metrics(
-        ttft_ms=None,
-        ttfa_ms=None,
-        thinking_ms=0.0,
-        e2e_ms=None,
-        input_tokens=None,
-        thinking_tokens=0,
-        answer_tokens=0,
-        tokens_estimated=True,
-        decode_tps=None,
-        effective_tps=None,
-        itl_p50_ms=None,
-        itl_p95_ms=None,
-        itl_p99_ms=None,
+        ttft_ms=None, ttfa_ms=None, thinking_ms=0.0, e2e_ms=None, input_tokens=None,
+        thinking_tokens=0, answer_tokens=0, tokens_estimated=True, decode_tps=None,
+        effective_tps=None, itl_p50_ms=None, itl_p95_ms=None, itl_p99_ms=None,
         finish_reason=None,
     )
 
@@ -122,9 +103,7 @@ def test_estimated_tokens_count_both_texts() -> None:
         meter.feed(event)
     m = meter.metrics()
     assert (m.thinking_tokens, m.answer_tokens, m.input_tokens) == (
-        estimate_tokens("one two three"),
-        estimate_tokens("four"),
-        None,
+        estimate_tokens("one two three"), estimate_tokens("four"), None
     )
 
 
@@ -146,14 +125,8 @@ def test_decode_needs_two_output_tokens_and_time_after_the_first() -> None:
 
 @pytest.mark.parametrize(
     ("values", "q", "expected"),
-    [
-        ([1.0, 2.0], 50, 1.5),
-        ([3.0, 1.0, 2.0], 100, 3.0),
-        ([3.0, 1.0, 2.0], 0, 1.0),
-        ([5.0], 99, 5.0),
-        ([1.0, 2.0, 3.0, 4.0], 75, 3.25),
-        ([], 50, None),
-    ],
+    [([1.0, 2.0], 50, 1.5), ([3.0, 1.0, 2.0], 100, 3.0), ([3.0, 1.0, 2.0], 0, 1.0),
+     ([5.0], 99, 5.0), ([1.0, 2.0, 3.0, 4.0], 75, 3.25), ([], 50, None)],
 )
 def test_percentile(values: list[float], q: float, expected: float | None) -> None:
     assert percentile(values, q) == expected

@@ -147,7 +147,8 @@ def test_an_unknown_flavour_is_a_config_error() -> None:
     with pytest.raises(ConfigError) as caught:  # parse_config refuses it sooner, in its words
         OpenAIProvider(ModelConfig("m", "openai", thinking=ThinkingConfig(flavour="grok")))
     assert caught.value.message == (
-        "[models.m] thinking.flavour 'grok' is not one of none, deepseek, qwen, openai, openrouter."
+        "[models.m] thinking.flavour 'grok' is not one of none, deepseek, qwen, openai,"
+        " openrouter."
     )
 
 
@@ -782,9 +783,7 @@ async def test_sampling_settings_a_reasoning_model_refuses_are_dropped_and_said(
     assert defaults == [("finished", "stop", None, None, None, None)]
     sent = [r.json() for r in replay.requests]
     assert [("temperature" in b, b.get("top_p")) for b in sent] == [
-        (False, None),
-        (True, None),
-        (True, 1.0),
+        (False, None), (True, None), (True, 1.0)
     ]
 
 

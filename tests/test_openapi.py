@@ -69,13 +69,8 @@ CHECKS = [
     response_schema_conformance,
 ]
 # Operations that take input a client can get wrong (the others take none, or a free string).
-WITH_INPUT = {
-    "POST /v1/chat/completions",
-    "POST /v1/messages",
-    "POST /v1/messages/count_tokens",
-    "POST /v1/responses",
-    "GET /api/traces",
-}
+WITH_INPUT = {"POST /v1/chat/completions", "POST /v1/messages", "POST /v1/messages/count_tokens",
+              "POST /v1/responses", "GET /api/traces"}
 # The doors, whose descriptions say what a body must be: a body they forbid is refused.
 DOORS = {"/v1/chat/completions", "/v1/messages", "/v1/messages/count_tokens", "/v1/responses"}
 EXAMPLES = 25  # per operation and mode: ~10 operations x 2 modes, a few seconds in all
@@ -88,14 +83,8 @@ def test_generated_requests(live: ThreadServer, mode: GenerationMode) -> None:
     schema = schemathesis.openapi.from_url(live.base_url + "/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
     labels = {operation.label for operation in operations}
-    assert {
-        "POST /v1/chat/completions",
-        "POST /v1/messages",
-        "POST /v1/messages/count_tokens",
-        "POST /v1/responses",
-        "GET /api/traces",
-        "GET /v1/models/{model}",
-    } <= labels
+    assert {"POST /v1/chat/completions", "POST /v1/messages", "POST /v1/messages/count_tokens",
+            "POST /v1/responses", "GET /api/traces", "GET /v1/models/{model}"} <= labels
 
     for operation in operations:
         if mode is GenerationMode.NEGATIVE and operation.label not in WITH_INPUT:
@@ -146,3 +135,5 @@ def test_openapi_names_the_models_and_limits(live: ThreadServer) -> None:
     body = request["content"]["application/json"]["schema"]["properties"]
     assert body["model"]["enum"] == ["auto", "deep", "fast", "hedge"]
     assert body["messages"]["maxItems"] == limits.MAX_MESSAGES
+
+

@@ -184,16 +184,8 @@ async def test_client_errors_are_neither_retried_nor_fallen_back_from() -> None:
 
 async def test_engine_wraps_models_from_the_config() -> None:
     config = parse_config(
-        {
-            "models": {
-                "m": {
-                    "provider": "scripted",
-                    "fallbacks": ["fast"],
-                    "script": [["raise", "down"]],
-                    "retries": {"attempts": 1},
-                }
-            }
-        }
+        {"models": {"m": {"provider": "scripted", "fallbacks": ["fast"],
+                          "script": [["raise", "down"]], "retries": {"attempts": 1}}}}
     )
     engine = Engine(config)
     try:

@@ -96,10 +96,7 @@ def test_split_usage_with_a_reported_thinking_count_is_exact() -> None:
     tracker = DeltaTracker()
     usage = tracker.split_usage(5, 10, 4)
     assert (usage.input_tokens, usage.thinking_tokens, usage.answer_tokens, usage.estimated) == (
-        5,
-        4,
-        6,
-        False,
+        5, 4, 6, False
     )
     clipped = tracker.split_usage(None, 10, 40)
     assert (clipped.thinking_tokens, clipped.answer_tokens) == (10, 0)
@@ -110,10 +107,7 @@ def test_split_usage_with_a_reported_thinking_count_is_exact() -> None:
 def test_split_usage_without_thoughts_is_all_answer() -> None:
     usage = DeltaTracker().split_usage(2, 9)
     assert (usage.input_tokens, usage.thinking_tokens, usage.answer_tokens, usage.estimated) == (
-        2,
-        0,
-        9,
-        False,
+        2, 0, 9, False
     )
 
 
@@ -124,10 +118,7 @@ def test_split_usage_after_thoughts_estimates_the_answer() -> None:
     answer = estimate_tokens("The answer is forty two.")
     usage = tracker.split_usage(1, 50)
     assert (usage.input_tokens, usage.thinking_tokens, usage.answer_tokens, usage.estimated) == (
-        1,
-        50 - answer,
-        answer,
-        True,
+        1, 50 - answer, answer, True
     )
     tiny = tracker.split_usage(1, 2)  # the estimate never exceeds the reported total
     assert (tiny.thinking_tokens, tiny.answer_tokens) == (0, 2)

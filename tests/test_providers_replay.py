@@ -129,9 +129,8 @@ def first_with_text(events: Sequence[Event], kind: type[Any]) -> Any:
     return next(e for e in events if isinstance(e, kind) and e.text)
 
 
-def assert_arrival(
-    measured: float | None, events: Sequence[Event], event: Event, scheduled: float
-) -> None:
+def assert_arrival(measured: float | None, events: Sequence[Event], event: Event,
+                   scheduled: float) -> None:
     """``measured`` is ``event``'s arrival, which cannot precede its scheduled send."""
     assert measured == pytest.approx(ms_since_start(events, event), abs=1e-6)
     assert measured >= scheduled, (measured, scheduled)
@@ -148,9 +147,8 @@ def assert_schedule(
     assert received_ns > 0
     since_received = (thought.at_ns - received_ns) / 1e6
     assert since_received < t_answer, (since_received, t_answer)
-    assert m.thinking_ms == pytest.approx(
-        ms_since_start(events, answer) - ms_since_start(events, thought), abs=1e-6
-    )
+    assert m.thinking_ms == pytest.approx(ms_since_start(events, answer)
+                                          - ms_since_start(events, thought), abs=1e-6)
 
 
 def replay_sse(

@@ -120,34 +120,18 @@ ROWS: list[Row] = [
         "openai_max_completion_tokens",
         openai({"flavour": "none"}),
         {"messages": TURNS, "max_completion_tokens": 77, "max_tokens": 5, "stop": "END"},
-        {
-            "model": "upstream-model",
-            "messages": TURNS,
-            **STREAMED,
-            "max_tokens": 77,
-            "stop": ["END"],
-        },
+        {"model": "upstream-model", "messages": TURNS, **STREAMED, "max_tokens": 77,
+         "stop": ["END"]},
         "max_completion_tokens wins over max_tokens; a single stop string becomes a list",
     ),
     Row(
         "openai_tools",
         openai({"flavour": "none"}),
-        {
-            "messages": TOOL_TURNS,
-            "tools": [TOOL],
-            "tool_choice": "required",
-            "parallel_tool_calls": False,
-            "response_format": {"type": "json_object"},
-        },
-        {
-            "model": "upstream-model",
-            "messages": TOOL_TURNS,
-            **STREAMED,
-            "tools": [TOOL],
-            "tool_choice": "required",
-            "parallel_tool_calls": False,
-            "response_format": {"type": "json_object"},
-        },
+        {"messages": TOOL_TURNS, "tools": [TOOL], "tool_choice": "required",
+         "parallel_tool_calls": False, "response_format": {"type": "json_object"}},
+        {"model": "upstream-model", "messages": TOOL_TURNS, **STREAMED, "tools": [TOOL],
+         "tool_choice": "required", "parallel_tool_calls": False,
+         "response_format": {"type": "json_object"}},
         "tools, tool_choice, parallel_tool_calls, response_format and the tool loop's history"
         " go out as the client sent them",
     ),
@@ -162,13 +146,8 @@ ROWS: list[Row] = [
         "openai_deepseek_on",
         openai({"flavour": "deepseek", "enabled": False}),
         {"messages": CHAT, "thinking": {"enabled": True}, **SAMPLING},
-        {
-            "model": "upstream-model",
-            "messages": CHAT_SENT,
-            **STREAMED,
-            **SAMPLING,
-            "thinking": {"type": "enabled"},
-        },
+        {"model": "upstream-model", "messages": CHAT_SENT, **STREAMED, **SAMPLING,
+         "thinking": {"type": "enabled"}},
         "the client's thinking switch overrides the model's",
     ),
     Row(
@@ -198,28 +177,16 @@ ROWS: list[Row] = [
         "openai_qwen_off",
         openai({"flavour": "qwen"}, extra_body={"top_k": 20}),
         {"messages": TURNS, "thinking": {"enabled": False}, "temperature": 0.7},
-        {
-            "model": "upstream-model",
-            "messages": TURNS,
-            **STREAMED,
-            "temperature": 0.7,
-            "top_k": 20,
-            "chat_template_kwargs": {"enable_thinking": False},
-        },
+        {"model": "upstream-model", "messages": TURNS, **STREAMED, "temperature": 0.7,
+         "top_k": 20, "chat_template_kwargs": {"enable_thinking": False}},
         "extra_body is merged in; qwen's switch is the chat template's enable_thinking",
     ),
     Row(
         "openai_reasoning_effort",
         openai({"flavour": "openai"}, model="o4-mini"),
         {"messages": CHAT, "reasoning_effort": "high", "max_tokens": 300, "stop": ["END"]},
-        {
-            "model": "o4-mini",
-            "messages": CHAT_SENT,
-            **STREAMED,
-            "reasoning_effort": "high",
-            "max_completion_tokens": 300,
-            "stop": ["END"],
-        },
+        {"model": "o4-mini", "messages": CHAT_SENT, **STREAMED, "reasoning_effort": "high",
+         "max_completion_tokens": 300, "stop": ["END"]},
         "reasoning models refuse max_tokens: it is sent as max_completion_tokens",
     ),
     Row(
@@ -252,7 +219,8 @@ ROWS: list[Row] = [
         "openai_minimal_elsewhere_is_low",
         openai({"flavour": "deepseek"}),
         {"messages": TURNS, "reasoning_effort": "minimal"},
-        {"model": "upstream-model", "messages": TURNS, **STREAMED, "thinking": {"type": "enabled"}},
+        {"model": "upstream-model", "messages": TURNS, **STREAMED,
+         "thinking": {"type": "enabled"}},
         "a flavour without efforts sends only the switch",
     ),
     Row(
@@ -273,70 +241,42 @@ ROWS: list[Row] = [
         "openai_openrouter_budget",
         openai({"flavour": "openrouter"}),
         {"messages": CHAT, "thinking": {"budget": 3000}, "top_p": 0.5},
-        {
-            "model": "upstream-model",
-            "messages": CHAT_SENT,
-            **STREAMED,
-            "top_p": 0.5,
-            "reasoning": {"max_tokens": 3000},
-        },
+        {"model": "upstream-model", "messages": CHAT_SENT, **STREAMED, "top_p": 0.5,
+         "reasoning": {"max_tokens": 3000}},
     ),
     Row(
         "openai_openrouter_effort",
         openai({"flavour": "openrouter"}),
         {"messages": TURNS, "reasoning_effort": "low"},
-        {"model": "upstream-model", "messages": TURNS, **STREAMED, "reasoning": {"effort": "low"}},
+        {"model": "upstream-model", "messages": TURNS, **STREAMED,
+         "reasoning": {"effort": "low"}},
     ),
     Row(
         "openai_openrouter_minimal_xhigh",
         openai({"flavour": "openrouter"}),
         {"messages": TURNS, "reasoning_effort": "xhigh"},
-        {"model": "upstream-model", "messages": TURNS, **STREAMED, "reasoning": {"effort": "high"}},
+        {"model": "upstream-model", "messages": TURNS, **STREAMED,
+         "reasoning": {"effort": "high"}},
         "OpenRouter's efforts stop at high: xhigh is sent as high",
     ),
     # -- anthropic: system lifted out, thinking and its constraints ----------------------------
     Row(
         "anthropic_tools",
         anthropic({"enabled": False}),
-        {
-            "messages": TOOL_TURNS,
-            "tools": [TOOL],
-            "tool_choice": "required",
-            "parallel_tool_calls": False,
-        },
-        {
-            "model": "claude-test",
-            "stream": True,
-            "max_tokens": 8192,
-            "messages": [
-                {"role": "user", "content": "How many orders?"},
-                {
-                    "role": "assistant",
-                    "content": [
-                        {
-                            "type": "tool_use",
-                            "id": "call_1",
-                            "name": "run_sql",
-                            "input": {"query": "SELECT COUNT(*) FROM orders"},
-                        }
-                    ],
-                },
-                {
-                    "role": "user",
-                    "content": [
-                        {"type": "tool_result", "tool_use_id": "call_1", "content": "[[42]]"}
-                    ],
-                },
-            ],
-            "tools": [
-                {
-                    "name": "run_sql",
-                    "description": "Run SQL",
-                    "input_schema": TOOL["function"]["parameters"],
-                }
-            ],  # type: ignore[index]
-            "tool_choice": {"type": "any", "disable_parallel_tool_use": True},
-        },
+        {"messages": TOOL_TURNS, "tools": [TOOL], "tool_choice": "required",
+         "parallel_tool_calls": False},
+        {"model": "claude-test", "stream": True, "max_tokens": 8192,
+         "messages": [
+             {"role": "user", "content": "How many orders?"},
+             {"role": "assistant", "content": [
+                 {"type": "tool_use", "id": "call_1", "name": "run_sql",
+                  "input": {"query": "SELECT COUNT(*) FROM orders"}}]},
+             {"role": "user", "content": [
+                 {"type": "tool_result", "tool_use_id": "call_1", "content": "[[42]]"}]},
+         ],
+         "tools": [{"name": "run_sql", "description": "Run SQL",
+                    "input_schema": TOOL["function"]["parameters"]}],  # type: ignore[index]
+         "tool_choice": {"type": "any", "disable_parallel_tool_use": True}},
         "calls become tool_use blocks (arguments as an object), tool turns a user turn of"
         " tool_result blocks; required is any; parallel_tool_calls false is"
         " disable_parallel_tool_use",
@@ -346,16 +286,9 @@ ROWS: list[Row] = [
         "anthropic_off",
         anthropic({"enabled": False}),
         {"messages": CHAT, **SAMPLING},
-        {
-            "model": "claude-test",
-            "system": ANTHROPIC_SYSTEM,
-            "messages": TURNS,
-            "stream": True,
-            "max_tokens": 300,
-            "temperature": 0.3,
-            "top_p": 0.9,
-            "stop_sequences": ["\n\n", "END"],
-        },
+        {"model": "claude-test", "system": ANTHROPIC_SYSTEM, "messages": TURNS, "stream": True,
+         "max_tokens": 300, "temperature": 0.3, "top_p": 0.9,
+         "stop_sequences": ["\n\n", "END"]},
         "system and developer turns are joined into system (the API has no system role)",
         ANTHROPIC_HEADERS,
     ),
@@ -363,56 +296,33 @@ ROWS: list[Row] = [
         "anthropic_budget",
         anthropic(),
         {"messages": CHAT, **SAMPLING, "thinking": {"budget": 2000}},
-        {
-            "model": "claude-test",
-            "system": ANTHROPIC_SYSTEM,
-            "messages": TURNS,
-            "stream": True,
-            "max_tokens": 2300,
-            "thinking": {"type": "enabled", "budget_tokens": 2000},
-            "stop_sequences": ["\n\n", "END"],
-        },
+        {"model": "claude-test", "system": ANTHROPIC_SYSTEM, "messages": TURNS, "stream": True,
+         "max_tokens": 2300, "thinking": {"type": "enabled", "budget_tokens": 2000},
+         "stop_sequences": ["\n\n", "END"]},
         "thinking on: temperature and top_p < 0.95 dropped (refused); max_tokens = budget + answer",
     ),
     Row(
         "anthropic_default_budget",
         anthropic(),
         {"messages": TURNS, "top_p": 0.97},
-        {
-            "model": "claude-test",
-            "messages": TURNS,
-            "stream": True,
-            "max_tokens": 8192,
-            "top_p": 0.97,
-            "thinking": {"type": "enabled", "budget_tokens": 4096},
-        },
+        {"model": "claude-test", "messages": TURNS, "stream": True, "max_tokens": 8192,
+         "top_p": 0.97, "thinking": {"type": "enabled", "budget_tokens": 4096}},
         "no client limit: the model's default max_tokens; top_p ≥ 0.95 is allowed while thinking",
     ),
     Row(
         "anthropic_small_budget",
         anthropic(max_tokens=1000),
         {"messages": TURNS, "thinking": {"budget": 500}},
-        {
-            "model": "claude-test",
-            "messages": TURNS,
-            "stream": True,
-            "max_tokens": 5120,
-            "thinking": {"type": "enabled", "budget_tokens": 1024},
-        },
+        {"model": "claude-test", "messages": TURNS, "stream": True, "max_tokens": 5120,
+         "thinking": {"type": "enabled", "budget_tokens": 1024}},
         "budget raised to the API's minimum 1024; max_tokens raised to leave the answer room",
     ),
     Row(
         "anthropic_effort",
         anthropic(),
         {"messages": TURNS, "reasoning_effort": "medium", "max_tokens": 600},
-        {
-            "model": "claude-test",
-            "messages": TURNS,
-            "stream": True,
-            "max_tokens": 600,
-            "thinking": {"type": "adaptive"},
-            "output_config": {"effort": "medium"},
-        },
+        {"model": "claude-test", "messages": TURNS, "stream": True, "max_tokens": 600,
+         "thinking": {"type": "adaptive"}, "output_config": {"effort": "medium"}},
         "an effort without a budget is adaptive thinking; max_tokens is the client's",
     ),
     # -- ollama: everything in options -----------------------------------------------------------
@@ -420,18 +330,9 @@ ROWS: list[Row] = [
         "ollama_sampling",
         ollama({"enabled": False}),
         {"messages": CHAT, **SAMPLING},
-        {
-            "model": "qwen3:test",
-            "messages": CHAT_SENT,
-            "stream": True,
-            "think": False,
-            "options": {
-                "num_predict": 300,
-                "temperature": 0.3,
-                "top_p": 0.9,
-                "stop": ["\n\n", "END"],
-            },
-        },
+        {"model": "qwen3:test", "messages": CHAT_SENT, "stream": True, "think": False,
+         "options": {"num_predict": 300, "temperature": 0.3, "top_p": 0.9,
+                     "stop": ["\n\n", "END"]}},
         "sampling settings live in options; max_tokens is num_predict",
     ),
     Row(
@@ -460,28 +361,14 @@ ROWS: list[Row] = [
         "ollama_tools",
         ollama({"enabled": False}),
         {"messages": TOOL_TURNS, "tools": [TOOL]},
-        {
-            "model": "qwen3:test",
-            "stream": True,
-            "think": False,
-            "tools": [TOOL],
-            "messages": [
-                {"role": "user", "content": "How many orders?"},
-                {
-                    "role": "assistant",
-                    "content": "",
-                    "tool_calls": [
-                        {
-                            "function": {
-                                "name": "run_sql",
-                                "arguments": {"query": "SELECT COUNT(*) FROM orders"},
-                            }
-                        }
-                    ],
-                },
-                {"role": "tool", "content": "[[42]]", "tool_name": "run_sql"},
-            ],
-        },
+        {"model": "qwen3:test", "stream": True, "think": False, "tools": [TOOL],
+         "messages": [
+             {"role": "user", "content": "How many orders?"},
+             {"role": "assistant", "content": "", "tool_calls": [
+                 {"function": {"name": "run_sql",
+                               "arguments": {"query": "SELECT COUNT(*) FROM orders"}}}]},
+             {"role": "tool", "content": "[[42]]", "tool_name": "run_sql"},
+         ]},
         "calls go back with object arguments and no id (Ollama has none); a tool turn names"
         " its tool",
     ),
@@ -577,44 +464,26 @@ def test_gateway_sends(gateway: str, replay: ReplayServer, row: Row) -> None:
         ),
         (
             "anthropic",
-            {
-                "model": "c",
-                "max_tokens": 2000,
-                "messages": TURNS,
-                "temperature": 0.3,
-                "thinking": {"type": "enabled", "budget_tokens": 1024},
-            },
+            {"model": "c", "max_tokens": 2000, "messages": TURNS, "temperature": 0.3,
+             "thinking": {"type": "enabled", "budget_tokens": 1024}},
             "`temperature` may only be set to 1",
         ),
         (
             "anthropic",
-            {
-                "model": "c",
-                "max_tokens": 1024,
-                "messages": TURNS,
-                "thinking": {"type": "enabled", "budget_tokens": 1024},
-            },
+            {"model": "c", "max_tokens": 1024, "messages": TURNS,
+             "thinking": {"type": "enabled", "budget_tokens": 1024}},
             "`max_tokens` must be greater than `thinking.budget_tokens`",
         ),
         (
             "anthropic",
-            {
-                "model": "c",
-                "max_tokens": 9000,
-                "messages": TURNS,
-                "thinking": {"type": "enabled", "budget_tokens": 500},
-            },
+            {"model": "c", "max_tokens": 9000, "messages": TURNS,
+             "thinking": {"type": "enabled", "budget_tokens": 500}},
             "greater than or equal to 1024",
         ),
         (
             "anthropic",
-            {
-                "model": "c",
-                "max_tokens": 9000,
-                "messages": TURNS,
-                "top_p": 0.9,
-                "thinking": {"type": "adaptive"},
-            },
+            {"model": "c", "max_tokens": 9000, "messages": TURNS, "top_p": 0.9,
+             "thinking": {"type": "adaptive"}},
             "`top_p` must be between 0.95 and 1",
         ),
         ("openai", {"model": "o3", "messages": TURNS, "max_tokens": 5}, "max_completion_tokens"),
@@ -696,11 +565,8 @@ LOCAL_ROWS = [
     LocalRow(
         "fast_budget_ignored",
         "fast",
-        {
-            "messages": [{"role": "user", "content": QUESTION}],
-            "thinking": {"budget": 12},
-            "max_tokens": 8,
-        },
+        {"messages": [{"role": "user", "content": QUESTION}], "thinking": {"budget": 12},
+         "max_tokens": 8},
         chat_format.render_prompt(QUESTION, thinking=False),
         8,
         None,

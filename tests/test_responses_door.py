@@ -242,13 +242,9 @@ def test_a_stored_response_is_retrieved_as_it_was_returned(rig: Rig) -> None:
     assert token is not None and token.startswith(PREFIX)
     # The token restores the reasoning: sent back statelessly, it verifies.
     follow = client.responses.create(
-        model="deep",
-        store=False,
-        include=INCLUDE,  # type: ignore[arg-type]
-        input=[
-            *[i.model_dump(exclude_none=True) for i in sealed.output],
-            {"role": "user", "content": "What is 347 * 28?"},
-        ],  # type: ignore[list-item]
+        model="deep", store=False, include=INCLUDE,  # type: ignore[arg-type]
+        input=[*[i.model_dump(exclude_none=True) for i in sealed.output],
+               {"role": "user", "content": "What is 347 * 28?"}],  # type: ignore[list-item]
     )
     assert "9716" in follow.output_text
 

@@ -62,13 +62,8 @@ def test_features_see_number_shapes_not_values() -> None:
     a_cols, a_vals = f.transform("What is 4821 × 37?")
     b_cols, b_vals = f.transform("What is 9134 × 52?")
     assert a_cols.tolist() == b_cols.tolist()
-    differ = [
-        STRUCTURE[i]
-        for i, (a, b) in enumerate(
-            zip(a_vals[-len(STRUCTURE) :], b_vals[-len(STRUCTURE) :], strict=True)
-        )
-        if a != b
-    ]
+    differ = [STRUCTURE[i] for i, (a, b) in enumerate(
+        zip(a_vals[-len(STRUCTURE):], b_vals[-len(STRUCTURE):], strict=True)) if a != b]
     assert differ == ["carries"]  # 4821 × 37 has 5 carrying digit pairs, 9134 × 52 has 4
     c_cols, _ = f.transform("What is 48 × 3?")
     assert c_cols.tolist() != a_cols.tolist()
@@ -85,7 +80,7 @@ def test_structure_columns_measure_the_prompt() -> None:
     cols, vals = f.transform("```py\nx = 1\n```\nWhat is 12345 + 678? Answer exactly.")
     assert cols.min() >= 0 and cols.max() < f.dim
     assert len(cols) == len(set(cols.tolist()))
-    structure = dict(zip(STRUCTURE, vals[-len(STRUCTURE) :].tolist(), strict=True))
+    structure = dict(zip(STRUCTURE, vals[-len(STRUCTURE):].tolist(), strict=True))
     assert structure["code_fences"] == 1
     assert structure["max_operand_digits"] == 5
     assert structure["add_sub_digits"] == 5 and structure["mul_div_digits"] == 0
@@ -104,12 +99,8 @@ def test_featurizer_params_round_trip_and_reject_other_structure() -> None:
 
 def test_features_are_cheap() -> None:
     f = Featurizer()
-    prompts = [
-        "What is 4821 × 37?",
-        "hello there",
-        "Orders: ann 12, bob 40, cy 7. Refunds: bob 40."
-        " Who is the top spender, excluding customers who refunded more than half?",
-    ]
+    prompts = ["What is 4821 × 37?", "hello there", "Orders: ann 12, bob 40, cy 7. Refunds: bob 40."
+               " Who is the top spender, excluding customers who refunded more than half?"]
     times = []
     for _ in range(200):
         for p in prompts:
@@ -186,11 +177,7 @@ def test_decision_respects_latency_budget() -> None:
     roomy = router.decide(ChatRequest.from_prompt("What is 4821 × 37?", max_ttfa_ms=10_000))
     assert roomy.mode == "deep"
     assert tight.estimates is not None and set(tight.estimates) >= {
-        "p_fast",
-        "p_deep",
-        "e2e_fast_ms",
-        "e2e_deep_ms",
-    }
+        "p_fast", "p_deep", "e2e_fast_ms", "e2e_deep_ms"}
 
 
 def test_live_latency_can_rule_out_deep() -> None:
@@ -207,8 +194,7 @@ def test_explicit_intent_and_client_switch_override_the_model() -> None:
     asked = router.decide(ChatRequest.from_prompt("Think step by step: what is 2 + 2?"))
     assert asked.mode == "deep" and "think" in asked.reason
     rushed = LearnedRouter(FixedScorer(_estimate(0.1, 0.95))).decide(
-        ChatRequest.from_prompt("Quick answer: what is 4821 × 37?")
-    )
+        ChatRequest.from_prompt("Quick answer: what is 4821 × 37?"))
     assert rushed.mode == "fast"
     off = ChatRequest.from_prompt("What is 4821 × 37?", thinking=ThinkingSettings(enabled=False))
     assert LearnedRouter(FixedScorer(_estimate(0.1, 0.95))).decide(off).mode == "fast"
@@ -222,16 +208,12 @@ def test_explicit_intent_and_client_switch_override_the_model() -> None:
 
 
 def _case(key: str, fast: float, deep: float, template: str = "t") -> Case:
-    return Case(
-        key, key, template, 1, ModeResult(fast, 1000.0, 100.0), ModeResult(deep, 5000.0, 4000.0)
-    )
+    return Case(key, key, template, 1, ModeResult(fast, 1000.0, 100.0),
+                ModeResult(deep, 5000.0, 4000.0))
 
 
 HAND = [
-    _case("a", 0.0, 1.0),
-    _case("b", 0.0, 1.0),
-    _case("c", 1.0, 1.0),
-    _case("d", 1.0, 0.0),
+    _case("a", 0.0, 1.0), _case("b", 0.0, 1.0), _case("c", 1.0, 1.0), _case("d", 1.0, 0.0),
 ]
 
 
@@ -335,12 +317,9 @@ def test_shipped_default_loads_and_routes_by_the_data() -> None:
     assert easy.estimates["p_fast"] > 0.3 > 0.05 > hard.estimates["p_fast"]
     assert min(easy.estimates["p_deep"], hard.estimates["p_deep"]) > 0.9
     # Easy ledger questions: fast is right about half the time, so P(fast correct) is far from 0.
-    ledger = router.decide(
-        ChatRequest.from_prompt(
-            "Orders: ann 30, bob 12, ann 7. Refunds: bob 12. Who is the top spender, excluding "
-            "customers who refunded more than half of their orders?"
-        )
-    )
+    ledger = router.decide(ChatRequest.from_prompt(
+        "Orders: ann 30, bob 12, ann 7. Refunds: bob 12. Who is the top spender, excluding "
+        "customers who refunded more than half of their orders?"))
     assert ledger.estimates is not None and ledger.estimates["p_fast"] > 0.3
     # Outside its data (small talk, general facts) the rules decide, and say so.
     chat = router.decide(ChatRequest.from_prompt("hello there!"))
@@ -349,28 +328,13 @@ def test_shipped_default_loads_and_routes_by_the_data() -> None:
     assert fact.mode == "fast" and "(rules:" in fact.reason
 
 
-def test_cli_fit_eval_route(
-    attempts: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_cli_fit_eval_route(attempts: Path, tmp_path: Path,
+                            capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "cli.json"
     assert main(["router", "fit", "--from", str(attempts), "--out", str(out)]) == 0
     assert out.is_file() and "saved" in capsys.readouterr().out
-    assert (
-        main(
-            [
-                "router",
-                "eval",
-                "--from",
-                str(attempts),
-                "--router",
-                str(out),
-                "--folds",
-                "3",
-                "--no-knn",
-            ]
-        )
-        == 0
-    )
+    assert main(["router", "eval", "--from", str(attempts), "--router", str(out),
+                 "--folds", "3", "--no-knn"]) == 0
     table = capsys.readouterr().out
     assert "learned" in table and "always-deep" in table and "held-out by template" in table
     assert main(["router", "route", "What is 734521 * 918273?", "--router", str(out)]) == 0

@@ -29,20 +29,10 @@ FEATURIZER = Featurizer(hash_bits=6)
 NONE = np.zeros(0, dtype=np.int64)
 
 
-def head(
-    link: str,
-    z: float,
-    clip: tuple[float, float] | None = None,
-    columns: list[int] | None = None,
-    weights: list[float] | None = None,
-) -> Head:
-    return Head(
-        link,
-        z,
-        np.asarray(columns or [], dtype=np.int64),
-        np.asarray(weights or [], dtype=np.float64),
-        clip,
-    )
+def head(link: str, z: float, clip: tuple[float, float] | None = None,
+         columns: list[int] | None = None, weights: list[float] | None = None) -> Head:
+    return Head(link, z, np.asarray(columns or [], dtype=np.int64),
+                np.asarray(weights or [], dtype=np.float64), clip)
 
 
 def scorer(meta: dict[str, Any] | None = None, **heads: Head) -> LinearScorer:
@@ -63,30 +53,22 @@ def test_intercepts_through_their_links() -> None:
     assert estimate.p_fast == pytest.approx(0.5)
     assert estimate.p_deep == pytest.approx(0.9)
     assert (estimate.e2e_fast_ms, estimate.e2e_deep_ms) == (pytest.approx(100), pytest.approx(2000))
-    assert (estimate.ttfa_fast_ms, estimate.ttfa_deep_ms) == (
-        pytest.approx(50),
-        pytest.approx(1500),
-    )
+    assert (estimate.ttfa_fast_ms, estimate.ttfa_deep_ms) == (pytest.approx(50),
+                                                              pytest.approx(1500))
     assert scorer().estimate("hello") == estimate
 
 
 def test_links_are_clipped_before_and_after() -> None:
-    hot = scorer(
-        p_fast=head("logit", 100.0),
-        p_deep=head("logit", -100.0),
-        e2e_fast_ms=head("log", 50.0),
-        e2e_deep_ms=head("log", -50.0),
-    )
+    hot = scorer(p_fast=head("logit", 100.0), p_deep=head("logit", -100.0),
+                 e2e_fast_ms=head("log", 50.0), e2e_deep_ms=head("log", -50.0))
     e = hot.estimate("x")
     assert e.p_fast == 1.0 / (1.0 + math.exp(-30.0))
     assert e.p_deep == 1.0 / (1.0 + math.exp(30.0))
     assert e.e2e_fast_ms == pytest.approx(math.exp(20.0), rel=1e-12)
     assert e.e2e_deep_ms == pytest.approx(math.exp(-20.0), rel=1e-12)
     # A head's own clip is the range latencies were seen in.
-    ranged = scorer(
-        ttfa_fast_ms=head("log", math.log(1), clip=(10.0, 1000.0)),
-        ttfa_deep_ms=head("log", math.log(5000), clip=(10.0, 1000.0)),
-    )
+    ranged = scorer(ttfa_fast_ms=head("log", math.log(1), clip=(10.0, 1000.0)),
+                    ttfa_deep_ms=head("log", math.log(5000), clip=(10.0, 1000.0)))
     r = ranged.estimate("x")
     assert (r.ttfa_fast_ms, r.ttfa_deep_ms) == (10.0, 1000.0)
     assert r.e2e_fast_ms == pytest.approx(100)  # unclipped heads keep their value
@@ -127,26 +109,19 @@ def test_construction_refuses_missing_heads_and_stray_columns() -> None:
         ({"domain": {"categories": "any"}}, "chat", 0.0, True),
     ],
 )
-def test_in_domain(
-    meta: dict[str, Any] | None, category: str, coverage: float, inside: bool
-) -> None:
+def test_in_domain(meta: dict[str, Any] | None, category: str, coverage: float,
+                   inside: bool) -> None:
     assert scorer(meta).in_domain(category, coverage) is inside
 
 
 def test_json_round_trip_keeps_links_clips_and_meta(tmp_path: Path) -> None:
-    s = scorer(
-        {"domain": {"min_coverage": 0.1}, "trained_on": "x"},
-        ttfa_deep_ms=head(
-            "log", 1.0, clip=(2.0, 3.0), columns=[1, 2, 3], weights=[1e-9, 0.5, -1e-8]
-        ),
-    )
+    s = scorer({"domain": {"min_coverage": 0.1}, "trained_on": "x"},
+               ttfa_deep_ms=head("log", 1.0, clip=(2.0, 3.0), columns=[1, 2, 3],
+                                 weights=[1e-9, 0.5, -1e-8]))
     data = s.to_json()
     assert data["meta"] == {"domain": {"min_coverage": 0.1}, "trained_on": "x"}
     assert data["heads"]["ttfa_deep_ms"] == {
-        "link": "log",
-        "intercept": 1.0,
-        "clip": [2.0, 3.0],
-        "columns": [2, 3],
+        "link": "log", "intercept": 1.0, "clip": [2.0, 3.0], "columns": [2, 3],
         "weights": [0.5, -1e-8],
     }
     assert data["heads"]["p_fast"]["clip"] is None
@@ -172,14 +147,8 @@ def test_files_that_are_not_router_models_are_refused() -> None:
 
 
 def estimate(**changes: float) -> Estimate:
-    base = dict(
-        p_fast=0.5,
-        p_deep=0.9,
-        e2e_fast_ms=100.0,
-        e2e_deep_ms=2000.0,
-        ttfa_fast_ms=50.0,
-        ttfa_deep_ms=1500.0,
-    )
+    base = dict(p_fast=0.5, p_deep=0.9, e2e_fast_ms=100.0, e2e_deep_ms=2000.0,
+                ttfa_fast_ms=50.0, ttfa_deep_ms=1500.0)
     return Estimate(**{**base, **changes})
 
 
@@ -240,15 +209,8 @@ def test_choose_keeps_the_best_when_the_other_is_no_quicker_to_answer() -> None:
 
 @pytest.mark.parametrize(
     ("ms", "text"),
-    [
-        (999.0, "999 ms"),
-        (1000.0, "1.0 s"),
-        (1050.0, "1.1 s"),
-        (59_949.0, "59.9 s"),
-        (60_000.0, "1.0 min"),
-        (63_000.0, "1.1 min"),
-        (90_000.0, "1.5 min"),
-    ],
+    [(999.0, "999 ms"), (1000.0, "1.0 s"), (1050.0, "1.1 s"), (59_949.0, "59.9 s"),
+     (60_000.0, "1.0 min"), (63_000.0, "1.1 min"), (90_000.0, "1.5 min")],
 )
 def test_human(ms: float, text: str) -> None:
     assert _human(ms) == text

@@ -35,10 +35,7 @@ def two_gateways(pg_dsn: str, tmp_path: Path) -> Iterator[list[Served]]:
         served = [
             stack.enter_context(
                 serve_subprocess(
-                    config,
-                    pg_dsn,
-                    "--journal-dir",
-                    str(tmp_path / f"journal-{name}"),
+                    config, pg_dsn, "--journal-dir", str(tmp_path / f"journal-{name}"),
                     log=tmp_path / f"gateway-{name}.log",
                 )
             )

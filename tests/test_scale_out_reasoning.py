@@ -113,16 +113,10 @@ def test_reasoning_restored_when_the_next_turn_lands_on_another_gateway(
     env = {CANARY_ENV: CANARY_KEY}
     with ExitStack() as stack:
         a, b, alone = (
-            stack.enter_context(
-                serve_subprocess(
-                    config,
-                    db,
-                    "--journal-dir",
-                    str(tmp_path / f"journal-{name}"),
-                    env=env,
-                    log=tmp_path / f"{name}.log",
-                )
-            )
+            stack.enter_context(serve_subprocess(
+                config, db, "--journal-dir", str(tmp_path / f"journal-{name}"), env=env,
+                log=tmp_path / f"{name}.log",
+            ))
             for name, db in (("a", pg_dsn), ("b", pg_dsn), ("alone", str(tmp_path / "own.db")))
         )
         question = {"role": "user", "content": "What is the weather in Paris?"}

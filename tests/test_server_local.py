@@ -105,7 +105,7 @@ def test_a_canned_reply_finishes_declined_and_stays_out_of_the_timings(
     def ttfa_count() -> int:
         text = httpx.get(served.base_url + "/metrics", timeout=5).text
         counts = re.findall(
-            r"^ponder_time_to_first_answer_token_seconds_count\{[^}]*\} (\d+)", text, re.M
+            r'^ponder_time_to_first_answer_token_seconds_count\{[^}]*\} (\d+)', text, re.M
         )
         return sum(int(c) for c in counts)
 

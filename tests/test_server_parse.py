@@ -93,28 +93,16 @@ def test_a_full_request_lands_field_by_field() -> None:
 def test_defaults_when_fields_are_absent() -> None:
     parsed = parse_chat({"model": "m", "messages": HI}, {}, "req_2")
     assert (parsed.stream, parsed.include_usage) == (False, False)
-    assert parsed.chat == ChatRequest(
-        messages=(Message("user", "hi"),), model="m", request_id="req_2"
-    )
+    assert parsed.chat == ChatRequest(messages=(Message("user", "hi"),), model="m",
+                                      request_id="req_2")
 
 
 def test_nulls_mean_absent() -> None:
     parsed = parse_chat(
-        {
-            "model": "m",
-            "messages": HI,
-            "stream": None,
-            "temperature": None,
-            "top_p": None,
-            "max_tokens": None,
-            "stop": None,
-            "reasoning_effort": None,
-            "thinking": None,
-            "n": None,
-            "stream_options": None,
-        },
-        {},
-        "r",
+        {"model": "m", "messages": HI, "stream": None, "temperature": None, "top_p": None,
+         "max_tokens": None, "stop": None, "reasoning_effort": None, "thinking": None,
+         "n": None, "stream_options": None},
+        {}, "r",
     )
     assert parsed.stream is False and parsed.include_usage is False
     assert parsed.chat == ChatRequest(messages=(Message("user", "hi"),), model="m", request_id="r")
@@ -164,18 +152,16 @@ def test_thinking_table_wins_over_effort_none() -> None:
 
 @pytest.mark.parametrize(
     ("stop", "expected"),
-    [
-        ("END", ("END",)),
-        (["a"], ("a",)),
-        (["a", "b", "c", "d", "e"], ("a", "b", "c", "d", "e")),
-        ([], ()),
-    ],
+    [("END", ("END",)), (["a"], ("a",)), (["a", "b", "c", "d", "e"], ("a", "b", "c", "d", "e")),
+     ([], ())],
 )
 def test_stop_forms(stop: Any, expected: tuple[str, ...]) -> None:
     assert chat(stop=stop).stop == expected
 
 
-@pytest.mark.parametrize(("value", "ms"), [("1", 1.0), ("0.5", 0.5), ("1e3", 1000.0)])
+@pytest.mark.parametrize(
+    ("value", "ms"), [("1", 1.0), ("0.5", 0.5), ("1e3", 1000.0)]
+)
 def test_latency_budget_header(value: str, ms: float) -> None:
     assert chat({MAX_TTFA_HEADER: value}).max_ttfa_ms == ms
 
@@ -189,113 +175,55 @@ def test_latency_budget_header(value: str, ms: float) -> None:
         ({"model": "m"}, "messages", "'messages' must be a non-empty array."),
         ({"model": "m", "messages": []}, "messages", "'messages' must be a non-empty array."),
         ({"model": "m", "messages": "hi"}, "messages", "'messages' must be a non-empty array."),
-        (
-            {"model": "m", "messages": ["hi"]},
-            "messages[0]",
-            "messages[0] must be an object with role and content.",
-        ),
-        (
-            {"model": "m", "messages": [*HI, {"role": "robot", "content": "x"}]},
-            "messages[1].role",
-            "messages[1].role must be one of system, developer, user, assistant, tool.",
-        ),
-        (
-            {"model": "m", "messages": [{"role": 1, "content": "x"}]},
-            "messages[0].role",
-            "messages[0].role must be one of",
-        ),
-        (
-            {"model": "m", "messages": [{"role": "user", "content": 5}]},
-            "messages[0].content",
-            "messages[0].content must be a string or an array of content parts.",
-        ),
-        (
-            {"model": "m", "messages": [{"role": "user", "content": [{"type": "image_url"}]}]},
-            "messages[0].content[0].image_url",
-            "messages[0].content[0].image_url.url must be an http(s) URL or a data: URL.",
-        ),
-        (
-            {
-                "model": "m",
-                "messages": [
-                    {"role": "system", "content": [{"type": "image_url", "image_url": "https://x"}]}
-                ],
-            },
-            "messages[0].content[0]",
-            "messages[0].content[0]: only text parts are supported here.",
-        ),
-        (
-            {
-                "model": "m",
-                "messages": [{"role": "user", "content": [{"type": "text", "text": 1}]}],
-            },
-            "messages[0].content[0]",
-            "messages[0].content[0]: only text and image_url parts",
-        ),
-        (
-            {"model": "m", "messages": [{"role": "user", "content": ["hi"]}]},
-            "messages[0].content[0]",
-            "messages[0].content[0]: only text and image_url parts",
-        ),
+        ({"model": "m", "messages": ["hi"]}, "messages[0]",
+         "messages[0] must be an object with role and content."),
+        ({"model": "m", "messages": [*HI, {"role": "robot", "content": "x"}]}, "messages[1].role",
+         "messages[1].role must be one of system, developer, user, assistant, tool."),
+        ({"model": "m", "messages": [{"role": 1, "content": "x"}]}, "messages[0].role",
+         "messages[0].role must be one of"),
+        ({"model": "m", "messages": [{"role": "user", "content": 5}]}, "messages[0].content",
+         "messages[0].content must be a string or an array of content parts."),
+        ({"model": "m", "messages": [{"role": "user", "content": [{"type": "image_url"}]}]},
+         "messages[0].content[0].image_url",
+         "messages[0].content[0].image_url.url must be an http(s) URL or a data: URL."),
+        ({"model": "m", "messages": [{"role": "system", "content": [
+            {"type": "image_url", "image_url": "https://x"}]}]},
+         "messages[0].content[0]", "messages[0].content[0]: only text parts are supported here."),
+        ({"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": 1}]}]},
+         "messages[0].content[0]", "messages[0].content[0]: only text and image_url parts"),
+        ({"model": "m", "messages": [{"role": "user", "content": ["hi"]}]},
+         "messages[0].content[0]", "messages[0].content[0]: only text and image_url parts"),
         ({"model": "m", "messages": HI, "n": 2}, "n", "'n' must be 1: ponder returns one choice."),
         ({"model": "m", "messages": HI, "stream": 1}, "stream", "'stream' must be true or false."),
-        (
-            {"model": "m", "messages": HI, "stream_options": True},
-            "stream_options",
-            "'stream_options' must be an object.",
-        ),
-        ({"model": "m", "messages": HI, "temperature": 2.01}, "temperature", TEMPERATURE),
+        ({"model": "m", "messages": HI, "stream_options": True}, "stream_options",
+         "'stream_options' must be an object."),
+        ({"model": "m", "messages": HI, "temperature": 2.01}, "temperature",
+         TEMPERATURE),
         ({"model": "m", "messages": HI, "temperature": -0.01}, "temperature", TEMPERATURE),
         ({"model": "m", "messages": HI, "temperature": True}, "temperature", TEMPERATURE),
         ({"model": "m", "messages": HI, "temperature": "1"}, "temperature", TEMPERATURE),
-        (
-            {"model": "m", "messages": HI, "top_p": 1.01},
-            "top_p",
-            "'top_p' must be a number between 0 and 1.",
-        ),
-        ({"model": "m", "messages": HI, "max_tokens": 0}, "max_tokens", MAX_TOKENS),
+        ({"model": "m", "messages": HI, "top_p": 1.01}, "top_p",
+         "'top_p' must be a number between 0 and 1."),
+        ({"model": "m", "messages": HI, "max_tokens": 0}, "max_tokens",
+         MAX_TOKENS),
         ({"model": "m", "messages": HI, "max_tokens": 2.5}, "max_tokens", MAX_TOKENS),
         ({"model": "m", "messages": HI, "max_tokens": True}, "max_tokens", MAX_TOKENS),
-        (
-            {"model": "m", "messages": HI, "max_completion_tokens": -1},
-            "max_completion_tokens",
-            "'max_completion_tokens' must be a positive integer.",
-        ),
-        (
-            {"model": "m", "messages": HI, "stop": [3]},
-            "stop",
-            "'stop' must be a string or an array of strings.",
-        ),
-        (
-            {"model": "m", "messages": HI, "stop": {"a": 1}},
-            "stop",
-            "'stop' must be a string or an array of strings.",
-        ),
-        (
-            {"model": "m", "messages": HI, "reasoning_effort": "max"},
-            "reasoning_effort",
-            "'reasoning_effort' must be none, minimal, low, medium, high or xhigh.",
-        ),
-        (
-            {"model": "m", "messages": HI, "reasoning_effort": ["high"]},
-            "reasoning_effort",
-            "'reasoning_effort' must be none, minimal, low, medium, high or xhigh.",
-        ),
-        (
-            {"model": "m", "messages": HI, "thinking": True},
-            "thinking",
-            "'thinking' must be an object: {enabled, budget}.",
-        ),
-        (
-            {"model": "m", "messages": HI, "thinking": {"enabled": 1}},
-            "thinking.enabled",
-            "'thinking.enabled' must be true or false.",
-        ),
-        (
-            {"model": "m", "messages": HI, "thinking": {"budget": 0}},
-            "thinking.budget",
-            "'thinking.budget' must be a positive integer.",
-        ),
+        ({"model": "m", "messages": HI, "max_completion_tokens": -1}, "max_completion_tokens",
+         "'max_completion_tokens' must be a positive integer."),
+        ({"model": "m", "messages": HI, "stop": [3]}, "stop",
+         "'stop' must be a string or an array of strings."),
+        ({"model": "m", "messages": HI, "stop": {"a": 1}}, "stop",
+         "'stop' must be a string or an array of strings."),
+        ({"model": "m", "messages": HI, "reasoning_effort": "max"}, "reasoning_effort",
+         "'reasoning_effort' must be none, minimal, low, medium, high or xhigh."),
+        ({"model": "m", "messages": HI, "reasoning_effort": ["high"]}, "reasoning_effort",
+         "'reasoning_effort' must be none, minimal, low, medium, high or xhigh."),
+        ({"model": "m", "messages": HI, "thinking": True}, "thinking",
+         "'thinking' must be an object: {enabled, budget}."),
+        ({"model": "m", "messages": HI, "thinking": {"enabled": 1}}, "thinking.enabled",
+         "'thinking.enabled' must be true or false."),
+        ({"model": "m", "messages": HI, "thinking": {"budget": 0}}, "thinking.budget",
+         "'thinking.budget' must be a positive integer."),
     ],
 )
 def test_refused_by_name(body: dict[str, Any], param: str, message: str) -> None:
@@ -339,18 +267,13 @@ def test_tools_and_their_settings_land_as_sent() -> None:
         tools=[WEATHER, {"function": {"name": "bare"}}],
         tool_choice={"type": "function", "function": {"name": "weather"}},
         parallel_tool_calls=False,
-        response_format={
-            "type": "json_schema",
-            "json_schema": {"name": "w", "schema": {"type": "object"}, "strict": True},
-        },
+        response_format={"type": "json_schema",
+                         "json_schema": {"name": "w", "schema": {"type": "object"},
+                                         "strict": True}},
     )
     assert parsed.tools == (
-        ToolSpec(
-            "weather",
-            "Weather by city",
-            {"type": "object", "properties": {"city": {"type": "string"}}},
-            True,
-        ),
+        ToolSpec("weather", "Weather by city",
+                 {"type": "object", "properties": {"city": {"type": "string"}}}, True),
         ToolSpec("bare"),
     )
     assert parsed.tool_choice == ToolChoice("tool", "weather")
@@ -366,14 +289,9 @@ def test_tool_choice_words(choice: str) -> None:
 
 @pytest.mark.parametrize(
     ("fmt", "expected"),
-    [
-        ({"type": "text"}, None),
-        ({"type": "json_object"}, ResponseFormat("json_object")),
-        (
-            {"type": "json_schema", "json_schema": {"schema": {}}},
-            ResponseFormat("json_schema", None, {}, None),
-        ),
-    ],
+    [({"type": "text"}, None), ({"type": "json_object"}, ResponseFormat("json_object")),
+     ({"type": "json_schema", "json_schema": {"schema": {}}},
+      ResponseFormat("json_schema", None, {}, None))],
 )
 def test_response_formats(fmt: dict[str, Any], expected: ResponseFormat | None) -> None:
     assert chat(response_format=fmt).response_format == expected
@@ -381,49 +299,28 @@ def test_response_formats(fmt: dict[str, Any], expected: ResponseFormat | None) 
 
 def test_defaults_for_tool_fields() -> None:
     parsed = chat(parallel_tool_calls=None)
-    assert (
-        parsed.tools,
-        parsed.tool_choice,
-        parsed.parallel_tool_calls,
-        parsed.response_format,
-    ) == ((), None, None, None)
+    assert (parsed.tools, parsed.tool_choice, parsed.parallel_tool_calls,
+            parsed.response_format) == ((), None, None, None)
 
 
 def test_assistant_calls_tool_results_and_images() -> None:
     messages = [
-        {
-            "role": "user",
-            "content": [
-                {"type": "text", "text": "look"},
-                {"type": "image_url", "image_url": {"url": "https://x/p.png", "detail": "low"}},
-                {"type": "image_url", "image_url": "data:image/png;base64,AA"},
-            ],
-        },
-        {
-            "role": "assistant",
-            "content": None,
-            "reasoning": "think",
-            "tool_calls": [
-                {
-                    "id": "c1",
-                    "type": "function",
-                    "function": {"name": "weather", "arguments": '{"city":"Rome"}'},
-                },
-                {"id": "c2", "function": {"name": "bare", "arguments": {"a": 1}}},
-                {"id": "c3", "function": {"name": "none"}},
-            ],
-        },
+        {"role": "user", "content": [
+            {"type": "text", "text": "look"},
+            {"type": "image_url", "image_url": {"url": "https://x/p.png", "detail": "low"}},
+            {"type": "image_url", "image_url": "data:image/png;base64,AA"},
+        ]},
+        {"role": "assistant", "content": None, "reasoning": "think",
+         "tool_calls": [{"id": "c1", "type": "function",
+                         "function": {"name": "weather", "arguments": '{"city":"Rome"}'}},
+                        {"id": "c2", "function": {"name": "bare", "arguments": {"a": 1}}},
+                        {"id": "c3", "function": {"name": "none"}}]},
         {"role": "tool", "tool_call_id": "c1", "name": "weather", "content": "sunny"},
         {"role": "tool", "tool_call_id": "c2", "content": [{"type": "text", "text": "ok"}]},
-        {
-            "role": "assistant",
-            "content": "x",
-            "reasoning_details": [
-                {"type": "reasoning.text", "text": "a"},
-                {"type": "reasoning.summary", "summary": "b"},
-                {"type": "reasoning.encrypted", "data": "zz"},
-            ],
-        },
+        {"role": "assistant", "content": "x",
+         "reasoning_details": [{"type": "reasoning.text", "text": "a"},
+                               {"type": "reasoning.summary", "summary": "b"},
+                               {"type": "reasoning.encrypted", "data": "zz"}]},
         {"role": "assistant", "content": "y", "reasoning_content": "rc", "reasoning": "r"},
     ]
     user, called, result, plain, detailed, both = chat(messages=messages).messages
@@ -449,124 +346,55 @@ def test_assistant_calls_tool_results_and_images() -> None:
 @pytest.mark.parametrize(
     ("body", "param", "message"),
     [
-        (
-            {"functions": [{"name": "f"}]},
-            "functions",
-            "'functions' is the legacy form of tool calling: send 'tools' instead.",
-        ),
-        (
-            {"function_call": "auto"},
-            "functions",
-            "'functions' is the legacy form of tool calling: send 'tools' instead.",
-        ),
+        ({"functions": [{"name": "f"}]}, "functions",
+         "'functions' is the legacy form of tool calling: send 'tools' instead."),
+        ({"function_call": "auto"}, "functions",
+         "'functions' is the legacy form of tool calling: send 'tools' instead."),
         ({"tools": {"a": 1}}, "tools", "'tools' must be an array of function tools."),
-        (
-            {"tools": [{"type": "web_search"}]},
-            "tools[0].type",
-            "tools[0]: only function tools are supported (got 'web_search').",
-        ),
-        (
-            {"tools": ["x"]},
-            "tools[0].type",
-            "tools[0]: only function tools are supported (got None).",
-        ),
-        (
-            {"tools": [{"type": "function", "function": {}}]},
-            "tools[0].function.name",
-            "tools[0].function.name is required.",
-        ),
-        (
-            {"tools": [{"type": "function"}]},
-            "tools[0].function.name",
-            "tools[0].function.name is required.",
-        ),
-        (
-            {"tools": [{"function": {"name": "f", "parameters": []}}]},
-            "tools[0].function.parameters",
-            "tools[0].function.parameters must be a JSON Schema object.",
-        ),
-        (
-            {"tools": [WEATHER], "tool_choice": "sometimes"},
-            "tool_choice",
-            "'tool_choice' must be auto, none, required or"
-            ' {"type": "function", "function": {"name": …}}.',
-        ),
-        (
-            {"tools": [WEATHER], "tool_choice": {"function": {"name": "other"}}},
-            "tool_choice",
-            "tool_choice names 'other', which is not in 'tools'.",
-        ),
-        (
-            {"parallel_tool_calls": "yes"},
-            "parallel_tool_calls",
-            "'parallel_tool_calls' must be true or false.",
-        ),
-        (
-            {"response_format": {"type": "xml"}},
-            "response_format",
-            "'response_format' type must be text, json_object or json_schema.",
-        ),
-        (
-            {"response_format": {"type": "json_schema", "json_schema": {}}},
-            "response_format.json_schema.schema",
-            "response_format json_schema needs json_schema.schema (a JSON Schema object).",
-        ),
-        (
-            {"messages": [{"role": "tool", "content": "4"}]},
-            "messages[0].tool_call_id",
-            "messages[0]: a tool message needs the tool_call_id it answers.",
-        ),
-        (
-            {"messages": [{"role": "assistant", "tool_calls": {}}]},
-            "messages[0].tool_calls",
-            "messages[0].tool_calls must be an array.",
-        ),
-        (
-            {"messages": [{"role": "assistant", "tool_calls": [{"function": {"name": "f"}}]}]},
-            "messages[0].tool_calls[0]",
-            "messages[0].tool_calls[0] must be {id, type: function, function: {name, arguments}}.",
-        ),
-        (
-            {"messages": [{"role": "assistant", "tool_calls": [{"id": "c", "function": {}}]}]},
-            "messages[0].tool_calls[0].function.name",
-            "messages[0].tool_calls[0].function.name is required.",
-        ),
-        (
-            {
-                "messages": [
-                    {
-                        "role": "assistant",
-                        "tool_calls": [{"id": "c", "function": {"name": "f", "arguments": 5}}],
-                    }
-                ]
-            },
-            "messages[0].tool_calls[0].function.arguments",
-            "messages[0].tool_calls[0].function.arguments must be a JSON string.",
-        ),
-        (
-            {
-                "messages": [
-                    {
-                        "role": "user",
-                        "content": [{"type": "image_url", "image_url": {"url": "ftp://x"}}],
-                    }
-                ]
-            },
-            "messages[0].content[0].image_url",
-            "messages[0].content[0].image_url.url must be an http(s) URL or a data: URL.",
-        ),
-        (
-            {
-                "messages": [
-                    {
-                        "role": "assistant",
-                        "content": [{"type": "image_url", "image_url": "https://x"}],
-                    }
-                ]
-            },
-            "messages[0].content[0]",
-            "messages[0].content[0]: only text parts are supported here.",
-        ),
+        ({"tools": [{"type": "web_search"}]}, "tools[0].type",
+         "tools[0]: only function tools are supported (got 'web_search')."),
+        ({"tools": ["x"]}, "tools[0].type",
+         "tools[0]: only function tools are supported (got None)."),
+        ({"tools": [{"type": "function", "function": {}}]}, "tools[0].function.name",
+         "tools[0].function.name is required."),
+        ({"tools": [{"type": "function"}]}, "tools[0].function.name",
+         "tools[0].function.name is required."),
+        ({"tools": [{"function": {"name": "f", "parameters": []}}]},
+         "tools[0].function.parameters",
+         "tools[0].function.parameters must be a JSON Schema object."),
+        ({"tools": [WEATHER], "tool_choice": "sometimes"}, "tool_choice",
+         "'tool_choice' must be auto, none, required or"
+         ' {"type": "function", "function": {"name": …}}.'),
+        ({"tools": [WEATHER], "tool_choice": {"function": {"name": "other"}}}, "tool_choice",
+         "tool_choice names 'other', which is not in 'tools'."),
+        ({"parallel_tool_calls": "yes"}, "parallel_tool_calls",
+         "'parallel_tool_calls' must be true or false."),
+        ({"response_format": {"type": "xml"}}, "response_format",
+         "'response_format' type must be text, json_object or json_schema."),
+        ({"response_format": {"type": "json_schema", "json_schema": {}}},
+         "response_format.json_schema.schema",
+         "response_format json_schema needs json_schema.schema (a JSON Schema object)."),
+        ({"messages": [{"role": "tool", "content": "4"}]}, "messages[0].tool_call_id",
+         "messages[0]: a tool message needs the tool_call_id it answers."),
+        ({"messages": [{"role": "assistant", "tool_calls": {}}]}, "messages[0].tool_calls",
+         "messages[0].tool_calls must be an array."),
+        ({"messages": [{"role": "assistant", "tool_calls": [{"function": {"name": "f"}}]}]},
+         "messages[0].tool_calls[0]",
+         "messages[0].tool_calls[0] must be {id, type: function, function: {name, arguments}}."),
+        ({"messages": [{"role": "assistant", "tool_calls": [{"id": "c", "function": {}}]}]},
+         "messages[0].tool_calls[0].function.name",
+         "messages[0].tool_calls[0].function.name is required."),
+        ({"messages": [{"role": "assistant",
+                        "tool_calls": [{"id": "c", "function": {"name": "f", "arguments": 5}}]}]},
+         "messages[0].tool_calls[0].function.arguments",
+         "messages[0].tool_calls[0].function.arguments must be a JSON string."),
+        ({"messages": [{"role": "user", "content": [
+            {"type": "image_url", "image_url": {"url": "ftp://x"}}]}]},
+         "messages[0].content[0].image_url",
+         "messages[0].content[0].image_url.url must be an http(s) URL or a data: URL."),
+        ({"messages": [{"role": "assistant", "content": [
+            {"type": "image_url", "image_url": "https://x"}]}]},
+         "messages[0].content[0]", "messages[0].content[0]: only text parts are supported here."),
     ],
 )
 def test_tool_and_part_errors_name_the_field(
@@ -583,7 +411,7 @@ def test_empty_text_is_no_part() -> None:
 
 # -- ponder's extension object ------------------------------------------------------------------
 
-PONDER_OBJECT = '\'ponder\' must be an object, e.g. {"verify": "embedded"}.'
+PONDER_OBJECT = "'ponder' must be an object, e.g. {\"verify\": \"embedded\"}."
 KNOWN = "known: verify, hedge, max_cost_usd."
 
 

@@ -127,13 +127,8 @@ def test_tool_calls_in_a_whole_response() -> None:
         "logprobs": None,
         "finish_reason": "tool_calls",
     }]  # fmt: skip
-    assert body["ponder"]["cost"] == {
-        "input_usd": 1.0,
-        "thinking_usd": 0.0,
-        "answer_usd": 0.5,
-        "total_usd": 1.5,
-        "estimated": False,
-    }
+    assert body["ponder"]["cost"] == {"input_usd": 1.0, "thinking_usd": 0.0,
+                                      "answer_usd": 0.5, "total_usd": 1.5, "estimated": False}
     assert body["ponder"]["served_by"] == "fast"
     said = completion_body(
         completion_id="c", created=1, started=started, answer="Calling.", thinking="",

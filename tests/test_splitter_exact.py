@@ -13,13 +13,8 @@ from ponder.splitter import ThinkSplitter
 # (text, starts_in_thoughts, thinking, answer, ended_in_thoughts)
 CASES: list[tuple[str, bool, str, str, bool]] = [
     ("Use `<think>` here\n<think>t</think>a", False, "t", "Use `<think>` here\na", False),
-    (
-        "```\n<think>x</think>\n```\n<think>y</think>ok",
-        False,
-        "y",
-        "```\n<think>x</think>\n```\nok",
-        False,
-    ),
+    ("```\n<think>x</think>\n```\n<think>y</think>ok", False, "y",
+     "```\n<think>x</think>\n```\nok", False),
     ("``a`b``\n<think>t</think>z", False, "t", "``a`b``\nz", False),
     ("x `code\n<think>t</think>y", False, "t", "x `code\ny", False),  # a newline ends `code
     ("<think>t</think>a", True, "t", "a", False),  # the template's tag written again
@@ -28,13 +23,8 @@ CASES: list[tuple[str, bool, str, str, bool]] = [
     ("<think>ab</thi", False, "ab</thi", "", True),
     ("hm", False, "", "hm", False),
     ("hm", True, "hm", "", True),
-    (
-        "````\n```\n<think>in</think>\n````\n<think>t</think>x",
-        False,
-        "t",
-        "````\n```\n<think>in</think>\n````\nx",
-        False,
-    ),  # only a run as long closes a fence
+    ("````\n```\n<think>in</think>\n````\n<think>t</think>x", False, "t",
+     "````\n```\n<think>in</think>\n````\nx", False),  # only a run as long closes a fence
     ("  \n  <think>\n\n t \n</think>\n\n  a", False, " t \n", "  a", False),
     ("a\n   <think>t</think>b", False, "t", "a\n   b", False),
     ("a < b\n<thin", False, "", "a < b\n<thin", False),

@@ -165,7 +165,9 @@ def test_serve_under_load_survives_a_database_restart(
     assert unavailable.json()["error"]["code"] == "store_unavailable"
 
 
-def test_a_slow_database_spills_past_the_bound_and_catches_up(pg_dsn: str, tmp_path: Path) -> None:
+def test_a_slow_database_spills_past_the_bound_and_catches_up(
+    pg_dsn: str, tmp_path: Path
+) -> None:
     writer = TraceWriter(
         pg_dsn, interval_s=0.01, batch_size=10, queue_limit=20, journal_dir=tmp_path / "j"
     )

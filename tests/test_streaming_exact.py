@@ -95,19 +95,14 @@ async def test_an_error_status(replay: ReplayServer, client: httpx.AsyncClient) 
         await send(client, {})
     e = caught.value
     assert (e.status, e.reason, e.retry_after, e.retry_after_ms) == (
-        429,
-        "Too Many Requests",
-        "3",
-        "2500",
+        429, "Too Many Requests", "3", "2500"
     )
     assert json.loads(e.body) == error and str(e) == "HTTP 429"
     replay.route("POST", "/v1/x", Reply(400, [(0.0, b"bad")], "text/plain"))
     with pytest.raises(streaming.StreamError) as plain:
         await send(client, {})
     assert (plain.value.status, plain.value.retry_after, plain.value.retry_after_ms) == (
-        400,
-        "",
-        "",
+        400, "", ""
     )
     assert plain.value.body == b"bad"
 
@@ -176,16 +171,8 @@ def test_a_session_of_another_loop_is_not_reused_nor_closed_there() -> None:
 
 
 def no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (
-        "http_proxy",
-        "https_proxy",
-        "no_proxy",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "NO_PROXY",
-        "all_proxy",
-        "ALL_PROXY",
-    ):
+    for name in ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY",
+                 "NO_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(name, raising=False)
 
 

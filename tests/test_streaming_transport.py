@@ -8,16 +8,8 @@ from ponder.providers.streaming import env_proxy
 
 
 def test_env_proxy_follows_http_proxy_and_no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (
-        "http_proxy",
-        "https_proxy",
-        "no_proxy",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "NO_PROXY",
-        "all_proxy",
-        "ALL_PROXY",
-    ):
+    for name in ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY",
+                 "NO_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(name, raising=False)
     assert env_proxy("http://api.example.com/v1") is None
     monkeypatch.setenv("HTTP_PROXY", "http://proxy.internal:3128")

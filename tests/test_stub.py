@@ -91,43 +91,32 @@ def _chat(**extra: Any) -> dict[str, Any]:
 
 
 async def test_stream_sends_reasoning_content_then_content_then_usage(stub: StubServer) -> None:
-    chunks = await _events(
-        stub.base_url, _chat(stream=True, stream_options={"include_usage": True})
-    )
+    chunks = await _events(stub.base_url, _chat(stream=True,
+                                                 stream_options={"include_usage": True}))
     deltas = [c["choices"][0]["delta"] for c in chunks if c["choices"]]
     kinds = [next(iter(k for k in d if k != "role"), None) for d in deltas]
     assert kinds == ["reasoning_content"] * 4 + ["content"] * 3 + [None]
     assert deltas[0]["role"] == "assistant"
     assert chunks[-2]["choices"][0]["finish_reason"] == "stop"
     assert chunks[-1]["choices"] == []
-    assert chunks[-1]["usage"] == {
-        "prompt_tokens": 4,
-        "completion_tokens": 7,
-        "total_tokens": 11,
-        "completion_tokens_details": {"reasoning_tokens": 4},
-    }
+    assert chunks[-1]["usage"] == {"prompt_tokens": 4, "completion_tokens": 7, "total_tokens": 11,
+                                   "completion_tokens_details": {"reasoning_tokens": 4}}
 
 
 async def test_a_request_overrides_its_own_schedule_and_caps_its_output(stub: StubServer) -> None:
-    chunks = await _events(
-        stub.base_url, _chat(stream=True, max_tokens=3, stub={"thought_tokens": 1, "ttft_ms": 0})
-    )
+    chunks = await _events(stub.base_url, _chat(stream=True, max_tokens=3,
+                                                 stub={"thought_tokens": 1, "ttft_ms": 0}))
     deltas = [c["choices"][0]["delta"] for c in chunks if c["choices"]]
     assert [d.get("reasoning_content") or d.get("content") for d in deltas] == [
-        "let ",
-        "the ",
-        "answer ",
-        None,
-    ]
+        "let ", "the ", "answer ", None]
     assert "content" in deltas[1] and "reasoning_content" in deltas[0]
     assert chunks[-1]["choices"][0]["finish_reason"] == "length"
 
 
 async def test_the_official_sdk_reads_thoughts_and_answer(stub: StubServer) -> None:
     client = openai.AsyncOpenAI(base_url=stub.base_url, api_key="unused", max_retries=0)
-    whole = await client.chat.completions.create(
-        model="m", messages=[{"role": "user", "content": "hi"}]
-    )
+    whole = await client.chat.completions.create(model="m", messages=[
+        {"role": "user", "content": "hi"}])
     message = whole.choices[0].message
     assert message.content == "the answer is "
     assert (message.model_extra or {})["reasoning_content"] == "let me think about "
@@ -136,17 +125,9 @@ async def test_the_official_sdk_reads_thoughts_and_answer(stub: StubServer) -> N
 
 
 async def test_ponder_meters_the_stub_as_its_schedule_says(stub: StubServer) -> None:
-    config = Config(
-        models={
-            "stub": ModelConfig(
-                "stub",
-                "openai",
-                base_url=stub.base_url,
-                model="m",
-                thinking=ThinkingConfig(enabled=True),
-            )
-        }
-    )
+    config = Config(models={"stub": ModelConfig("stub", "openai", base_url=stub.base_url,
+                                                model="m",
+                                                thinking=ThinkingConfig(enabled=True))})
     engine = Engine(config)
     meter = Meter()
     async for event in engine.stream(ChatRequest.from_prompt("hi", model="stub")):
@@ -189,9 +170,8 @@ async def test_a_configured_key_is_required() -> None:
         url = server.base_url + "/chat/completions"
         denied = await client.post(url, json=_chat())
         allowed = await client.post(url, json=_chat(), headers={"authorization": "Bearer sk-stub"})
-        models = await client.get(
-            server.base_url + "/models", headers={"authorization": "Bearer sk-stub"}
-        )
+        models = await client.get(server.base_url + "/models",
+                                  headers={"authorization": "Bearer sk-stub"})
     await server.aclose()
     assert denied.status_code == 401 and denied.json()["error"]["code"] == "invalid_api_key"
     assert allowed.status_code == 200
@@ -203,9 +183,8 @@ def test_cli_refuses_a_schedule_without_tokens(capsys: pytest.CaptureFixture[str
     assert "at least 1" in capsys.readouterr().err
 
 
-def test_cli_refuses_an_unset_key_variable(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_cli_refuses_an_unset_key_variable(capsys: pytest.CaptureFixture[str],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("I18_UNSET_KEY", raising=False)
     assert main(["stub", "--api-key-env", "I18_UNSET_KEY"]) == 2
     assert "I18_UNSET_KEY" in capsys.readouterr().err
@@ -223,16 +202,13 @@ async def test_stats_report_requests_and_the_stubs_own_lateness(stub: StubServer
 
 
 async def test_a_client_leaving_mid_stream_does_not_disturb_the_next() -> None:
-    server = StubServer(
-        StubSettings(Schedule(ttft_ms=0, thought_tokens=50, answer_tokens=1, itl_ms=2))
-    )
+    server = StubServer(StubSettings(Schedule(ttft_ms=0, thought_tokens=50, answer_tokens=1,
+                                              itl_ms=2)))
     await server.start()
     reader, writer = await asyncio.open_connection(server.host, server.port)
     body = json.dumps(_chat(stream=True)).encode()
-    writer.write(
-        b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: %d\r\n\r\n%s"
-        % (len(body), body)
-    )
+    writer.write(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: %d\r\n\r\n%s"
+                 % (len(body), body))
     await reader.readuntil(b"reasoning_content")
     writer.close()
     chunks = await _events(server.base_url, _chat(stream=True))

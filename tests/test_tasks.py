@@ -12,9 +12,8 @@ def test_families_and_levels() -> None:
     assert tasks.families() == {"arith": [1, 2, 3, 4], "ledger": [1, 2, 3]}
 
 
-@pytest.mark.parametrize(
-    ("family", "level"), [(f, lv) for f, lvs in tasks.families().items() for lv in lvs]
-)
+@pytest.mark.parametrize(("family", "level"), [(f, lv) for f, lvs in tasks.families().items()
+                                               for lv in lvs])
 def test_generate_is_deterministic_and_solvable(family: str, level: int) -> None:
     first = tasks.generate(family, level, 40, seed=3)
     assert first == tasks.generate(family, level, 40, seed=3)
@@ -140,7 +139,8 @@ def test_out_of_domain(prompt: str) -> None:
 
 
 QUESTION = (
-    " Who are the top 2 spenders, excluding customers who refunded more than half of their orders?"
+    " Who are the top 2 spenders, excluding customers who refunded more than half of their"
+    " orders?"
 )
 
 

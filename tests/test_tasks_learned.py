@@ -71,11 +71,9 @@ def test_arithmetic_is_learned_exactly_when_the_generators_write_its_size(
 
 
 @settings(max_examples=200, deadline=None)
-@given(
-    level=st.sampled_from(arith.LEVELS),
-    seed=st.integers(0, 10_000),
-    extra=st.sampled_from(("Please tell me: ", "Hi! ", "Quickly, ", "Thanks. ")),
-)
+@given(level=st.sampled_from(arith.LEVELS), seed=st.integers(0, 10_000), extra=st.sampled_from(
+    ("Please tell me: ", "Hi! ", "Quickly, ", "Thanks. ")
+))
 def test_words_around_a_learned_sum_make_it_unlearned(level: int, seed: int, extra: str) -> None:
     problem = tasks.generate("arith", level, 1, seed=seed, split="any")[0]
     assert tasks.learned_prompt(extra + problem.prompt) is None

@@ -9,12 +9,8 @@ from ponder.train.data import CLOSE_SHARE, MIXTURE, Stream, build_tokenizer
 
 def test_mixture_is_a_distribution_over_every_family_level_and_mode() -> None:
     assert abs(sum(MIXTURE.values()) - 1.0) < 1e-9
-    expected = {
-        (f, lv, deep)
-        for f, levels in tasks.families().items()
-        for lv in levels
-        for deep in (True, False)
-    }
+    expected = {(f, lv, deep) for f, levels in tasks.families().items() for lv in levels
+                for deep in (True, False)}
     assert set(MIXTURE) == expected
 
 
@@ -31,10 +27,8 @@ def test_stream_draws_extra_ledgers_whose_ranking_the_units_digit_decides() -> N
     while len(drawn) < 200:
         ex = stream.next()
         if ex.family == "ledger" and ex.deep and ex.level > 1:
-            prompt = tok.decode(
-                [i for i, lab in zip(ex.ids, ex.labels, strict=True) if lab == -100],
-                skip_special_tokens=True,
-            )
+            prompt = tok.decode([i for i, lab in zip(ex.ids, ex.labels, strict=True)
+                                 if lab == -100], skip_special_tokens=True)
             parsed = ledger.parse(prompt)
             assert parsed is not None, prompt
             drawn.append(ledger.close_calls(parsed))

@@ -201,7 +201,9 @@ class Session:
         self.errors: list[str] = []
         self.page.on("dialog", self._dialog)
         self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on(
+            "console", lambda m: self.errors.append(m.text) if m.type == "error" else None
+        )
         self.page.goto(base + "/")
         self.page.wait_for_selector("#prompt")
 
@@ -947,14 +949,8 @@ def test_definitions_and_reasons_open_by_keyboard_and_touch(
         tabs = page.locator(".tab")
         assert tabs.evaluate_all("ts => ts.map(t => t.tabIndex)") == [0, -1, -1]
         page.locator("#tab-chat").focus()
-        for key, view in (
-            ("ArrowRight", "race"),
-            ("ArrowRight", "history"),
-            ("ArrowRight", "chat"),
-            ("ArrowLeft", "history"),
-            ("Home", "chat"),
-            ("End", "history"),
-        ):
+        for key, view in (("ArrowRight", "race"), ("ArrowRight", "history"), ("ArrowRight", "chat"),
+                          ("ArrowLeft", "history"), ("Home", "chat"), ("End", "history")):
             page.keyboard.press(key)
             focused = page.evaluate("() => document.activeElement.id")
             assert focused == f"tab-{view}", (key, focused)
@@ -1152,8 +1148,7 @@ def test_a_reload_restores_the_chat_with_its_timings(session: Session, model_ser
     restored.nth(1).wait_for()
     assert restored.count() == 2
     assert page.locator("#chat-log article.msg.user").all_inner_texts() == [
-        DEEP_PROMPT,
-        "What is 7305 − 2948?",
+        DEEP_PROMPT, "What is 7305 − 2948?",
     ]
     again = [restored.nth(i) for i in range(2)]
     assert [m.locator(".answer").inner_text() for m in again] == answers

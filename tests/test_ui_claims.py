@@ -44,7 +44,9 @@ DEFINITIONS = {
 
 @pytest.fixture(scope="module")
 def keyed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with ponder_serve(tmp_path_factory.mktemp("keyed"), CONFIG, {"PONDER_API_KEY": KEY}) as base:
+    with ponder_serve(
+        tmp_path_factory.mktemp("keyed"), CONFIG, {"PONDER_API_KEY": KEY}
+    ) as base:
         yield base
 
 

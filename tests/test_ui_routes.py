@@ -146,8 +146,7 @@ def test_answer_number_extraction() -> None:
 
 
 @given(
-    st.integers(0, 10**6),
-    st.sampled_from(["+", "-", "*", "×", " times ", " plus ", " minus "]),
+    st.integers(0, 10**6), st.sampled_from(["+", "-", "*", "×", " times ", " plus ", " minus "]),
     st.integers(0, 10**6),
 )
 def test_parser_agrees_with_python_on_two_operands(a: int, op: str, b: int) -> None:

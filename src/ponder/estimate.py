@@ -229,7 +229,9 @@ class Estimator:
             if (d := profile.distance(o.profile)) <= self._max_distance
         )  # fmt: skip
         if len(near) >= self._min_similar:
-            return _summarise(model, "similar", [alike[i] for _, i in near[: self._neighbours]])
+            return _summarise(
+                model, "similar", [alike[i] for _, i in near[: self._neighbours]]
+            )
         if len(history) >= self._min_model:
             return _summarise(model, "model", history)
         return None

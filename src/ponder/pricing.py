@@ -20,6 +20,8 @@ from ponder.events import Usage
 PER_MILLION = 1_000_000
 
 
+
+
 @dataclass(frozen=True, slots=True)
 class Cost:
     input_usd: float

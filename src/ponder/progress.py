@@ -39,6 +39,7 @@ _NUM = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
 _TIMES = r"\s*(?:[×xX*·]|times)\s*"
 
 
+
 def _fmt(number: str) -> str:
     return number.replace(",", "")
 
@@ -59,6 +60,8 @@ def _subject(sentence: str) -> str | None:
             if name.lower() not in NOT_NAMES and not name.isdigit() and len(name) <= 20:
                 return name
     return None
+
+
 
 
 def _ledger_context(text: str) -> bool:
@@ -160,14 +163,10 @@ _RULES: tuple[tuple[re.Pattern[str], Maker], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), maker)
     for pattern, maker in (
         # Restating the task, or checking at the start of a sentence, beats any keyword inside.
-        (
-            r"\bquestion\b|\basks?\b|\basked\b|\b(?:user|they|you)\s+wants?\b|\bthe task\b",
-            _fixed(FIRST_LABEL),
-        ),
-        (
-            r"^\W*(?:let me\s+|now\s+|then\s+)?(?:double[- ]?check|check|verify|confirm|sanity)",
-            _fixed("Checking the result"),
-        ),
+        (r"\bquestion\b|\basks?\b|\basked\b|\b(?:user|they|you)\s+wants?\b|\bthe task\b",
+         _fixed(FIRST_LABEL)),
+        (r"^\W*(?:let me\s+|now\s+|then\s+)?(?:double[- ]?check|check|verify|confirm|sanity)",
+         _fixed("Checking the result")),
         # SQL and data work
         (
             r"divi(?:de|sion) by zero|nullif|zero division|/\s*0\b",

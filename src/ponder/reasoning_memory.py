@@ -77,10 +77,14 @@ class ReasoningMemory:
 
     async def restore(self, request: ChatRequest) -> tuple[ChatRequest, list[str]]:
         """The request with dropped reasoning put back, and notes saying what was done."""
-        wanting = [i for i, m in enumerate(request.messages) if m.role == "assistant" and _wants(m)]
+        wanting = [
+            i for i, m in enumerate(request.messages) if m.role == "assistant" and _wants(m)
+        ]
         if not wanting:
             return request, []
-        turns = await self._find([request.messages[i].tool_calls[0].id for i in wanting])
+        turns = await self._find(
+            [request.messages[i].tool_calls[0].id for i in wanting]
+        )
         messages = list(request.messages)
         restored = 0
         notes: list[str] = []

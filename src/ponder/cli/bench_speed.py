@@ -63,122 +63,54 @@ def register_speed(sub: Any) -> None:
         f" {TPOT_DEFINITION}.",
     )
     where = speed.add_argument_group("target")
-    where.add_argument(
-        "--model",
-        required=True,
-        help="a model in ponder.toml; with --base-url, the model id sent to that server",
-    )
-    where.add_argument(
-        "--base-url",
-        default=None,
-        help="an OpenAI-compatible base URL"
-        " (http://host:port/v1) to load directly, bypassing ponder.toml",
-    )
-    where.add_argument(
-        "--api-key-env",
-        default=None,
-        metavar="VAR",
-        help="with --base-url: the env var holding the bearer key",
-    )
-    where.add_argument(
-        "--extra-body",
-        default=None,
-        metavar="JSON",
-        help="with --base-url: a JSON object merged into every request body",
-    )
-    where.add_argument(
-        "--inline-tags",
-        action="store_true",
-        help="with --base-url: thoughts arrive inline as <think>…</think>",
-    )
-    where.add_argument(
-        "--max-tokens", type=_positive_int, default=None, help="max_tokens of every request"
-    )
+    where.add_argument("--model", required=True, help="a model in ponder.toml; with --base-url,"
+                       " the model id sent to that server")
+    where.add_argument("--base-url", default=None, help="an OpenAI-compatible base URL"
+                       " (http://host:port/v1) to load directly, bypassing ponder.toml")
+    where.add_argument("--api-key-env", default=None, metavar="VAR",
+                       help="with --base-url: the env var holding the bearer key")
+    where.add_argument("--extra-body", default=None, metavar="JSON",
+                       help="with --base-url: a JSON object merged into every request body")
+    where.add_argument("--inline-tags", action="store_true",
+                       help="with --base-url: thoughts arrive inline as <think>…</think>")
+    where.add_argument("--max-tokens", type=_positive_int, default=None,
+                       help="max_tokens of every request")
     load = speed.add_argument_group("load")
-    load.add_argument(
-        "--profile",
-        choices=PROFILES,
-        default="sweep",
-        help="synchronous; concurrent (--concurrency); constant or poisson"
-        " (--rate); sweep: synchronous, throughput, then --sweep-rates rates in"
-        " between (default sweep)",
-    )
-    load.add_argument(
-        "--concurrency",
-        type=_csv_numbers(int),
-        default=(),
-        help="requests in flight per step, e.g. 1,16,64,256",
-    )
-    load.add_argument(
-        "--rate",
-        type=_csv_numbers(float),
-        default=(),
-        help="requests per second per step, e.g. 2,5,10",
-    )
-    load.add_argument(
-        "--sweep-rates",
-        type=_positive_int,
-        default=4,
-        help="constant-rate steps between synchronous and throughput (default 4)",
-    )
-    load.add_argument(
-        "--max-concurrency",
-        type=_positive_int,
-        default=256,
-        help="the throughput step's concurrency and every open-loop step's cap (default 256)",
-    )
-    load.add_argument(
-        "--duration",
-        type=_non_negative,
-        default=30.0,
-        help="seconds per step after warm-up (default 30; 0: only --max-requests)",
-    )
-    load.add_argument(
-        "--max-requests",
-        type=_positive_int,
-        default=None,
-        help="measured requests per step at most",
-    )
-    load.add_argument(
-        "--warmup",
-        type=_non_negative,
-        default=2.0,
-        help="seconds at the start of each step left out of the figures (default 2)",
-    )
+    load.add_argument("--profile", choices=PROFILES, default="sweep",
+                      help="synchronous; concurrent (--concurrency); constant or poisson"
+                      " (--rate); sweep: synchronous, throughput, then --sweep-rates rates in"
+                      " between (default sweep)")
+    load.add_argument("--concurrency", type=_csv_numbers(int), default=(),
+                      help="requests in flight per step, e.g. 1,16,64,256")
+    load.add_argument("--rate", type=_csv_numbers(float), default=(),
+                      help="requests per second per step, e.g. 2,5,10")
+    load.add_argument("--sweep-rates", type=_positive_int, default=4,
+                      help="constant-rate steps between synchronous and throughput (default 4)")
+    load.add_argument("--max-concurrency", type=_positive_int, default=256,
+                      help="the throughput step's concurrency and every open-loop step's cap"
+                      " (default 256)")
+    load.add_argument("--duration", type=_non_negative, default=30.0,
+                      help="seconds per step after warm-up (default 30; 0: only --max-requests)")
+    load.add_argument("--max-requests", type=_positive_int, default=None,
+                      help="measured requests per step at most")
+    load.add_argument("--warmup", type=_non_negative, default=2.0,
+                      help="seconds at the start of each step left out of the figures (default 2)")
     load.add_argument("--seed", type=int, default=0, help="Poisson arrivals seed (default 0)")
     prompts = speed.add_argument_group("prompts (one of)")
-    prompts.add_argument(
-        "--prompts",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help='one prompt per line, or JSONL with a "prompt" string',
-    )
-    prompts.add_argument(
-        "--suite", default=None, help="the prompts of bench suites' tasks, e.g. arith,ledger"
-    )
-    prompts.add_argument(
-        "--n-per-level",
-        type=_positive_int,
-        default=10,
-        help="with --suite: tasks per level (default 10)",
-    )
-    prompts.add_argument(
-        "--prompt-tokens",
-        type=_positive_int,
-        default=None,
-        help="generated prompts of about N tokens (default 64)",
-    )
+    prompts.add_argument("--prompts", type=Path, default=None, metavar="FILE",
+                         help='one prompt per line, or JSONL with a "prompt" string')
+    prompts.add_argument("--suite", default=None,
+                         help="the prompts of bench suites' tasks, e.g. arith,ledger")
+    prompts.add_argument("--n-per-level", type=_positive_int, default=10,
+                         help="with --suite: tasks per level (default 10)")
+    prompts.add_argument("--prompt-tokens", type=_positive_int, default=None,
+                         help="generated prompts of about N tokens (default 64)")
     out = speed.add_argument_group("output")
-    out.add_argument(
-        "--slo",
-        type=_slo,
-        default={},
-        help="goodput bounds in ms, e.g. ttfa=2000,e2e=30000 (metrics: ttft, ttfa, e2e, tpot, itl)",
-    )
-    out.add_argument(
-        "--out", type=Path, default=None, help="output folder (default runs/speed-<timestamp>)"
-    )
+    out.add_argument("--slo", type=_slo, default={},
+                     help="goodput bounds in ms, e.g. ttfa=2000,e2e=30000 (metrics: ttft, ttfa,"
+                     " e2e, tpot, itl)")
+    out.add_argument("--out", type=Path, default=None,
+                     help="output folder (default runs/speed-<timestamp>)")
     out.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     speed.set_defaults(func=run_speed_command)
 
@@ -196,40 +128,23 @@ def run_speed_command(args: argparse.Namespace) -> int:
     from ponder.bench.speed.targets import EndpointTarget, EngineTarget, Target
 
     if args.concurrency and args.profile != "concurrent":
-        return _fail(
-            "--concurrency applies to --profile concurrent (sweep and rate profiles"
-            " cap concurrency with --max-concurrency)."
-        )
+        return _fail("--concurrency applies to --profile concurrent (sweep and rate profiles"
+                     " cap concurrency with --max-concurrency).")
     if args.rate and args.profile not in OPEN_LOOP:
         return _fail("--rate applies to --profile constant or poisson.")
     duration = args.duration or None
     if duration is None and args.max_requests is None:
         return _fail("--duration 0 needs --max-requests N, or a step would never end.")
-    chosen = [
-        n
-        for n, v in (
-            ("--prompts", args.prompts),
-            ("--suite", args.suite),
-            ("--prompt-tokens", args.prompt_tokens),
-        )
-        if v is not None
-    ]
+    chosen = [n for n, v in (("--prompts", args.prompts), ("--suite", args.suite),
+                             ("--prompt-tokens", args.prompt_tokens)) if v is not None]
     if len(chosen) > 1:
         return _fail(f"choose one prompt source, not {' and '.join(chosen)}.")
-    direct_only = [
-        n
-        for n, v in (
-            ("--api-key-env", args.api_key_env),
-            ("--extra-body", args.extra_body),
-            ("--inline-tags", args.inline_tags or None),
-        )
-        if v
-    ]
+    direct_only = [n for n, v in (("--api-key-env", args.api_key_env),
+                                  ("--extra-body", args.extra_body),
+                                  ("--inline-tags", args.inline_tags or None)) if v]
     if direct_only and args.base_url is None:
-        return _fail(
-            f"{', '.join(direct_only)} need --base-url (a ponder.toml model carries"
-            " its own key, body and tags settings)."
-        )
+        return _fail(f"{', '.join(direct_only)} need --base-url (a ponder.toml model carries"
+                     " its own key, body and tags settings).")
     extra: dict[str, Any] = {}
     if args.extra_body is not None:
         try:
@@ -261,9 +176,8 @@ def run_speed_command(args: argparse.Namespace) -> int:
             return _fail(str(exc) + ".")
 
         def target() -> Target:
-            return EndpointTarget(
-                args.base_url, args.model, api_key, args.max_tokens, extra, args.inline_tags
-            )
+            return EndpointTarget(args.base_url, args.model, api_key, args.max_tokens, extra,
+                                  args.inline_tags)
     else:
         from ponder.config import load_config
 

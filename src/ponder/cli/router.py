@@ -1,8 +1,8 @@
 """``ponder router``: fit, evaluate and try the learned router.
 
-ponder router fit   --from attempts.jsonl [--out router.json]
-ponder router eval  --from attempts.jsonl [--router router.json]
-ponder router route "What is 4821 × 37?" [--router router.json] [--max-ttfa-ms 500]
+    ponder router fit   --from attempts.jsonl [--out router.json]
+    ponder router eval  --from attempts.jsonl [--router router.json]
+    ponder router route "What is 4821 × 37?" [--router router.json] [--max-ttfa-ms 500]
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ DEFAULT_OUT = "router.json"
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "router",
-        help="fit, evaluate and try the learned router for auto mode",
+        "router", help="fit, evaluate and try the learned router for auto mode",
         description="The learned router estimates P(correct) and latency of fast and deep per "
         "prompt, and picks the lower expected time-to-correct E2E + (1 - p)*D.",
     )
@@ -34,16 +33,11 @@ def register(subparsers: Any) -> None:
         "eval", help="template-held-out evaluation against baselines and the oracle"
     )
     _add_from(ev)
-    ev.add_argument(
-        "--router", default=None, help="judge this saved router as is (default: refit on each fold)"
-    )
+    ev.add_argument("--router", default=None,
+                    help="judge this saved router as is (default: refit on each fold)")
     ev.add_argument("--folds", type=int, default=5, help="template folds (default 5)")
-    ev.add_argument(
-        "--d-minutes",
-        type=float,
-        default=15.0,
-        help="cost of a wrong answer, D, in minutes (default 15)",
-    )
+    ev.add_argument("--d-minutes", type=float, default=15.0,
+                    help="cost of a wrong answer, D, in minutes (default 15)")
     ev.add_argument("--no-knn", action="store_true", help="skip the kNN baseline")
     ev.set_defaults(func=_eval)
 
@@ -58,14 +52,9 @@ def register(subparsers: Any) -> None:
 
 
 def _add_from(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--from",
-        dest="sources",
-        action="append",
-        required=True,
-        metavar="ATTEMPTS_JSONL",
-        help="bench attempts file (ponder bench correct); repeatable",
-    )
+    parser.add_argument("--from", dest="sources", action="append", required=True,
+                        metavar="ATTEMPTS_JSONL",
+                        help="bench attempts file (ponder bench correct); repeatable")
 
 
 def _outcomes(args: argparse.Namespace) -> list[Any]:
@@ -103,10 +92,8 @@ def _fit(args: argparse.Namespace) -> int:
         raise ConfigError(str(exc)) from exc
     scorer.save(args.out)
     info = scorer.meta["trained_on"]
-    print(
-        f"fitted on {info['outcomes']} first attempts, {info['prompts']} prompts, "
-        f"{info['templates']} templates; pass rate {info['pass_rate']}"
-    )
+    print(f"fitted on {info['outcomes']} first attempts, {info['prompts']} prompts, "
+          f"{info['templates']} templates; pass rate {info['pass_rate']}")
     for mode in ("fast", "deep"):
         head = scorer.meta[f"p_{mode}"]
         print(f"  P(correct | {mode}): C={head['C']} platt={head['platt']}")
@@ -122,9 +109,8 @@ def _eval(args: argparse.Namespace) -> int:
     outcomes = _outcomes(args)
     scorer = LinearScorer.load(args.router) if args.router else None
     try:
-        report = evaluate(
-            outcomes, scorer=scorer, k=args.folds, d_minutes=args.d_minutes, knn=not args.no_knn
-        )
+        report = evaluate(outcomes, scorer=scorer, k=args.folds, d_minutes=args.d_minutes,
+                          knn=not args.no_knn)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
     print(format_report(report))

@@ -119,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
             out.write(json.dumps(record.to_dict()) + "\n")
         return 0
     rows: list[tuple[str, ...]] = [
-        ("TIME", "REQUEST", "MODEL", "MODE", "END", "TTFA ms", "E2E ms", "THINK/ANS", "COST", "OK")
+        ("TIME", "REQUEST", "MODEL", "MODE", "END", "TTFA ms", "E2E ms", "THINK/ANS", "COST",
+         "OK")
     ]
     prompts = ["PROMPT"]
     for r in records:

@@ -102,8 +102,9 @@ class CircuitBreaker:
         while outcomes[0][0] < horizon:
             self._failures -= outcomes.popleft()[1]
         failures = self._failures
-        if len(outcomes) >= self.policy.min_requests and failures >= self.policy.failure_rate * len(
-            outcomes
+        if (
+            len(outcomes) >= self.policy.min_requests
+            and failures >= self.policy.failure_rate * len(outcomes)
         ):
             self._opened_at = now
             self.opened += 1

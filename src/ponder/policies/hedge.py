@@ -33,17 +33,8 @@ from ponder.verify.base import VerifierOptionError
 from ponder.verify.registry import DEFAULT_TIMEOUT_S
 
 _HEDGE_KEYS = frozenset(
-    {
-        "fast",
-        "deep",
-        "verifier",
-        "verifier_options",
-        "max_deep_tokens_before_verdict",
-        "verify_timeout_s",
-        "race",
-        "race_slowdown",
-        "race_min_saving",
-    }
+    {"fast", "deep", "verifier", "verifier_options", "max_deep_tokens_before_verdict",
+     "verify_timeout_s", "race", "race_slowdown", "race_min_saving"}
 )
 Race = Literal["always", "when_it_pays"]
 RACES: tuple[Race, ...] = ("always", "when_it_pays")
@@ -182,7 +173,9 @@ class HedgeProvider(Provider):
     ) -> Provider:
         return cls(config, resolve, estimate=estimate)
 
-    def race_plan(self, request: ChatRequest, estimates: Mapping[str, float] | None) -> str | None:
+    def race_plan(
+        self, request: ChatRequest, estimates: Mapping[str, float] | None
+    ) -> str | None:
         """None to race; else why deep runs alone: the request opted out, or (``race =
         "when_it_pays"``) the router's figures say racing would not pay."""
         s = self.settings
@@ -354,3 +347,5 @@ class AutoHedge:
                 f"hedge: the {verifier.name} verifier applies and hedging pays ({figures})",
             )
         return HedgePlan(None, f"not hedged: it would not pay ({figures})")
+
+

@@ -81,7 +81,6 @@ MIN_BUDGET = 1024
 ANSWER_ROOM = 4096  # tokens left for the answer when max_tokens must exceed the budget
 INTERLEAVED_BETA = "interleaved-thinking-2025-05-14"
 
-
 class AnthropicProvider(http.HTTPProvider):
     """Claude through the Messages API. See the module docstring."""
 

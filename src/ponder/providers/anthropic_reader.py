@@ -100,7 +100,9 @@ class MessageReader:
         index = _int(data.get("index"))
         kind = block.get("type")
         if kind == "redacted_thinking":
-            redacted = Thinking("", redacted=True, state={"data": block.get("data")}, block=index)
+            redacted = Thinking(
+                "", redacted=True, state={"data": block.get("data")}, block=index
+            )
             return [self.tracker.thinking(redacted)]
         if kind == "tool_use":
             self._tool_blocks[index] = index

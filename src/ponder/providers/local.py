@@ -47,7 +47,6 @@ from ponder.splitter import Piece, ThinkSplitter
 DEFAULT_FAST_SUFFIX = "<think>\n\n</think>\n\n"
 DEFAULT_THINK_CLOSE = "</think>"
 
-
 def embedded_model_path() -> Path:
     """The folder of the model that ships inside the package."""
     return Path(str(resources.files("ponder.models") / "embedded"))

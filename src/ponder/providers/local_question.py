@@ -73,9 +73,8 @@ FORMAT_PHRASES: tuple[re.Pattern[str], ...] = (
         re.IGNORECASE,
     ),
     re.compile(r"^\s*(?:the\s+)?(?:number|answer)\s+only\s*[.!:;,]*\s*$", re.IGNORECASE),
-    re.compile(
-        r"^\s*(?:no\s+explanations?|don't\s+explain|be\s+brief)\s*[.!:;,]*\s*$", re.IGNORECASE
-    ),
+    re.compile(r"^\s*(?:no\s+explanations?|don't\s+explain|be\s+brief)\s*[.!:;,]*\s*$",
+               re.IGNORECASE),
 )
 
 

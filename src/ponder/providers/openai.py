@@ -63,6 +63,7 @@ from ponder.request import (
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
+
 # -- the provider ----------------------------------------------------------------------------
 
 

@@ -30,7 +30,6 @@ import orjson
 # Headers httpx adds on its own that aiohttp sets itself (or must not forward as they are).
 _TRANSPORT_HEADERS = frozenset({"connection", "accept-encoding", "content-length", "host"})
 
-
 class _Session(NamedTuple):
     """What a client's streams share on one event loop, worked out once: the aiohttp
     session, the proxy, the base URL and the client's own headers as aiohttp gets them
@@ -170,13 +169,9 @@ async def stream_bytes(
         if response.status >= 400:
             async with asyncio.timeout(read_timeout):
                 data = await response.read()
-            raise StreamError(
-                response.status,
-                response.reason or "",
-                response.headers.get("retry-after", ""),
-                data,
-                response.headers.get("retry-after-ms", ""),
-            )
+            raise StreamError(response.status, response.reason or "",
+                              response.headers.get("retry-after", ""), data,
+                              response.headers.get("retry-after-ms", ""))
         on_start()
         if read_timeout is None:
             async for chunk in response.content.iter_any():

@@ -33,8 +33,6 @@ class Router(Protocol):
 
 # (mode, the model it routes to, the request) -> (expected USD or None, where it came from)
 CostEstimate = Callable[[Mode, ModelConfig, ChatRequest], tuple[float | None, str]]
-
-
 @dataclass(frozen=True, slots=True)
 class HedgePlan:
     """A hedger's answer: the provider that races both modes (None: route as decided), and
@@ -94,7 +92,6 @@ class RoutingProvider(Provider):
         return replace(
             decision, mode=mode, reason=f"{decision.reason}; {note}", estimates=estimates
         )
-
     def stream(
         self,
         request: ChatRequest,

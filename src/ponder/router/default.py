@@ -48,7 +48,7 @@ def load_default_router(config: Config, latency: LatencyTracker | None = None) -
     if kind == "rules":
         return RuleRouter(tracker)
     if kind != "learned":
-        raise ConfigError(f'[router] kind must be "learned" or "rules", not {kind!r}.')
+        raise ConfigError(f"[router] kind must be \"learned\" or \"rules\", not {kind!r}.")
     d_minutes = float(config.router.get("D_minutes", DEFAULT_D_MINUTES))
     # A TTFA set in the file overrides the model's per-prompt estimate (this hardware).
     configured = {

@@ -128,9 +128,8 @@ def fit_length_threshold(cases: Sequence[Case], d_ms: float) -> float:
     lengths = sorted({len(c.prompt) for c in cases})
     best, best_cost = float("inf"), float("inf")
     for threshold in [*lengths, float("inf")]:
-        cost = sum(
-            c.result("deep" if len(c.prompt) >= threshold else "fast").cost_ms(d_ms) for c in cases
-        )
+        cost = sum(c.result("deep" if len(c.prompt) >= threshold else "fast").cost_ms(d_ms)
+                   for c in cases)
         if cost < best_cost - 1e-9:
             best, best_cost = threshold, cost
     return best
@@ -142,14 +141,9 @@ def baseline_policies(cases: Sequence[Case], d_ms: float, deep_share: float) -> 
         Policy("always-fast", [0.0] * n, None),
         Policy("always-deep", [1.0] * n, None),
         Policy(f"random ({deep_share:.0%} deep)", [deep_share] * n, [0.0] * n),
-        Policy(
-            "oracle",
-            [1.0 if c.oracle(d_ms) == "deep" else 0.0 for c in cases],
-            [
-                c.deep.pass_rate - c.fast.pass_rate - c.deep.e2e_ms / d_ms + c.fast.e2e_ms / d_ms
-                for c in cases
-            ],
-        ),
+        Policy("oracle", [1.0 if c.oracle(d_ms) == "deep" else 0.0 for c in cases],
+               [c.deep.pass_rate - c.fast.pass_rate - c.deep.e2e_ms / d_ms
+                + c.fast.e2e_ms / d_ms for c in cases]),
     ]
 
 
@@ -222,8 +216,7 @@ def _evaluate(
             for slot, q, s in zip(slots, policy.deep, policy.score or [], strict=True):
                 deep[name][slot], score[name][slot] = q, s
         threshold = fit_length_threshold(
-            [c for c in cases if c.template not in test_templates], d_ms
-        )
+            [c for c in cases if c.template not in test_templates], d_ms)
         for slot, c in zip(slots, test, strict=True):
             deep["length-only"][slot] = 1.0 if len(c.prompt) >= threshold else 0.0
             score["length-only"][slot] = float(len(c.prompt))
@@ -240,10 +233,8 @@ def _evaluate(
 
 
 def format_report(report: Report) -> str:
-    head = (
-        f"{'router':<20} {'accuracy':>8} {'deep %':>7} {'pass':>6} {'APGR':>6} "
-        f"{'CPT50':>6} {'CPT80':>6} {'E[TTC]':>10}"
-    )
+    head = (f"{'router':<20} {'accuracy':>8} {'deep %':>7} {'pass':>6} {'APGR':>6} "
+            f"{'CPT50':>6} {'CPT80':>6} {'E[TTC]':>10}")
     lines = [
         f"held-out by template: {report.cases} prompts, {report.templates} templates, "
         f"{report.folds} folds; D = {report.d_minutes:g} min",

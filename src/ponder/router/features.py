@@ -38,47 +38,16 @@ _EXPLICIT = re.compile(
     re.IGNORECASE,
 )
 _CONSTRAINT_WORDS = (
-    "exactly",
-    "at least",
-    "at most",
-    "no more than",
-    "must",
-    "only",
-    "without",
-    "excluding",
-    "except",
-    "unless",
-    "each",
-    "every",
-    "total",
-    "sum",
-    "balance",
-    "net",
-    "after",
-    "before",
-    "remaining",
-    "refund",
-    "first",
-    "then",
-    "finally",
+    "exactly", "at least", "at most", "no more than", "must", "only", "without", "excluding",
+    "except", "unless", "each", "every", "total", "sum", "balance", "net", "after", "before",
+    "remaining", "refund", "first", "then", "finally",
 )
 _CONSTRAINT_PADDED = tuple(f" {w} " for w in _CONSTRAINT_WORDS)
 
 
 _OPS = {
-    "+": "+",
-    "plus": "+",
-    "-": "-",
-    "−": "-",
-    "–": "-",
-    "minus": "-",
-    "*": "*",
-    "×": "*",
-    "x": "*",
-    "times": "*",
-    "multiplied by": "*",
-    "/": "/",
-    "÷": "/",
+    "+": "+", "plus": "+", "-": "-", "−": "-", "–": "-", "minus": "-",
+    "*": "*", "×": "*", "x": "*", "times": "*", "multiplied by": "*", "/": "/", "÷": "/",
     "divided by": "/",
 }
 _EXPR = re.compile(
@@ -112,7 +81,9 @@ def carries(a: str, op: str, b: str) -> int:
     return count
 
 
-def _structure(text: str, words: list[str], raw: list[tuple[str, str, str]]) -> list[float]:
+def _structure(
+    text: str, words: list[str], raw: list[tuple[str, str, str]]
+) -> list[float]:
     """Structure figures; ``words`` is the lower-cased word list of ``text``, ``raw`` its
     ``a op b`` matches."""
     exprs = [(len(a), _OPS[op.lower()], len(b)) for a, op, b in raw]
@@ -148,27 +119,10 @@ def _structure(text: str, words: list[str], raw: list[tuple[str, str, str]]) -> 
 
 #: Names of the structure columns, in order (they follow the hashed block).
 STRUCTURE: tuple[str, ...] = (
-    "log_chars",
-    "log_words",
-    "log_lines",
-    "code_fences",
-    "log_digits",
-    "log_numbers",
-    "max_operand_digits",
-    "top2_operand_digits",
-    "mean_operand_digits",
-    "expressions",
-    "add_sub_ops",
-    "mul_div_ops",
-    "mul_div_digits",
-    "add_sub_digits",
-    "carries",
-    "parens",
-    "log_number_lines",
-    "log_labels",
-    "refunds",
-    "constraint_words",
-    "question_marks",
+    "log_chars", "log_words", "log_lines", "code_fences", "log_digits", "log_numbers",
+    "max_operand_digits", "top2_operand_digits", "mean_operand_digits", "expressions",
+    "add_sub_ops", "mul_div_ops", "mul_div_digits", "add_sub_digits", "carries", "parens",
+    "log_number_lines", "log_labels", "refunds", "constraint_words", "question_marks",
     "explicit_think",
 )
 
@@ -255,7 +209,9 @@ class Featurizer:
         exprs = [(len(a), _OPS[op.lower()], len(b)) for a, op, b in raw]
         tokens = set(self.tokens(text, words, exprs, category))
         hashed = {zlib.crc32(t.encode()) & mask for t in tokens}
-        columns = np.fromiter((*sorted(hashed), *range(self.hash_dim, self.dim)), dtype=np.int64)
+        columns = np.fromiter(
+            (*sorted(hashed), *range(self.hash_dim, self.dim)), dtype=np.int64
+        )
         structure = _structure(text, words, raw)
         structure[0] = math.log1p(full_length)
         values = np.concatenate([np.ones(len(hashed)), np.asarray(structure)])

@@ -21,9 +21,8 @@ K = 15
 
 
 class KnnScorer:
-    def __init__(
-        self, outcomes: Sequence[Outcome], featurizer: Featurizer | None = None, k: int = K
-    ) -> None:
+    def __init__(self, outcomes: Sequence[Outcome], featurizer: Featurizer | None = None,
+                 k: int = K) -> None:
         from sklearn.neighbors import NearestNeighbors
 
         self.featurizer = featurizer or Featurizer()
@@ -33,9 +32,8 @@ class KnnScorer:
             if not rows:
                 raise ValueError(f"no {mode} outcomes for the kNN baseline")
             fm = FeatureMatrix(self.featurizer, [o.prompt for o in rows])
-            index = NearestNeighbors(
-                n_neighbors=min(k, len(rows)), metric="cosine", algorithm="brute"
-            ).fit(fm.x)
+            index = NearestNeighbors(n_neighbors=min(k, len(rows)), metric="cosine",
+                                     algorithm="brute").fit(fm.x)
             targets = np.array([[float(o.correct), o.e2e_ms, o.ttfa_ms] for o in rows])
             self._modes[mode] = (fm, index, targets)
 
@@ -47,19 +45,12 @@ class KnnScorer:
             near = targets[idx]  # (n, k, 3)
             k = near.shape[1]
             p = (near[:, :, 0].sum(axis=1) + 0.5) / (k + 1)
-            per_mode[mode] = np.column_stack(
-                [p, near[:, :, 1].mean(axis=1), near[:, :, 2].mean(axis=1)]
-            )
+            per_mode[mode] = np.column_stack([p, near[:, :, 1].mean(axis=1),
+                                              near[:, :, 2].mean(axis=1)])
         f, d = per_mode["fast"], per_mode["deep"]
         return [
-            Estimate(
-                float(f[i, 0]),
-                float(d[i, 0]),
-                float(f[i, 1]),
-                float(d[i, 1]),
-                float(f[i, 2]),
-                float(d[i, 2]),
-            )
+            Estimate(float(f[i, 0]), float(d[i, 0]), float(f[i, 1]), float(d[i, 1]),
+                     float(f[i, 2]), float(d[i, 2]))
             for i in range(len(texts))
         ]
 

@@ -34,12 +34,7 @@ FORMAT = "ponder.router/linear"
 VERSION = 1
 #: Output heads, in matrix row order. ``p_*`` use a logit link, the latencies a log link.
 HEADS: tuple[str, ...] = (
-    "p_fast",
-    "p_deep",
-    "e2e_fast_ms",
-    "e2e_deep_ms",
-    "ttfa_fast_ms",
-    "ttfa_deep_ms",
+    "p_fast", "p_deep", "e2e_fast_ms", "e2e_deep_ms", "ttfa_fast_ms", "ttfa_deep_ms",
 )
 DEFAULT_D_MINUTES = 15.0
 
@@ -150,9 +145,8 @@ class LinearScorer:
         ms = np.clip(np.exp(np.clip(z[2:], -20.0, 20.0)), self._lo, self._hi)
         hashed = columns[columns < self.featurizer.hash_dim]
         coverage = float(self._known[hashed].mean()) if hashed.size else 0.0
-        estimate = Estimate(
-            float(p[0]), float(p[1]), float(ms[0]), float(ms[1]), float(ms[2]), float(ms[3])
-        )
+        estimate = Estimate(float(p[0]), float(p[1]), float(ms[0]), float(ms[1]),
+                            float(ms[2]), float(ms[3]))
         return estimate, coverage
 
     def estimate(self, text: str, category: str | None = None) -> Estimate:
@@ -179,9 +173,8 @@ class LinearScorer:
         }
 
     def save(self, path: Path | str) -> None:
-        Path(path).write_text(
-            json.dumps(self.to_json(), separators=(",", ":")) + "\n", encoding="utf-8"
-        )
+        Path(path).write_text(json.dumps(self.to_json(), separators=(",", ":")) + "\n",
+                              encoding="utf-8")
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> LinearScorer:
@@ -196,7 +189,9 @@ class LinearScorer:
         return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
-def choose(estimate: Estimate, d_ms: float, max_ttfa_ms: float | None = None) -> tuple[Mode, str]:
+def choose(
+    estimate: Estimate, d_ms: float, max_ttfa_ms: float | None = None
+) -> tuple[Mode, str]:
     """The mode with the lowest expected time-to-correct that meets the TTFA budget, and why."""
     cost: dict[Mode, float] = {m: estimate.cost_ms(m, d_ms) for m in ("fast", "deep")}
     best: Mode = "deep" if cost["deep"] < cost["fast"] else "fast"
@@ -251,11 +246,8 @@ class LearnedRouter:
             raw, coverage = self.scorer.assess(text, category)
             if not self.scorer.in_domain(category, coverage):
                 fallback = self.rules.decide(request)
-                return replace(
-                    fallback,
-                    reason=f"{fallback.reason} (rules: unlike the learned "
-                    f"router's data, {coverage:.0%} of features known)",
-                )
+                return replace(fallback, reason=f"{fallback.reason} (rules: unlike the learned "
+                               f"router's data, {coverage:.0%} of features known)")
         else:
             raw = self.scorer.estimate(text, category)
         estimate = self._with_live_ttfa(raw)
@@ -264,10 +256,8 @@ class LearnedRouter:
         forced: tuple[Mode, str] | None = None
         enabled = request.thinking.enabled
         if enabled is not None:
-            forced = (
-                "deep" if enabled else "fast",
-                f"the client set thinking.enabled={str(enabled).lower()}",
-            )
+            forced = ("deep" if enabled else "fast",
+                      f"the client set thinking.enabled={str(enabled).lower()}")
         elif category in ("explicit_deep", "explicit_fast"):
             forced = (CATEGORY_MODE[category], REASONS[category])
         if forced is None:
@@ -275,12 +265,8 @@ class LearnedRouter:
             return Decision(mode, reason, figures)
         mode, reason = forced
         if mode == "deep" and budget is not None and estimate.ttfa_deep_ms > budget:
-            return Decision(
-                "fast",
-                f"latency budget {budget:.0f} ms < deep TTFA "
-                f"~{estimate.ttfa_deep_ms:.0f} ms → fast, although {reason}",
-                figures,
-            )
+            return Decision("fast", f"latency budget {budget:.0f} ms < deep TTFA "
+                            f"~{estimate.ttfa_deep_ms:.0f} ms → fast, although {reason}", figures)
         return Decision(mode, f"{reason} → {mode}", figures)
 
     def _with_live_ttfa(self, estimate: Estimate) -> Estimate:

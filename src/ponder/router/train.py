@@ -83,13 +83,8 @@ class FeatureMatrix:
             [raw[:, space.columns[:n_hashed]], sparse.csr_matrix(scaled)]
         ).tocsr()
 
-    def head(
-        self,
-        link: str,
-        coef: npt.NDArray[np.float64],
-        intercept: float,
-        clip: tuple[float, float] | None = None,
-    ) -> Head:
+    def head(self, link: str, coef: npt.NDArray[np.float64], intercept: float,
+             clip: tuple[float, float] | None = None) -> Head:
         """A head over raw feature columns: scaling folded in, compact columns mapped back."""
         n_hashed = len(self.space.columns) - len(STRUCTURE)
         weights = np.array(coef, dtype=np.float64)
@@ -152,9 +147,7 @@ def _fit_probability(
     if positives in (0, n):  # one class only: a constant, smoothed
         p = (positives + 1) / (n + 2)
         return fm.constant("logit", math.log(p / (1 - p))), {
-            "C": None,
-            "platt": None,
-            "pass_rate": positives / n,
+            "C": None, "platt": None, "pass_rate": positives / n,
         }
     best_c, best_loss, best_oof = c_grid[0], math.inf, None
     for c in c_grid:

@@ -65,7 +65,9 @@ def api_routes() -> list[BaseRoute]:
         Route("/api/estimate", api_estimate, methods=["POST"]),
         Route("/api/conversations", api_conversations, methods=["GET"]),
         Route("/api/conversations/{conversation_id}", api_conversation, methods=["GET"]),
-        Route("/api/conversations/{conversation_id}", api_delete_conversation, methods=["DELETE"]),
+        Route(
+            "/api/conversations/{conversation_id}", api_delete_conversation, methods=["DELETE"]
+        ),
         Route("/api/traces/{request_id}", api.api_trace, methods=["GET"]),
     ]
 

@@ -36,7 +36,7 @@ def ponder_extension(raw: Any) -> dict[str, Any]:
     if raw is None:
         return {}
     if not isinstance(raw, Mapping):
-        raise ParamError("ponder", '\'ponder\' must be an object, e.g. {"verify": "embedded"}.')
+        raise ParamError("ponder", "'ponder' must be an object, e.g. {\"verify\": \"embedded\"}.")
     fields: dict[str, Any] = {}
     hedge = raw.get("hedge")
     if hedge is not None:
@@ -44,7 +44,9 @@ def ponder_extension(raw: Any) -> dict[str, Any]:
             raise ParamError("ponder.hedge", "'ponder.hedge' must be true or false.")
         fields["hedge"] = hedge
     verify = raw.get("verify")
-    rest = {k: v for k, v in raw.items() if k not in ("verify", "hedge", *_PONDER_READ_ELSEWHERE)}
+    rest = {
+        k: v for k, v in raw.items() if k not in ("verify", "hedge", *_PONDER_READ_ELSEWHERE)
+    }
     if verify is None:
         if rest:
             raise _unknown_fields(rest)

@@ -234,7 +234,8 @@ class Gateway:
     async def _lookup_reasoning(self, call_ids: Sequence[str]) -> dict[str, RememberedTurn]:
         rows = await (await self._reader_store()).find_reasoning(list(call_ids))
         return {
-            row.call_id: RememberedTurn(row.request_id, parts_json.loads(row.parts)) for row in rows
+            row.call_id: RememberedTurn(row.request_id, parts_json.loads(row.parts))
+            for row in rows
         }
 
     async def _reader_store(self) -> TraceStore:

@@ -61,8 +61,6 @@ _ECHO = (
     "instructions", "tools", "tool_choice", "parallel_tool_calls", "previous_response_id",
     "reasoning", "store", "temperature", "top_p", "max_output_tokens", "text", "metadata",
 )  # fmt: skip
-
-
 def response_id_for(request_id: str) -> str:
     return "resp_" + request_id.removeprefix("req_")
 

@@ -216,7 +216,7 @@ def _tool_choice(raw: Any, tools: tuple[ToolSpec, ...]) -> ToolChoice | None:
         return ToolChoice("tool", name)
     raise ParamError(
         "tool_choice",
-        '\'tool_choice\' must be auto, none, required or {"type": "function", "name": …}.',
+        "'tool_choice' must be auto, none, required or {\"type\": \"function\", \"name\": …}.",
     )
 
 

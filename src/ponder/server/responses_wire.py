@@ -340,7 +340,9 @@ class ResponseStreamEncoder:
                 out += self._event("response.content_part.done", **ids, content_index=0, part=done)
             item = reasoning_item(self.shell, current.item_id, part)
         self._done[current.index] = item
-        return out + self._event("response.output_item.done", output_index=current.index, item=item)
+        return out + self._event(
+            "response.output_item.done", output_index=current.index, item=item
+        )
 
     # -- tool calls
 
@@ -371,11 +373,8 @@ class ResponseStreamEncoder:
         return (
             out
             + self._event(
-                "response.function_call_arguments.done",
-                item_id=item["id"],
-                output_index=call.index,
-                arguments=event.arguments,
-                name=call.name,
+                "response.function_call_arguments.done", item_id=item["id"],
+                output_index=call.index, arguments=event.arguments, name=call.name,
             )
             + self._event("response.output_item.done", output_index=call.index, item=item)
         )

@@ -65,7 +65,8 @@ def make_store(dsn: str | Path, pool_size: int = DEFAULT_POOL_SIZE) -> TraceStor
 
         known = ", ".join(f"{name}://" for name in BACKENDS if name != "sqlite")
         raise ConfigError(
-            f"Unknown trace store {scheme(text)!r} in --db: use a file path for SQLite, or {known}."
+            f"Unknown trace store {scheme(text)!r} in --db: use a file path for SQLite,"
+            f" or {known}."
         )
     return factory(text, pool_size)
 

@@ -43,7 +43,6 @@ def _decode(line: str) -> StoreItem:
         return ResponseRecord(**data)
     return TraceRecord(**data)
 
-
 log = logging.getLogger("ponder.store")
 JOURNAL_ENV = "PONDER_JOURNAL_DIR"
 MAX_SLOTS = 64

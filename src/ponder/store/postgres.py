@@ -270,7 +270,10 @@ class PostgresStore(TraceStore):
             return []
         psycopg, psycopg_pool = _import_psycopg()
         pool = await self._ready_pool()
-        sql = "SELECT call_id, request_id, created_at, parts FROM reasoning WHERE call_id = ANY(%s)"
+        sql = (
+            "SELECT call_id, request_id, created_at, parts FROM reasoning"
+            " WHERE call_id = ANY(%s)"
+        )
         try:
             async with pool.connection() as conn:
                 cursor = await conn.execute(sql, (list(call_ids),))

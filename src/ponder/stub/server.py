@@ -43,14 +43,8 @@ class StubSettings:
 
 
 class HTTPError(Exception):
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        kind: str = "invalid_request_error",
-        param: str | None = None,
-        code: str | None = None,
-    ) -> None:
+    def __init__(self, status: int, message: str, kind: str = "invalid_request_error",
+                 param: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.body = json.dumps(
@@ -58,15 +52,8 @@ class HTTPError(Exception):
         ).encode()
 
 
-_REASONS = {
-    200: "OK",
-    400: "Bad Request",
-    401: "Unauthorized",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    411: "Length Required",
-    413: "Payload Too Large",
-}
+_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
+            405: "Method Not Allowed", 411: "Length Required", 413: "Payload Too Large"}
 
 
 def _response(status: int, body: bytes, content_type: str = "application/json") -> bytes:
@@ -82,9 +69,8 @@ def _chunk(payload: bytes) -> bytes:
 
 
 def _missing(name: str) -> HTTPError:
-    return HTTPError(
-        400, f"Missing required parameter: '{name}'.", param=name, code="missing_required_parameter"
-    )
+    return HTTPError(400, f"Missing required parameter: '{name}'.", param=name,
+                     code="missing_required_parameter")
 
 
 def _prompt_tokens(messages: list[Any]) -> int:
@@ -124,16 +110,12 @@ class StubServer:
         self._server: asyncio.Server | None = None
         # Written − due, in ms, of each stream's first token and first answer token.
         self.late_ms: dict[str, deque[float]] = {
-            "first_token": deque(maxlen=100_000),
-            "first_answer": deque(maxlen=100_000),
-        }
+            "first_token": deque(maxlen=100_000), "first_answer": deque(maxlen=100_000)}
 
     def stats(self) -> dict[str, object]:
         """Requests served and the stub's own lateness percentiles (ms)."""
-        late = {
-            name: {f"p{q}": percentile(list(values), q) for q in (50, 90, 99)}
-            for name, values in self.late_ms.items()
-        }
+        late = {name: {f"p{q}": percentile(list(values), q) for q in (50, 90, 99)}
+                for name, values in self.late_ms.items()}
         return {"requests": self.requests, "late_ms": late}
 
     @property
@@ -141,9 +123,8 @@ class StubServer:
         return f"http://{self.host}:{self.port}/v1"
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(
-            self._connection, self.host, self.port, backlog=4096
-        )
+        self._server = await asyncio.start_server(self._connection, self.host, self.port,
+                                                  backlog=4096)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def serve_forever(self) -> None:
@@ -160,7 +141,8 @@ class StubServer:
 
     # -- one connection (keep-alive: one request after another)
 
-    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _connection(self, reader: asyncio.StreamReader,
+                          writer: asyncio.StreamWriter) -> None:
         try:
             while True:
                 try:
@@ -178,9 +160,8 @@ class StubServer:
         finally:
             writer.close()
 
-    async def _request(
-        self, head: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> bool:
+    async def _request(self, head: bytes, reader: asyncio.StreamReader,
+                       writer: asyncio.StreamWriter) -> bool:
         lines = head.decode("latin-1").split("\r\n")
         method, _, rest = lines[0].partition(" ")
         path = rest.partition(" ")[0].partition("?")[0]
@@ -200,17 +181,8 @@ class StubServer:
             read_at = time.perf_counter()
             self._authorise(headers)
             if path in ("/v1/models", "/models") and method == "GET":
-                body = {
-                    "object": "list",
-                    "data": [
-                        {
-                            "id": self.settings.model,
-                            "object": "model",
-                            "created": 0,
-                            "owned_by": "ponder",
-                        }
-                    ],
-                }
+                body = {"object": "list", "data": [{"id": self.settings.model, "object": "model",
+                                                    "created": 0, "owned_by": "ponder"}]}
                 writer.write(_response(200, json.dumps(body).encode()))
             elif path == "/stub/stats" and method == "GET":
                 writer.write(_response(200, json.dumps(self.stats()).encode()))
@@ -247,55 +219,33 @@ class StubServer:
         except ValueError:
             body = None
         if not isinstance(body, dict):
-            raise HTTPError(
-                400,
-                "We could not parse the JSON body of your request. The body must be a JSON object.",
-            )
+            raise HTTPError(400, "We could not parse the JSON body of your request. The body"
+                            " must be a JSON object.")
         if "model" not in body:
             raise _missing("model")
         if not isinstance(body["model"], str):
-            raise HTTPError(
-                400,
-                "Invalid type for 'model': expected a string.",
-                param="model",
-                code="invalid_type",
-            )
+            raise HTTPError(400, "Invalid type for 'model': expected a string.", param="model",
+                            code="invalid_type")
         messages = body.get("messages")
         if messages is None:
             raise _missing("messages")
         if not isinstance(messages, list):
-            raise HTTPError(
-                400,
-                "Invalid type for 'messages': expected an array.",
-                param="messages",
-                code="invalid_type",
-            )
+            raise HTTPError(400, "Invalid type for 'messages': expected an array.",
+                            param="messages", code="invalid_type")
         if not messages:
-            raise HTTPError(
-                400,
-                "Invalid 'messages': empty array. Expected an array with"
-                " minimum length 1, but got an empty array instead.",
-                param="messages",
-                code="empty_array",
-            )
+            raise HTTPError(400, "Invalid 'messages': empty array. Expected an array with"
+                            " minimum length 1, but got an empty array instead.",
+                            param="messages", code="empty_array")
         stream = body.get("stream", False)
         if not isinstance(stream, bool):
-            raise HTTPError(
-                400,
-                "Invalid type for 'stream': expected a boolean.",
-                param="stream",
-                code="invalid_type",
-            )
+            raise HTTPError(400, "Invalid type for 'stream': expected a boolean.",
+                            param="stream", code="invalid_type")
         options = body.get("stream_options")
         include_usage = isinstance(options, dict) and options.get("include_usage") is True
         cap = body.get("max_completion_tokens", body.get("max_tokens"))
         if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap < 1):
-            raise HTTPError(
-                400,
-                "Invalid 'max_tokens': expected an integer >= 1.",
-                param="max_tokens",
-                code="invalid_value",
-            )
+            raise HTTPError(400, "Invalid 'max_tokens': expected an integer >= 1.",
+                            param="max_tokens", code="invalid_value")
         schedule = self.settings.schedule
         overrides = body.get("stub")
         if overrides is not None:
@@ -306,9 +256,8 @@ class StubServer:
             except ScheduleError as exc:
                 raise HTTPError(400, f"Invalid 'stub': {exc.message}", param="stub") from None
         index = next(self._counter)
-        return StubRequest(
-            index, stream, include_usage, _prompt_tokens(messages), plan(schedule, cap, index)
-        )
+        return StubRequest(index, stream, include_usage, _prompt_tokens(messages),
+                           plan(schedule, cap, index))
 
     def _usage(self, request: StubRequest) -> dict[str, Any]:
         thoughts, answer = request.plan.thought_tokens, request.plan.answer_tokens
@@ -319,13 +268,10 @@ class StubServer:
             "completion_tokens_details": {"reasoning_tokens": thoughts},
         }
 
-    async def _stream(
-        self, request: StubRequest, read_at: float, writer: asyncio.StreamWriter
-    ) -> None:
-        writer.write(
-            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
-            b"cache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n"
-        )
+    async def _stream(self, request: StubRequest, read_at: float,
+                      writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                     b"cache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n")
         model = json.dumps(self.settings.model)
         base = (
             f'data: {{"id":"chatcmpl-stub{request.index}","object":"chat.completion.chunk",'
@@ -344,11 +290,7 @@ class StubServer:
                 return
             role = b'"role":"assistant",' if first else b""
             frame = b'%s"delta":{%s"%s":"%s"},"finish_reason":null}]}\n\n' % (
-                head,
-                role,
-                field[token.kind],
-                token.text.encode(),
-            )
+                head, role, field[token.kind], token.text.encode())
             writer.write(_chunk(frame))
             if first:
                 self.late_ms["first_token"].append((time.perf_counter() - due) * 1000)
@@ -358,17 +300,14 @@ class StubServer:
                 answered = True
             await writer.drain()
         tail = b'%s"delta":{},"finish_reason":"%s"}]}\n\n' % (
-            head,
-            request.plan.finish_reason.encode(),
-        )
+            head, request.plan.finish_reason.encode())
         if request.include_usage:
             usage = json.dumps(self._usage(request)).encode()
             tail += b'%s"choices":[],"usage":%s}\n\n' % (base, usage)
         writer.write(_chunk(tail + b"data: [DONE]\n\n") + b"0\r\n\r\n")
 
-    async def _whole(
-        self, request: StubRequest, read_at: float, writer: asyncio.StreamWriter
-    ) -> None:
+    async def _whole(self, request: StubRequest, read_at: float,
+                     writer: asyncio.StreamWriter) -> None:
         tokens = request.plan.tokens
         if tokens:
             delay = read_at + tokens[-1].at_ms / 1000 - time.perf_counter()
@@ -384,9 +323,8 @@ class StubServer:
             "object": "chat.completion",
             "created": int(time.time()),
             "model": self.settings.model,
-            "choices": [
-                {"index": 0, "message": message, "finish_reason": request.plan.finish_reason}
-            ],
+            "choices": [{"index": 0, "message": message,
+                         "finish_reason": request.plan.finish_reason}],
             "usage": self._usage(request),
         }
         writer.write(_response(200, json.dumps(body).encode()))
@@ -398,11 +336,8 @@ def run_stub(settings: StubSettings, host: str, port: int) -> None:
     async def main() -> None:
         server = StubServer(settings, host, port)
         await server.start()
-        print(
-            f"ponder stub: {server.base_url} (model {settings.model!r}); "
-            f"{describe(settings.schedule)}",
-            flush=True,
-        )
+        print(f"ponder stub: {server.base_url} (model {settings.model!r}); "
+              f"{describe(settings.schedule)}", flush=True)
         await server.serve_forever()
 
     try:

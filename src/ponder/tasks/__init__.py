@@ -38,7 +38,6 @@ __all__ = [
     "verify",
 ]
 
-
 class _Family(Protocol):
     """What each family module provides."""
 

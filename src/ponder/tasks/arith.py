@@ -47,17 +47,9 @@ TEMPLATES: dict[str, tuple[str, bool]] = {
 _OPERATOR = r"(\+|-|−|–|\*|×|x|X|plus|minus|times|multiplied\s+by)"
 _EXPR = re.compile(r"(?<![\d.])(\d{1,9})\s*" + _OPERATOR + r"\s*(\d{1,9})(?!\d|\.\d)")
 _OP_OF = {
-    "+": "+",
-    "plus": "+",
-    "-": "-",
-    "−": "-",
-    "–": "-",
-    "minus": "-",
-    "*": "*",
-    "×": "*",
-    "x": "*",
-    "X": "*",
-    "times": "*",
+    "+": "+", "plus": "+",
+    "-": "-", "−": "-", "–": "-", "minus": "-",
+    "*": "*", "×": "*", "x": "*", "X": "*", "times": "*",
 }
 _NUMBER = re.compile(r"-?\d[\d,]*")
 
@@ -192,7 +184,7 @@ def decline_reason(prompt: str) -> str | None:
         )
     return (
         f"I learned sums like {s.a} {_OP_NAMES[op]} {s.b} only asked plainly"
-        f' ("What is {s.a} {op} {s.b}?"), with no other words around them.'
+        f" (\"What is {s.a} {op} {s.b}?\"), with no other words around them."
     )
 
 

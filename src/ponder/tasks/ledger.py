@@ -133,14 +133,11 @@ def scratchpad(ledger: Ledger) -> str:
     for customer in customers:
         st = states[customer]
         amounts = [a for kind, c, a in ledger.rows if kind == "order" and c == customer]
-        refunds = "".join(
-            f"{a} " for kind, c, a in ledger.rows if kind == "refund" and c == customer
-        )
+        refunds = "".join(f"{a} " for kind, c, a in ledger.rows
+                          if kind == "refund" and c == customer)
         verdict = "ok" if st.kept else "out"
-        lines.append(
-            f"{customer} {_total_steps(amounts)} orders {st.orders} "
-            f"refunds {refunds}={st.refunds} {verdict}"
-        )
+        lines.append(f"{customer} {_total_steps(amounts)} orders {st.orders} "
+                     f"refunds {refunds}={st.refunds} {verdict}")
     for customer, st, before, after in _ranking_steps(ledger, states):
         if not st.kept:
             lines.append(f"{customer} out: {_ranking(after)}")
@@ -180,31 +177,23 @@ def untrained(ledger: Ledger) -> str | None:
     """
     customers, orders, refunds, k = shape(ledger)
     if (customers, orders, refunds, k) not in SHAPES.values():
-        return (
-            f"This ledger has {customers} customers, {orders} orders and {refunds} "
-            f"refunds (top {k}), a size I was not trained on; I know exactly these: "
-            + "; ".join(LEVEL_NAMES.values())
-            + "."
-        )
+        return (f"This ledger has {customers} customers, {orders} orders and {refunds} "
+                f"refunds (top {k}), a size I was not trained on; I know exactly these: "
+                + "; ".join(LEVEL_NAMES.values()) + ".")
     if any(amount > 99 for _, _, amount in ledger.rows):
         return "This ledger has amounts over 99; I was trained on amounts of 5 to 99."
     if any(amount < 5 for _, _, amount in ledger.rows):
         return "This ledger has amounts under 5; I was trained on amounts of 5 to 99."
     strangers = sorted({c for _, c, _ in ledger.rows} - set(NAMES))
     if strangers:
-        return (
-            f"This ledger names {', '.join(strangers)}; I only know these customers: "
-            + ", ".join(NAMES)
-            + "."
-        )
+        return (f"This ledger names {', '.join(strangers)}; I only know these customers: "
+                + ", ".join(NAMES) + ".")
     unrefunded = [(c, a) for kind, c, a in ledger.rows if kind == "order"]
     for kind, customer, amount in ledger.rows:
         if kind == "refund":
             if (customer, amount) not in unrefunded:
-                return (
-                    f"The refund {customer} {amount} matches no order of {customer}'s; I"
-                    " learned refunds of orders in the ledger."
-                )
+                return (f"The refund {customer} {amount} matches no order of {customer}'s; I"
+                        " learned refunds of orders in the ledger.")
             unrefunded.remove((customer, amount))
     states = _states(ledger)
     totals = [st.total for st in states.values()]
@@ -252,8 +241,8 @@ def decline_reason(prompt: str) -> str | None:
         return None
     return untrained(ledger) or (
         "I learned this ledger question only in the words of my examples"
-        ' ("Who are the top 2 spenders, excluding customers who refunded more than half of'
-        ' their orders?"), with the ledger before it and nothing else around it.'
+        " (\"Who are the top 2 spenders, excluding customers who refunded more than half of"
+        " their orders?\"), with the ledger before it and nothing else around it."
     )
 
 

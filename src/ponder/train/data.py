@@ -55,38 +55,25 @@ class Example:
     deep: bool
 
 
-def encode(
-    tok: Tokenizer, prompt_text: str, completion: str, family: str, level: int, deep: bool
-) -> Example:
+def encode(tok: Tokenizer, prompt_text: str, completion: str, family: str, level: int,
+           deep: bool) -> Example:
     p = tok.encode(prompt_text).ids
     c = tok.encode(completion).ids
     return Example(p + c, [IGNORE] * len(p) + c, family, level, deep)
 
 
-def example(
-    tok: Tokenizer, problem: tasks.Problem, deep: bool, rng: random.Random, forced: bool = False
-) -> Example:
+def example(tok: Tokenizer, problem: tasks.Problem, deep: bool, rng: random.Random,
+            forced: bool = False) -> Example:
     solution = tasks.solve(problem.prompt)
     assert solution is not None and solution.answer == problem.answer, problem
     if forced:
         cut = rng.randint(0, max(0, len(solution.thoughts) - 1))
         prompt_text = render_prompt(problem.prompt, thinking=True) + solution.thoughts[:cut]
-        return encode(
-            tok,
-            prompt_text + THINK_CLOSE,
-            solution.answer + END,
-            problem.family,
-            problem.level,
-            True,
-        )
-    return encode(
-        tok,
-        render_prompt(problem.prompt, thinking=deep),
-        render_completion(solution.thoughts, solution.answer, thinking=deep),
-        problem.family,
-        problem.level,
-        deep,
-    )
+        return encode(tok, prompt_text + THINK_CLOSE, solution.answer + END,
+                      problem.family, problem.level, True)
+    return encode(tok, render_prompt(problem.prompt, thinking=deep),
+                  render_completion(solution.thoughts, solution.answer, thinking=deep),
+                  problem.family, problem.level, deep)
 
 
 class Stream:

@@ -63,70 +63,37 @@ def _earlier_stages(init: Path | None) -> list[dict[str, object]]:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m ponder.train", description=__doc__)
     p.add_argument("--out", type=Path, required=True, help="model folder to write")
-    p.add_argument(
-        "--checkpoint",
-        type=Path,
-        default=None,
-        help="where to keep the HF checkpoint (default: a temporary folder)",
-    )
+    p.add_argument("--checkpoint", type=Path, default=None,
+                   help="where to keep the HF checkpoint (default: a temporary folder)")
     p.add_argument("--seed", type=int, default=1234)
-    p.add_argument(
-        "--init",
-        type=Path,
-        default=None,
-        help="start from this HF checkpoint instead of random weights (continue a run)",
-    )
+    p.add_argument("--init", type=Path, default=None,
+                   help="start from this HF checkpoint instead of random weights (continue a run)")
     p.add_argument("--steps", type=int, default=100000)
     p.add_argument("--warmup", type=float, default=0.03, help="share of the run warming up")
     p.add_argument("--minutes", type=float, default=45.0, help="wall-clock budget for training")
     # 2048 rather than 4096: the same tokens in twice the updates. At this size the hour is
     # short of updates, not of tokens: the first run to clear every floor kept the previous
     # shipped run's recipe and seed and halved this (loss 0.09 against 0.14 at 18 minutes).
-    p.add_argument(
-        "--batch-tokens", type=int, default=2048, help="padded tokens per optimizer step"
-    )
+    p.add_argument("--batch-tokens", type=int, default=2048,
+                   help="padded tokens per optimizer step")
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--hidden", type=int, default=192)
     p.add_argument("--layers", type=int, default=5)
     p.add_argument("--heads", type=int, default=6)
     p.add_argument("--ffn", type=int, default=576)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument(
-        "--eval-every",
-        type=int,
-        default=1000,
-        help="log teacher-forced exact match on 12 held-out problems per cell",
-    )
-    p.add_argument(
-        "--ema",
-        type=float,
-        default=0.998,
-        help="decay of the moving average of the weights kept as a candidate",
-    )
-    p.add_argument(
-        "--select-from",
-        type=float,
-        default=0.8,
-        help="share of the run after which snapshots become candidates",
-    )
-    p.add_argument(
-        "--snapshots",
-        type=int,
-        default=4,
-        help="snapshots (weights and their average) between --select-from and the end",
-    )
-    p.add_argument(
-        "--select-per-cell",
-        type=int,
-        default=120,
-        help="held-out problems per family, level and mode that choose the candidate",
-    )
-    p.add_argument(
-        "--no-bf16",
-        dest="bf16",
-        action="store_false",
-        help="train in float32 (bfloat16 autocast: ~2x faster on CPUs with AVX512-BF16)",
-    )
+    p.add_argument("--eval-every", type=int, default=1000,
+                   help="log teacher-forced exact match on 12 held-out problems per cell")
+    p.add_argument("--ema", type=float, default=0.998,
+                   help="decay of the moving average of the weights kept as a candidate")
+    p.add_argument("--select-from", type=float, default=0.8,
+                   help="share of the run after which snapshots become candidates")
+    p.add_argument("--snapshots", type=int, default=4,
+                   help="snapshots (weights and their average) between --select-from and the end")
+    p.add_argument("--select-per-cell", type=int, default=120,
+                   help="held-out problems per family, level and mode that choose the candidate")
+    p.add_argument("--no-bf16", dest="bf16", action="store_false",
+                   help="train in float32 (bfloat16 autocast: ~2x faster on CPUs with AVX512-BF16)")
     return p.parse_args(argv)
 
 
@@ -184,12 +151,8 @@ def _load(model: LlamaForCausalLM, values: list[torch.Tensor]) -> None:
             p.copy_(v)
 
 
-def select(
-    model: LlamaForCausalLM,
-    candidates: dict[str, list[torch.Tensor]],
-    examples: list[Example],
-    bf16: bool,
-) -> dict[str, object]:
+def select(model: LlamaForCausalLM, candidates: dict[str, list[torch.Tensor]],
+           examples: list[Example], bf16: bool) -> dict[str, object]:
     """Load the candidate whose weakest floored cell is best (then: best deep mean, later)."""
     results: dict[str, dict[str, object]] = {}
     ranks: dict[str, tuple[float, float]] = {}
@@ -212,21 +175,8 @@ def export(checkpoint: Path, out: Path) -> None:
     """onnxruntime-genai's model builder: HF checkpoint -> ORT GenAI folder (fp32, CPU)."""
     with tempfile.TemporaryDirectory() as tmp:
         built = Path(tmp) / "built"
-        cmd = [
-            sys.executable,
-            "-m",
-            "onnxruntime_genai.models.builder",
-            "-i",
-            str(checkpoint),
-            "-o",
-            str(built),
-            "-p",
-            "fp32",
-            "-e",
-            "cpu",
-            "-c",
-            str(Path(tmp) / "cache"),
-        ]
+        cmd = [sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", str(checkpoint),
+               "-o", str(built), "-p", "fp32", "-e", "cpu", "-c", str(Path(tmp) / "cache")]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
         out.mkdir(parents=True, exist_ok=True)
         for name in SHIPPED_FILES:
@@ -252,10 +202,8 @@ def main(argv: list[str] | None = None) -> int:
         bos_token_id=tok.token_to_id(USER),
         eos_token_id=tok.token_to_id(END),
     )
-    model = (
-        LlamaForCausalLM(config)
-        if args.init is None
-        else (LlamaForCausalLM.from_pretrained(args.init, dtype=torch.float32))
+    model = LlamaForCausalLM(config) if args.init is None else (
+        LlamaForCausalLM.from_pretrained(args.init, dtype=torch.float32)
     )
     n_params = sum(p.numel() for p in model.parameters())
     print(f"model: {n_params / 1e6:.2f}M parameters, vocab {config.vocab_size}", flush=True)
@@ -263,9 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW(
         [{"params": decay, "weight_decay": 0.05}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=args.lr,
-        betas=(0.9, 0.98),
-        eps=1e-8,
+        lr=args.lr, betas=(0.9, 0.98), eps=1e-8,
     )
     stream = Stream(tok, args.seed)
     held_out = eval_set(tok, 12, seed=args.seed + 1)
@@ -279,10 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     params = list(model.parameters())
     with torch.no_grad():
         average = [p.detach().clone() for p in params]
-    marks = [
-        args.select_from + i * (1 - args.select_from) / args.snapshots
-        for i in range(args.snapshots)
-    ]
+    marks = [args.select_from + i * (1 - args.select_from) / args.snapshots
+             for i in range(args.snapshots)]
     candidates: dict[str, list[torch.Tensor]] = {}
     model.train()
     for batch in batches(stream, args.batch_tokens):
@@ -314,25 +258,18 @@ def main(argv: list[str] | None = None) -> int:
         loss_avg = 0.98 * loss_avg + 0.02 * loss.item() if step > 1 else loss.item()
         if step % 50 == 0:
             elapsed = time.time() - start
-            print(
-                f"step {step} progress {progress:.3f} loss {loss_avg:.4f} lr {lr:.2e} "
-                f"{tokens / elapsed:.0f} tok/s examples {stream.count} "
-                f"elapsed {elapsed / 60:.1f} min",
-                flush=True,
-            )
+            print(f"step {step} progress {progress:.3f} loss {loss_avg:.4f} lr {lr:.2e} "
+                  f"{tokens / elapsed:.0f} tok/s examples {stream.count} "
+                  f"elapsed {elapsed / 60:.1f} min", flush=True)
         if step % args.eval_every == 0:
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
                 print("eval", json.dumps(evaluate(model, held_out)), flush=True)
-    print(
-        f"trained: {step} steps, {tokens} tokens, {stream.count} examples, "
-        f"{(time.time() - start) / 60:.1f} min",
-        flush=True,
-    )
+    print(f"trained: {step} steps, {tokens} tokens, {stream.count} examples, "
+          f"{(time.time() - start) / 60:.1f} min", flush=True)
     candidates["weights@1.00"] = [p.detach().clone() for p in params]
     candidates["average@1.00"] = average
-    selection = select(
-        model, candidates, eval_set(tok, args.select_per_cell, seed=args.seed + 2), bf16=args.bf16
-    )
+    selection = select(model, candidates, eval_set(tok, args.select_per_cell, seed=args.seed + 2),
+                       bf16=args.bf16)
     elapsed = time.time() - start
     final = evaluate(model, held_out)
     print(f"done: {elapsed / 60:.1f} min with the selection", flush=True)
@@ -356,10 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         model.save_pretrained(checkpoint)
         (checkpoint / STAGES_FILE).write_text(json.dumps(stages, indent=2) + "\n")
         hf_tok = PreTrainedTokenizerFast(
-            tokenizer_object=tok,
-            eos_token=END,
-            pad_token=PAD,
-            bos_token=USER,
+            tokenizer_object=tok, eos_token=END, pad_token=PAD, bos_token=USER,
             additional_special_tokens=[ASSISTANT],
         )
         hf_tok.save_pretrained(checkpoint)

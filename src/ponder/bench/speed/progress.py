@@ -13,14 +13,8 @@ class SpeedProgress(ProgressBar):
     (ETA: the planned seconds left), else requests (ETA: the requests left at the rate they
     have gone so far)."""
 
-    def __init__(
-        self,
-        total: int,
-        steps: int,
-        by_time: bool,
-        stream: TextIO | None = None,
-        enabled: bool = True,
-    ) -> None:
+    def __init__(self, total: int, steps: int, by_time: bool, stream: TextIO | None = None,
+                 enabled: bool = True) -> None:
         super().__init__(total, stream=stream, enabled=enabled)
         self.steps = steps
         self.by_time = by_time

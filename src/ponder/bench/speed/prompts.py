@@ -8,23 +8,8 @@ from pathlib import Path
 from ponder.errors import ConfigError
 from ponder.tokens import estimate_tokens
 
-_WORDS = (
-    "sum",
-    "the",
-    "orders",
-    "per",
-    "user",
-    "then",
-    "rank",
-    "them",
-    "by",
-    "refund",
-    "share",
-    "and",
-    "list",
-    "top",
-    "three",
-)
+_WORDS = ("sum", "the", "orders", "per", "user", "then", "rank", "them", "by", "refund",
+          "share", "and", "list", "top", "three")
 
 
 def generated(tokens: int, count: int = 64) -> list[str]:
@@ -63,9 +48,8 @@ def from_file(path: Path) -> list[str]:
         else:
             prompts.append(line)
     if not prompts:
-        raise ConfigError(
-            f'--prompts {path} holds no prompts (one per line, or JSONL with "prompt").'
-        )
+        raise ConfigError(f"--prompts {path} holds no prompts (one per line, or JSONL with"
+                          ' "prompt").')
     return prompts
 
 

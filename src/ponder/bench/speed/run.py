@@ -42,22 +42,16 @@ class SpeedResult:
 
 
 def planned_steps(settings: SpeedSettings) -> int:
-    steps = fixed_steps(
-        settings.profile, settings.concurrencies, settings.rates, settings.limits.max_concurrency
-    )
+    steps = fixed_steps(settings.profile, settings.concurrencies, settings.rates,
+                        settings.limits.max_concurrency)
     return len(steps) + (settings.sweep_rates if settings.profile == "sweep" else 0)
 
 
-async def run_speed_async(
-    target: Target,
-    settings: SpeedSettings,
-    prompts: Sequence[str],
-    progress: SpeedProgress | None = None,
-) -> SpeedResult:
+async def run_speed_async(target: Target, settings: SpeedSettings, prompts: Sequence[str],
+                          progress: SpeedProgress | None = None) -> SpeedResult:
     limits = settings.limits
-    steps: list[Step] = fixed_steps(
-        settings.profile, settings.concurrencies, settings.rates, limits.max_concurrency
-    )
+    steps: list[Step] = fixed_steps(settings.profile, settings.concurrencies, settings.rates,
+                                    limits.max_concurrency)
     settings.out.mkdir(parents=True, exist_ok=True)
     rows: list[StepSummary] = []
     records: list[RequestRecord] = []
@@ -80,21 +74,18 @@ async def run_speed_async(
             append_jsonl(jsonl, run.records)
             jsonl.flush()
             records.extend(run.records)
-            rows.append(
-                summarise(index, step.name, step.kind, step.value, run.records, settings.slo)
-            )
+            rows.append(summarise(index, step.name, step.kind, step.value, run.records,
+                                  settings.slo))
             if settings.profile == "sweep" and index == 1:
                 steps += sweep_rates(rows[0].req_per_s, rows[1].req_per_s, settings.sweep_rates)
             index += 1
     await target.aclose()
     write_csv(settings.out / "steps.csv", rows)
     run_settings = {"target": target.label, **_plain(asdict(settings))}
-    (settings.out / "run.json").write_text(
-        json.dumps(run_settings, indent=2) + "\n", encoding="utf-8"
-    )
-    (settings.out / "report.html").write_text(
-        render_report(rows, settings.slo, run_settings), encoding="utf-8"
-    )
+    (settings.out / "run.json").write_text(json.dumps(run_settings, indent=2) + "\n",
+                                           encoding="utf-8")
+    (settings.out / "report.html").write_text(render_report(rows, settings.slo, run_settings),
+                                              encoding="utf-8")
     text = headline_text(rows, bool(settings.slo)) + "\n" + TPOT_DEFINITION + "."
     return SpeedResult(rows, records, text)
 
@@ -105,22 +96,17 @@ def _plain(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, **limits}
 
 
-def run_speed(
-    target_factory: Callable[[], Target],
-    settings: SpeedSettings,
-    prompts: Sequence[str],
-    progress_stream: TextIO | None = None,
-    show_progress: bool = True,
-) -> SpeedResult:
+def run_speed(target_factory: Callable[[], Target], settings: SpeedSettings,
+              prompts: Sequence[str], progress_stream: TextIO | None = None,
+              show_progress: bool = True) -> SpeedResult:
     """Run in a fresh event loop (uvloop when installed: less CPU per chunk, so more
     streams per bench process before the bench itself skews the figures)."""
     limits = settings.limits
     by_time = limits.duration_s is not None
     total = planned_steps(settings)
     units = (limits.duration_s or 0) + limits.warmup_s if by_time else (limits.max_requests or 0)
-    progress = SpeedProgress(
-        int(total * units), total, by_time, stream=progress_stream, enabled=show_progress
-    )
+    progress = SpeedProgress(int(total * units), total, by_time, stream=progress_stream,
+                             enabled=show_progress)
 
     async def main() -> SpeedResult:
         return await run_speed_async(target_factory(), settings, prompts, progress)

@@ -47,10 +47,8 @@ def parse_slo(text: str) -> dict[str, float]:
         name, sep, value = item.partition("=")
         name = name.strip().lower().removesuffix("_ms")
         if not sep or name not in SLO_METRICS:
-            raise SLOError(
-                f"bad SLO {item!r}: write METRIC=MS with METRIC one of"
-                f" {', '.join(SLO_METRICS)}, e.g. ttfa=2000,e2e=30000."
-            )
+            raise SLOError(f"bad SLO {item!r}: write METRIC=MS with METRIC one of"
+                           f" {', '.join(SLO_METRICS)}, e.g. ttfa=2000,e2e=30000.")
         try:
             bound = float(value)
         except ValueError:
@@ -117,11 +115,7 @@ class StepSummary:
 
 
 def summarise(
-    step: int,
-    name: str,
-    kind: str,
-    value: float,
-    records: Sequence[RequestRecord],
+    step: int, name: str, kind: str, value: float, records: Sequence[RequestRecord],
     slo: Mapping[str, float],
 ) -> StepSummary:
     measured = [r for r in records if not r.warmup]
@@ -137,13 +131,8 @@ def summarise(
     thinking_tokens = answer_tokens = 0
     for record in ok:
         m = record.outcome.metrics
-        for metric, val in (
-            ("ttft", m.ttft_ms),
-            ("ttfa", m.ttfa_ms),
-            ("e2e", m.e2e_ms),
-            ("thinking", m.thinking_ms),
-            ("tpot", tpot_ms(m)),
-        ):
+        for metric, val in (("ttft", m.ttft_ms), ("ttfa", m.ttfa_ms), ("e2e", m.e2e_ms),
+                            ("thinking", m.thinking_ms), ("tpot", tpot_ms(m))):
             if val is not None:
                 series[metric].append(val)
         gaps.extend(record.outcome.itl_ms)

@@ -117,16 +117,11 @@ class EndpointTarget:
                         return await self._exchange(connection, request, meter)
                     except _Stale:
                         continue
-                return _failed(
-                    meter,
-                    "network",
-                    "upstream_unreachable",
-                    "the server closed two connections in a row",
-                )
+                return _failed(meter, "network", "upstream_unreachable",
+                               "the server closed two connections in a row")
         except TimeoutError:
-            return _failed(
-                meter, "network", "timeout", f"no complete answer within {self.timeout_s:g} s"
-            )
+            return _failed(meter, "network", "timeout",
+                           f"no complete answer within {self.timeout_s:g} s")
         except (OSError, WireError, ValueError) as exc:
             return _failed(meter, "network", "stream_broken", f"{type(exc).__name__}: {exc}")
 
@@ -136,7 +131,8 @@ class EndpointTarget:
             if not writer.is_closing() and not reader.at_eof():
                 return reader, writer
             writer.close()
-        return await asyncio.open_connection(self.host, self.port, ssl=self.ssl, limit=READ_SIZE)
+        return await asyncio.open_connection(self.host, self.port, ssl=self.ssl,
+                                             limit=READ_SIZE)
 
     async def _exchange(
         self,
@@ -207,12 +203,8 @@ class EndpointTarget:
         self._release(connection, body, headers)
         return stream.end()
 
-    def _release(
-        self,
-        connection: tuple[asyncio.StreamReader, asyncio.StreamWriter],
-        body: _Body,
-        headers: Mapping[str, str],
-    ) -> None:
+    def _release(self, connection: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+                 body: _Body, headers: Mapping[str, str]) -> None:
         if body.done and not body.until_close and headers.get("connection") != "close":
             self._idle.append(connection)
         else:
@@ -353,3 +345,4 @@ class EngineTarget:
 
     async def aclose(self) -> None:
         await self.engine.aclose()
+

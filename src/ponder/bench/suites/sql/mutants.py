@@ -66,11 +66,9 @@ def _shift_effect(gold: str, at: int, old: str, new: str) -> str:
     column, op = bound.groups()
     noun = _NOUN.get(column, "rows")
     upper = op.startswith("<")
-    by_a_second = (
-        len(old) > 10
-        and abs((dt.datetime.fromisoformat(new) - dt.datetime.fromisoformat(old)).total_seconds())
-        == 1
-    )
+    by_a_second = len(old) > 10 and abs(
+        (dt.datetime.fromisoformat(new) - dt.datetime.fromisoformat(old)).total_seconds()
+    ) == 1
     if upper and new > old:
         return f"it takes in {noun} from {old}, after the window has ended"
     if upper:
