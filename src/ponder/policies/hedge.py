@@ -24,7 +24,8 @@ from ponder.events import (
     Mode,
     Started,
 )
-from ponder.policies.hedge_race import LaneRace, deep_alone, human_ms
+from ponder.policies.hedge_lanes import deep_alone
+from ponder.policies.hedge_race import LaneRace, human_ms
 from ponder.providers.base import Availability, Estimator, Provider
 from ponder.request import ChatRequest
 from ponder.router.base import Decision, HedgePlan

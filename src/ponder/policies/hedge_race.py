@@ -31,9 +31,6 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-import httpx
-
-from ponder.errors import PonderError, UpstreamUnreachableError
 from ponder.events import (
     Answer,
     Event,
@@ -49,9 +46,10 @@ from ponder.events import (
     Usage,
     now_ns,
 )
+from ponder.policies.hedge_lanes import lane_failure, lane_request
 from ponder.providers.base import Provider
 from ponder.providers.handover import EventStream, closable
-from ponder.request import ChatRequest, ThinkingSettings
+from ponder.request import ChatRequest
 from ponder.tokens import estimate_tokens
 from ponder.verify import Judgement, Verifier, judge
 
@@ -62,50 +60,6 @@ log = logging.getLogger("ponder.hedge")
 Lane = Literal["fast", "deep"]
 NS_PER_S = 1_000_000_000
 QUEUE_SIZE = 64
-
-
-async def deep_alone(
-    deep: Provider, request: ChatRequest, name: str, fast: str, why: str
-) -> AsyncIterator[Event]:
-    """Deep's stream as the hedge's (its ``started`` replaced by the hedge's), saying why."""
-    t0 = now_ns()
-    yield Progress(f"{name} alone: {why}", 0)
-    source = closable(deep.stream(_lane_request(request, True)))
-    async with contextlib.aclosing(source):
-        async for event in source:
-            if isinstance(event, Started):
-                continue
-            if isinstance(event, Finished):
-                end_ms = round((event.at_ns - t0) / 1e6, 1)
-                lanes: dict[str, dict[str, Any]] = {
-                    "fast": {"model": fast, "outcome": "not run", "reason": why},
-                    "deep": {"model": name, "outcome": "served", "end_ms": end_ms},
-                }
-                event = dataclasses.replace(event, served_by=name, lanes=lanes)
-            yield event
-
-
-def _lane_request(request: ChatRequest, deep: bool) -> ChatRequest:
-    # Each lane runs in its own mode, whatever the wrapped model's default switch says.
-    thinking = ThinkingSettings(
-        enabled=deep, budget=request.thinking.budget, effort=request.thinking.effort
-    )
-    return request.with_thinking(thinking)
-
-
-def _failure(exc: Exception, name: str) -> Failed:
-    """A lane's exception as the event the engine would have made of it."""
-    if isinstance(exc, PonderError):
-        return exc.to_event()
-    if isinstance(exc, httpx.TransportError):
-        return UpstreamUnreachableError(
-            f"{name}: connection failed: {type(exc).__name__}"
-        ).to_event()
-    return Failed(
-        side="ponder",
-        code="internal_error",
-        message=f"{name}: internal error ({type(exc).__name__}); see server log.",
-    )
 
 
 @dataclass
@@ -169,14 +123,14 @@ class LaneRace:
         provider = self.providers[lane]
         source: EventStream | None = None
         try:
-            source = closable(provider.stream(_lane_request(self.request, lane == "deep")))
+            source = closable(provider.stream(lane_request(self.request, lane == "deep")))
             async for event in source:
                 yield event
                 if isinstance(event, Finished | Failed):
                     return
             yield Failed("ponder", "stream_broken", f"{provider.name}: the stream ended early.")
         except Exception as exc:
-            yield _failure(exc, provider.name)
+            yield lane_failure(exc, provider.name)
         finally:
             if source is not None:
                 await source.aclose()
@@ -188,7 +142,7 @@ class LaneRace:
             await pump()
         except Exception as exc:
             log.exception("hedge: the %s lane's pump failed", lane)
-            failed = _failure(exc, self.names[lane])
+            failed = lane_failure(exc, self.names[lane])
             await self.queue.put((lane, failed))
             if lane == "fast":
                 why = f"{self.names['fast']} failed: {failed.message}"
