@@ -177,10 +177,15 @@ class ExchangeResponse:
         raise NotImplementedError
 
     async def on_finished(self) -> None:
-        """The stream finished: remember the turn's reasoning, before the last bytes go out
-        (the client's next request may come at once, and to another gateway)."""
+        """The stream finished: remember the turn's reasoning and what the door keeps of it
+        (:meth:`keep_turn`), and wait until both are in the database, before the last bytes go
+        out (the client's next request may come at once, and to another gateway)."""
         self.gateway.remember(self.exchange)
+        self.keep_turn()
         await self.gateway.turn_saved(self.exchange)
+
+    def keep_turn(self) -> None:
+        """What a door keeps of a finished turn for the next, beside its reasoning (none)."""
 
     def body_send(self, send: Send) -> Send:
         """Where the body frames go once the head is out (see ``middleware.BODY_SEND``)."""

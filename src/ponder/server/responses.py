@@ -118,16 +118,15 @@ def _error_code(status: int) -> str:
     return "rate_limit_exceeded" if status == 429 else "server_error"
 
 
-async def _store_turn(sink: StreamingResponses | CollectedResponses) -> None:
-    """After the reasoning is remembered: keep the conversation for ``previous_response_id``
-    (before the last bytes go out: the client's next request may name this response at once)."""
+def _store_turn(sink: StreamingResponses | CollectedResponses) -> None:
+    """Keep the conversation for ``previous_response_id`` (the sink's ``on_finished`` waits
+    for it to be in the database: the client's next request may name this response at once)."""
     if sink.parsed.store:
         x = sink.exchange
         turn = Message("assistant", x.turn.parts)
         sink.gateway.responses.remember(
             sink.shell.response_id, x.request.request_id, (*sink.parsed.history, turn)
         )
-        await sink.gateway.turn_saved(x)
 
 
 class StreamingResponses(StreamingSink):
@@ -139,9 +138,8 @@ class StreamingResponses(StreamingSink):
         self.shell, self.parsed = shell, parsed
         self.enc = ResponseStreamEncoder(shell)
 
-    async def on_finished(self) -> None:
-        await super().on_finished()
-        await _store_turn(self)
+    def keep_turn(self) -> None:
+        _store_turn(self)
 
     def opening(self, started: Started) -> bytes:
         return self.enc.start(started)
@@ -170,9 +168,8 @@ class CollectedResponses(CollectedSink):
         super().__init__(gateway, exchange, events)
         self.shell, self.parsed = shell, parsed
 
-    async def on_finished(self) -> None:
-        await super().on_finished()
-        await _store_turn(self)
+    def keep_turn(self) -> None:
+        _store_turn(self)
 
     def success_body(self, finished: Finished) -> Mapping[str, Any]:
         x = self.exchange
