@@ -113,6 +113,17 @@ def run_upstream(port: int, deltas: int, interval_ms: float) -> None:
 # -- process bookkeeping --------------------------------------------------------------------
 
 
+def stop_processes(procs: Sequence[subprocess.Popen[bytes]], timeout: float = 15) -> None:
+    """Ask every process to stop, then kill those that did not within ``timeout`` seconds."""
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -423,13 +434,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(line)
             return 0 if ok or args.quick else 1
         finally:
-            for proc in procs:
-                proc.terminate()
-            for proc in procs:
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            stop_processes(procs)
 
 
 if __name__ == "__main__":

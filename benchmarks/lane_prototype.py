@@ -233,13 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                       f" {ratio:>8.2f} {path.errors:>6}")
             return 0
         finally:
-            for proc in procs:
-                proc.terminate()
-            for proc in procs:
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            go.stop_processes(procs)
 
 
 if __name__ == "__main__":
