@@ -168,35 +168,12 @@ class _Recorder:
         self.secrets = collect_secrets(config, None)
 
     def feed(self, event: Any) -> None:
-        from ponder.events import (
-            Answer,
-            Failed,
-            Finished,
-            Notice,
-            Progress,
-            Started,
-            Thinking,
-            ToolCallEnd,
-            Usage,
-        )
+        from ponder.events import Started
 
-        x = self.exchange
-        if isinstance(event, Started):
-            x.started = event
-        elif isinstance(event, Thinking):
-            x.thought(event)
-        elif isinstance(event, Answer):
-            x.answered(event.text, event.at_ns)
-        elif isinstance(event, ToolCallEnd):
-            x.called(event)
-        elif isinstance(event, Notice):
-            x.notes.append(event.text)
-        elif isinstance(event, Progress):
-            x.progress.append(event.label)
-        elif isinstance(event, Usage):
-            x.usage = event
-        elif isinstance(event, Finished | Failed):
-            x.terminal = event
+        if isinstance(event, Started):  # the gateway's doors take it from the first event
+            self.exchange.started = event
+        else:
+            self.exchange.observe(event)
 
     async def close(self, *, quiet: bool) -> None:
         from ponder.store import StoreUnavailable, make_store
