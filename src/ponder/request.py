@@ -174,6 +174,19 @@ class ToolSpec:
     parameters: Mapping[str, Any] | None = None
     strict: bool | None = None
 
+    @classmethod
+    def declared(
+        cls, name: str, description: Any, parameters: Mapping[str, Any] | None, strict: Any
+    ) -> ToolSpec:
+        """A tool as a client declared it, once a door has checked its name and schema: a
+        description or ``strict`` of the wrong type is left out rather than refused."""
+        return cls(
+            name=name,
+            description=description if isinstance(description, str) else None,
+            parameters=dict(parameters) if parameters is not None else None,
+            strict=strict if isinstance(strict, bool) else None,
+        )
+
 
 ToolChoiceKind = Literal["auto", "none", "required", "tool"]
 

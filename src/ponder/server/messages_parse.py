@@ -229,15 +229,8 @@ class _Reader:
                     f"{where}.input_schema", f"{where}.input_schema: a JSON Schema object is"
                     " required."
                 )  # fmt: skip
-            description = tool.get("description")
-            strict = tool.get("strict")
             tools.append(
-                ToolSpec(
-                    name=name,
-                    description=description if isinstance(description, str) else None,
-                    parameters=dict(schema),
-                    strict=strict if isinstance(strict, bool) else None,
-                )
+                ToolSpec.declared(name, tool.get("description"), schema, tool.get("strict"))
             )
         if skipped:
             self.notes.append(

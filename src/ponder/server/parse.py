@@ -315,14 +315,9 @@ def _tools(raw: Any) -> tuple[ToolSpec, ...]:
                 f"{where}.function.parameters",
                 f"{where}.function.parameters must be a JSON Schema object.",
             )
-        description = function.get("description")
-        strict = function.get("strict")
         tools.append(
-            ToolSpec(
-                name=name,
-                description=description if isinstance(description, str) else None,
-                parameters=dict(parameters) if parameters is not None else None,
-                strict=strict if isinstance(strict, bool) else None,
+            ToolSpec.declared(
+                name, function.get("description"), parameters, function.get("strict")
             )
         )
     return tuple(tools)

@@ -188,14 +188,8 @@ def _tools(raw: Any, notes: list[str]) -> tuple[ToolSpec, ...]:
             raise ParamError(
                 f"{where}.parameters", f"{where}.parameters must be a JSON Schema object."
             )
-        description, strict = tool.get("description"), tool.get("strict")
         tools.append(
-            ToolSpec(
-                name=name,
-                description=description if isinstance(description, str) else None,
-                parameters=dict(parameters) if parameters is not None else None,
-                strict=strict if isinstance(strict, bool) else None,
-            )
+            ToolSpec.declared(name, tool.get("description"), parameters, tool.get("strict"))
         )
     if skipped:
         notes.append(
