@@ -131,6 +131,21 @@ class Served:
         return self.log.read_text(encoding="utf-8", errors="replace")
 
 
+def finished_trace(base_url: str, request_id: str, timeout_s: float = 10) -> dict[str, Any]:
+    """The gateway's trace of one finished request. The writer commits traces off the stream
+    path, in batches, so this polls until the trace is there and no longer running."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        response = httpx.get(f"{base_url}/api/traces/{request_id}", timeout=5)
+        if response.status_code == 200:
+            data: dict[str, Any] = response.json()
+            if data.get("status") != "running":
+                return data
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no trace for {request_id}: {response.status_code}")
+        time.sleep(0.05)
+
+
 @contextlib.contextmanager
 def serve_subprocess(
     config: Path,

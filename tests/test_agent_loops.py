@@ -10,9 +10,7 @@ receives, on every turn, exactly the reasoning (and, for Anthropic, the signatur
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,85 +18,16 @@ import httpx
 import openai
 import pytest
 
-from ponder.bench.suites.sql.data import build_database
-from ponder.bench.suites.sql.execute import run_query
-from tests.agent_upstreams import (
-    QUERIES,
-    TOOL,
-    Upstream,
-    answer,
-    anthropic_app,
-    openai_thinking_app,
-)
-from tests.gateway_harness import CANARY_ENV, CANARY_KEY, Served, ThreadServer, serve_subprocess
-
-QUESTION = "How many orders are there, and how many in each status?"
-
-
-def config_text(openai_url: str, anthropic_url: str) -> str:
-    return f"""
-[router]
-kind = "rules"
-
-[models.kimi]
-provider = "openai"
-base_url = "{openai_url}/v1"
-model = "kimi-k2-thinking"
-api_key_env = "{CANARY_ENV}"
-thinking = {{ enabled = true, flavour = "deepseek" }}
-
-[models.kimi-json]
-provider = "openai"
-base_url = "{openai_url}/v1"
-model = "kimi-k2-thinking"
-api_key_env = "{CANARY_ENV}"
-stream = false
-thinking = {{ enabled = true, flavour = "deepseek" }}
-
-[models.claude]
-provider = "anthropic"
-base_url = "{anthropic_url}"
-model = "claude-sonnet-4-5"
-api_key_env = "{CANARY_ENV}"
-thinking = {{ enabled = true, budget = 2048 }}
-"""
-
-
-@dataclass
-class Rig:
-    served: Served
-    shop: Path
-    kimi: Upstream
-    claude: Upstream
-    config: Path
-
-    def client(self) -> openai.OpenAI:
-        return openai.OpenAI(base_url=self.served.base_url + "/v1", api_key="unused")
-
-    def upstream(self, model: str) -> Upstream:
-        return self.claude if model == "claude" else self.kimi
+from tests.agent_rig import QUESTION, Rig, agent_rig, expected_answer, run_sql
+from tests.agent_upstreams import QUERIES, TOOL
+from tests.gateway_harness import finished_trace as trace
+from tests.gateway_harness import serve_subprocess
 
 
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
-    directory = tmp_path_factory.mktemp("agent")
-    shop = build_database(directory / "shop.db", seed=7)
-    kimi, claude = Upstream(), Upstream()
-    with ThreadServer(openai_thinking_app(kimi)) as oa, ThreadServer(anthropic_app(claude)) as an:
-        config = directory / "ponder.toml"
-        config.write_text(config_text(oa.base_url, an.base_url), encoding="utf-8")
-        env = {CANARY_ENV: CANARY_KEY}
-        with serve_subprocess(config, directory / "traces.db", env=env) as served:
-            yield Rig(served, shop, kimi, claude, config)
-
-
-def run_sql(shop: Path, arguments: str) -> str:
-    rows = run_query(shop, json.loads(arguments)["query"]).rows
-    return json.dumps([list(row) for row in rows])
-
-
-def expected_answer(shop: Path) -> str:
-    return answer([run_sql(shop, json.dumps({"query": q})) for q in QUERIES])
+    with agent_rig(tmp_path_factory.mktemp("agent")) as rig:
+        yield rig
 
 
 def one_turn(
@@ -147,7 +76,7 @@ def agent_loop(
     rig: Rig, model: str, *, stream: bool, keep: bool, messages: list[dict[str, Any]] | None = None
 ) -> tuple[str, list[dict[str, Any]], list[str]]:
     """Run the loop to its answer: (answer, the history, the request ids)."""
-    client = rig.client()
+    client = rig.openai_client()
     history = messages if messages is not None else [{"role": "user", "content": QUESTION}]
     ids: list[str] = []
     for _ in range(len(QUERIES) + 2):
@@ -176,19 +105,6 @@ def agent_loop(
     raise AssertionError("the loop did not end")
 
 
-def trace(rig: Rig, request_id: str) -> dict[str, Any]:
-    """The request's trace, once the writer thread has committed it (it batches every 50 ms)."""
-    deadline = time.monotonic() + 10
-    while True:
-        response = httpx.get(f"{rig.served.base_url}/api/traces/{request_id}", timeout=10)
-        if response.status_code != 404 or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    assert response.status_code == 200, response.text
-    data: dict[str, Any] = response.json()
-    return data
-
-
 @pytest.mark.parametrize("model", ["kimi", "kimi-json", "claude"])
 @pytest.mark.parametrize("stream", [True, False], ids=["stream", "json"])
 @pytest.mark.parametrize("keep", [True, False], ids=["keeps-reasoning", "drops-reasoning"])
@@ -212,11 +128,11 @@ def test_agent_loop_never_loses_reasoning(rig: Rig, model: str, stream: bool, ke
         assert [t["reasoning_content"] for t in turns] == issued
     # The trace of the last turn says whether ponder had to restore the reasoning: always
     # for Anthropic (no client keeps a signature), only when dropped for Kimi.
-    notes = trace(rig, ids[-1])["notes"]
+    notes = trace(rig.served.base_url, ids[-1])["notes"]
     restored = any(n.startswith("restored the reasoning") for n in notes)
     assert restored == (model == "claude" or not keep)
     # Tool-call turns are traced with their calls.
-    first = trace(rig, ids[0])
+    first = trace(rig.served.base_url, ids[0])
     assert first["finish_reason"] == "tool_calls"
     assert [c["name"] for c in first["tool_calls"]] == ["run_sql"]
     assert json.loads(first["tool_calls"][0]["arguments"]) == {"query": QUERIES[0]}
@@ -225,10 +141,9 @@ def test_agent_loop_never_loses_reasoning(rig: Rig, model: str, stream: bool, ke
 def test_reasoning_survives_a_restart_through_the_store(rig: Rig, tmp_path: Path) -> None:
     """Turn 1 on one gateway, the rest on a fresh process over the same SQLite store."""
     db = tmp_path / "traces.db"
-    env = {CANARY_ENV: CANARY_KEY}
     history: list[dict[str, Any]] = [{"role": "user", "content": QUESTION}]
-    with serve_subprocess(rig.config, db, env=env) as first:
-        client = openai.OpenAI(base_url=first.base_url + "/v1", api_key="unused")
+    with serve_subprocess(rig.config, db, env=rig.env) as first:
+        client = rig.openai_client(first.base_url)
         _, _, calls, finish, _ = one_turn(client, "kimi", history, True)
     assert finish == "tool_calls"
     history.append({"role": "assistant", "content": None, "tool_calls": [
@@ -236,8 +151,8 @@ def test_reasoning_survives_a_restart_through_the_store(rig: Rig, tmp_path: Path
          "function": {"name": "run_sql", "arguments": calls[0]["arguments"]}}]})  # fmt: skip
     history.append({"role": "tool", "tool_call_id": calls[0]["id"],
                     "content": run_sql(rig.shop, calls[0]["arguments"])})  # fmt: skip
-    with serve_subprocess(rig.config, db, env=env) as second:
-        later = Rig(second, rig.shop, rig.kimi, rig.claude, rig.config)
+    with serve_subprocess(rig.config, db, env=rig.env) as second:
+        later = Rig(second, rig.shop, rig.kimi, rig.claude, rig.config, rig.env)
         final, _, _ = agent_loop(later, "kimi", stream=True, keep=False, messages=history)
     assert final == expected_answer(rig.shop)
     assert rig.kimi.refusals == []
@@ -256,7 +171,7 @@ def test_nothing_to_restore_is_a_clear_400(rig: Rig, tmp_path: Path) -> None:
     for model, upstream in (("kimi", rig.kimi), ("claude", rig.claude)):
         before = len(upstream.requests)
         with pytest.raises(openai.BadRequestError) as info:
-            rig.client().chat.completions.create(
+            rig.openai_client().chat.completions.create(
                 model=model, messages=history, tools=[TOOL]  # type: ignore[arg-type, list-item]
             )
         error = info.value.body
@@ -269,7 +184,7 @@ def test_nothing_to_restore_is_a_clear_400(rig: Rig, tmp_path: Path) -> None:
 def test_switching_provider_mid_loop_converts_or_drops_reasoning(rig: Rig) -> None:
     """Claude's signed thinking goes to Kimi as plain text (it takes text); Kimi's thinking
     cannot go to Claude as a signed block, so ponder says so rather than forging one."""
-    client = rig.client()
+    client = rig.openai_client()
     history: list[dict[str, Any]] = [{"role": "user", "content": QUESTION}]
     _, reasoning, calls, _, _ = one_turn(client, "claude", history, True)
     history += [
@@ -305,7 +220,7 @@ def test_switching_provider_mid_loop_converts_or_drops_reasoning(rig: Rig) -> No
 def test_anthropic_forced_tool_choice_under_thinking_is_refused_by_ponder(rig: Rig) -> None:
     before = len(rig.claude.requests)
     with pytest.raises(openai.BadRequestError) as info:
-        rig.client().chat.completions.create(
+        rig.openai_client().chat.completions.create(
             model="claude",
             messages=[{"role": "user", "content": QUESTION}],
             tools=[TOOL],  # type: ignore[list-item]
@@ -341,12 +256,12 @@ def test_open_webui_request_shape_on_the_embedded_model(rig: Rig) -> None:
     assert "178377" in text
     notices = [c["ponder"]["text"] for c in chunks if c.get("ponder", {}).get("event") == "notice"]
     assert len(notices) == 1 and "run_sql, web_search" in notices[0]
-    assert any("cannot call tools" in n for n in trace(rig, request_id)["notes"])
+    assert any("cannot call tools" in n for n in trace(rig.served.base_url, request_id)["notes"])
 
 
 def test_forcing_a_tool_call_on_the_embedded_model_names_models_that_can(rig: Rig) -> None:
     with pytest.raises(openai.BadRequestError) as info:
-        rig.client().chat.completions.create(
+        rig.openai_client().chat.completions.create(
             model="fast",
             messages=[{"role": "user", "content": "2+2"}],
             tools=[TOOL],  # type: ignore[list-item]

@@ -8,9 +8,7 @@ exactly as it received it — as Claude Code does.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,28 +16,11 @@ import anthropic
 import httpx
 import pytest
 
-from ponder.bench.suites.sql.data import build_database
 from ponder.server.signing import PREFIX
-from tests.agent_upstreams import (
-    QUERIES,
-    TOOL,
-    Upstream,
-    anthropic_app,
-    openai_thinking_app,
-    sign,
-)
-from tests.gateway_harness import CANARY_ENV, CANARY_KEY, Served, ThreadServer, serve_subprocess
-from tests.test_agent_loops import QUESTION, config_text, expected_answer, run_sql
-
-PRICED = """
-[models.kimi-priced]
-provider = "openai"
-base_url = "{url}/v1"
-model = "kimi-k2-thinking"
-api_key_env = "PONDER_TEST_CANARY_KEY"
-thinking = {{ enabled = true, flavour = "deepseek" }}
-price = {{ input = 0.60, output = 2.50 }}
-"""
+from tests.agent_rig import QUESTION, Rig, agent_rig, expected_answer, run_sql
+from tests.agent_upstreams import QUERIES, TOOL, sign
+from tests.gateway_harness import CANARY_ENV, CANARY_KEY, serve_subprocess
+from tests.gateway_harness import finished_trace as trace
 
 SIGNING_KEY = "test-signing-key-0123456789abcdef"
 SQL_TOOL = {
@@ -49,47 +30,11 @@ SQL_TOOL = {
 }
 
 
-@dataclass
-class Rig:
-    served: Served
-    shop: Path
-    kimi: Upstream
-    claude: Upstream
-    config: Path
-
-    def client(self, base_url: str | None = None) -> anthropic.Anthropic:
-        return anthropic.Anthropic(
-            base_url=base_url or self.served.base_url, api_key="unused", max_retries=0
-        )
-
-    def upstream(self, model: str) -> Upstream:
-        return self.claude if model == "claude" else self.kimi
-
-
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
-    directory = tmp_path_factory.mktemp("messages")
-    shop = build_database(directory / "shop.db", seed=7)
-    kimi, claude = Upstream(), Upstream()
-    with ThreadServer(openai_thinking_app(kimi)) as oa, ThreadServer(anthropic_app(claude)) as an:
-        config = directory / "ponder.toml"
-        text = config_text(oa.base_url, an.base_url) + PRICED.format(url=oa.base_url)
-        config.write_text(text, encoding="utf-8")
-        env = {CANARY_ENV: CANARY_KEY, "PONDER_SIGNING_KEY": SIGNING_KEY}
-        with serve_subprocess(config, directory / "traces.db", env=env) as served:
-            yield Rig(served, shop, kimi, claude, config)
-
-
-def trace(base_url: str, request_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 10
-    while True:
-        response = httpx.get(f"{base_url}/api/traces/{request_id}", timeout=10)
-        if response.status_code != 404 or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    assert response.status_code == 200, response.text
-    data: dict[str, Any] = response.json()
-    return data
+    env = {"PONDER_SIGNING_KEY": SIGNING_KEY}
+    with agent_rig(tmp_path_factory.mktemp("messages"), priced=True, env=env) as rig:
+        yield rig
 
 
 def one_turn(
@@ -133,7 +78,7 @@ def agent_loop(
     history: list[dict[str, Any]] | None = None,
     base_url: str | None = None,
 ) -> tuple[str, list[anthropic.types.Message], list[str]]:
-    client = rig.client(base_url)
+    client = rig.anthropic_client(base_url)
     history = history if history is not None else [{"role": "user", "content": QUESTION}]
     received: list[anthropic.types.Message] = []
     ids: list[str] = []
@@ -198,7 +143,7 @@ def test_the_stop_sequence_an_anthropic_model_stopped_at_is_named(rig: Rig, stre
         "model": "claude", "max_tokens": 4096, "messages": history, "tools": [SQL_TOOL],
         "stop_sequences": ["never said", " | "],
     }  # fmt: skip
-    client = rig.client()
+    client = rig.anthropic_client()
     if stream:
         with client.messages.stream(**request) as events:
             message = events.get_final_message()
@@ -214,15 +159,14 @@ def test_signature_alone_restores_reasoning_on_another_gateway(rig: Rig, tmp_pat
     """Turn 1 on the rig's gateway, the rest on a fresh one with no store (so no reasoning
     memory) and the same signing key: the client's thinking blocks are all it has."""
     history: list[dict[str, Any]] = [{"role": "user", "content": QUESTION}]
-    message, _ = one_turn(rig.client(), "kimi", history, stream=True)
+    message, _ = one_turn(rig.anthropic_client(), "kimi", history, stream=True)
     history.append(replayed(message))
     (use,) = [b for b in message.content if b.type == "tool_use"]
     history.append({"role": "user", "content": [
         {"type": "tool_result", "tool_use_id": use.id,
          "content": run_sql(rig.shop, json.dumps(use.input))}]})  # fmt: skip
-    env = {CANARY_ENV: CANARY_KEY, "PONDER_SIGNING_KEY": SIGNING_KEY}
     before = len(rig.kimi.refusals)
-    with serve_subprocess(rig.config, tmp_path / "unused.db", "--no-store", env=env) as other:
+    with serve_subprocess(rig.config, tmp_path / "unused.db", "--no-store", env=rig.env) as other:
         final, _, _ = agent_loop(
             rig, "kimi", stream=False, history=history, base_url=other.base_url
         )
@@ -231,7 +175,7 @@ def test_signature_alone_restores_reasoning_on_another_gateway(rig: Rig, tmp_pat
 
 
 def test_tampered_signature_is_refused_with_a_clear_400(rig: Rig) -> None:
-    client = rig.client()
+    client = rig.anthropic_client()
     history: list[dict[str, Any]] = [{"role": "user", "content": QUESTION}]
     message, _ = one_turn(client, "kimi", history, stream=False)
     turn = replayed(message)
@@ -265,7 +209,7 @@ def test_tampered_signature_is_refused_with_a_clear_400(rig: Rig) -> None:
 def test_embedded_model_multi_turn_with_thinking(rig: Rig) -> None:
     """The embedded model behind the door: its thoughts come as signed thinking blocks, the
     client sends them back on the next turn, streamed and not."""
-    client = rig.client()
+    client = rig.anthropic_client()
     history: list[dict[str, Any]] = [{"role": "user", "content": "What is 4821 * 37?"}]
     first = client.messages.create(model="deep", max_tokens=1024, messages=history)  # type: ignore[arg-type]
     kinds = [b.type for b in first.content]
@@ -289,7 +233,7 @@ def test_embedded_model_multi_turn_with_thinking(rig: Rig) -> None:
 
 
 def test_display_omitted_keeps_the_text_in_the_token(rig: Rig) -> None:
-    client = rig.client()
+    client = rig.anthropic_client()
     history: list[dict[str, Any]] = [{"role": "user", "content": QUESTION}]
     for stream in (False, True):
         body: dict[str, Any] = {
@@ -316,7 +260,7 @@ def test_display_omitted_keeps_the_text_in_the_token(rig: Rig) -> None:
 
 
 def test_errors_take_anthropic_shape(rig: Rig) -> None:
-    client = rig.client()
+    client = rig.anthropic_client()
     with pytest.raises(anthropic.NotFoundError) as missing:
         client.messages.create(
             model="gpt-9", max_tokens=10, messages=[{"role": "user", "content": "hi"}]
@@ -351,7 +295,7 @@ def test_errors_take_anthropic_shape(rig: Rig) -> None:
 
 def test_forced_tool_call_on_a_model_that_cannot_is_a_400_naming_those_that_can(rig: Rig) -> None:
     with pytest.raises(anthropic.BadRequestError) as info:
-        rig.client().messages.create(
+        rig.anthropic_client().messages.create(
             model="fast", max_tokens=100, tools=[SQL_TOOL],  # type: ignore[list-item]
             tool_choice={"type": "tool", "name": "run_sql"},
             messages=[{"role": "user", "content": "2+2"}],
@@ -362,7 +306,7 @@ def test_forced_tool_call_on_a_model_that_cannot_is_a_400_naming_those_that_can(
 
 
 def test_count_tokens_is_an_estimate_marked_as_one(rig: Rig) -> None:
-    client = rig.client()
+    client = rig.anthropic_client()
     short = client.messages.count_tokens(model="deep", messages=[{"role": "user", "content": "hi"}])
     long = client.messages.count_tokens(
         model="kimi", tools=[SQL_TOOL],  # type: ignore[list-item]
@@ -376,7 +320,7 @@ def test_count_tokens_is_an_estimate_marked_as_one(rig: Rig) -> None:
 def test_upstream_model_id_reaches_its_alias(rig: Rig) -> None:
     """A client that insists on an upstream model id (Claude Code's default model names)
     reaches the one alias configured for it."""
-    message = rig.client().messages.create(
+    message = rig.anthropic_client().messages.create(
         model="claude-sonnet-4-5", max_tokens=1024, tools=[SQL_TOOL],  # type: ignore[list-item]
         messages=[{"role": "user", "content": QUESTION}],
     )  # fmt: skip
@@ -455,7 +399,7 @@ def test_a_claude_code_shaped_request_on_the_embedded_model(rig: Rig) -> None:
 def test_auto_routes_through_the_door_and_says_why(rig: Rig) -> None:
     """The router decides for /v1/messages as for chat completions (the rule router here):
     a multiplication the rules send to deep."""
-    message = rig.client().messages.create(
+    message = rig.anthropic_client().messages.create(
         model="auto", max_tokens=512, messages=[{"role": "user", "content": "What is 4821 * 37?"}]
     )
     ponder = (message.model_extra or {})["ponder"]
@@ -469,7 +413,7 @@ def test_auto_routes_through_the_door_and_says_why(rig: Rig) -> None:
 def test_cost_rides_in_the_ponder_extras(rig: Rig) -> None:
     """In the body's ``ponder``, and in the stream's last ``message_delta`` (the SDK keeps
     message_start's extras on the final message, so the delta is where it is read)."""
-    client = rig.client()
+    client = rig.anthropic_client()
     body: dict[str, Any] = {"model": "kimi-priced", "max_tokens": 1024, "tools": [SQL_TOOL],
                             "messages": [{"role": "user", "content": QUESTION}]}  # fmt: skip
     message = client.messages.create(**body)

@@ -4,7 +4,6 @@ with the status an Anthropic client expects, secrets redacted, and a trace that 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +17,7 @@ from tests.gateway_harness import (
     Served,
     ThreadServer,
     UpstreamLog,
+    finished_trace,
     serve_subprocess,
     upstream_app,
     upstream_config,
@@ -55,14 +55,7 @@ def shape(response: httpx.Response) -> tuple[str, str]:
 
 
 def trace(served: Served, request_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 10
-    while True:
-        response = httpx.get(f"{served.base_url}/api/traces/{request_id}", timeout=10)
-        if response.status_code != 404 or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    data: dict[str, Any] = response.json()
-    return data
+    return finished_trace(served.base_url, request_id)
 
 
 def test_upstream_down_is_an_overloaded_503(served: Served) -> None:

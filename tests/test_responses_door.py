@@ -8,78 +8,29 @@ thinking — stateless as Codex CLI runs them (``store: false``, every item sent
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import openai
 import pytest
 from openai.types.responses import Response
 
-from ponder.bench.suites.sql.data import build_database
 from ponder.server.signing import PREFIX
-from tests.agent_upstreams import QUERIES, TOOL, Upstream, anthropic_app, openai_thinking_app
-from tests.gateway_harness import CANARY_ENV, CANARY_KEY, Served, ThreadServer, serve_subprocess
-from tests.test_agent_loops import QUESTION, config_text, expected_answer, run_sql
-
-PRICED = """
-[models.kimi-priced]
-provider = "openai"
-base_url = "{url}/v1"
-model = "kimi-k2-thinking"
-api_key_env = "PONDER_TEST_CANARY_KEY"
-thinking = {{ enabled = true, flavour = "deepseek" }}
-price = {{ input = 0.60, output = 2.50 }}
-"""
+from tests.agent_rig import QUESTION, Rig, agent_rig, expected_answer, run_sql
+from tests.agent_upstreams import QUERIES, TOOL
+from tests.gateway_harness import finished_trace as trace
+from tests.gateway_harness import serve_subprocess
 
 FUNCTION = {"type": "function", **TOOL["function"]}  # type: ignore[dict-item]
 INCLUDE = ["reasoning.encrypted_content"]
 
 
-@dataclass
-class Rig:
-    served: Served
-    shop: Path
-    kimi: Upstream
-    claude: Upstream
-    config: Path
-
-    def client(self, base_url: str | None = None) -> openai.OpenAI:
-        return openai.OpenAI(
-            base_url=(base_url or self.served.base_url) + "/v1", api_key="unused", max_retries=0
-        )
-
-    def upstream(self, model: str) -> Upstream:
-        return self.claude if model == "claude" else self.kimi
-
-
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
-    directory = tmp_path_factory.mktemp("responses")
-    shop = build_database(directory / "shop.db", seed=7)
-    kimi, claude = Upstream(), Upstream()
-    with ThreadServer(openai_thinking_app(kimi)) as oa, ThreadServer(anthropic_app(claude)) as an:
-        config = directory / "ponder.toml"
-        text = config_text(oa.base_url, an.base_url) + PRICED.format(url=oa.base_url)
-        config.write_text(text, encoding="utf-8")
-        env = {CANARY_ENV: CANARY_KEY, "PONDER_SIGNING_KEY": "responses-test-key-0123456789"}
-        with serve_subprocess(config, directory / "traces.db", env=env) as served:
-            yield Rig(served, shop, kimi, claude, config)
-
-
-def trace(base_url: str, request_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 10
-    while True:
-        response = httpx.get(f"{base_url}/api/traces/{request_id}", timeout=10)
-        if response.status_code != 404 or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    assert response.status_code == 200, response.text
-    data: dict[str, Any] = response.json()
-    return data
+    env = {"PONDER_SIGNING_KEY": "responses-test-key-0123456789"}
+    with agent_rig(tmp_path_factory.mktemp("responses"), priced=True, env=env) as rig:
+        yield rig
 
 
 def one_turn(client: openai.OpenAI, stream: bool, **kwargs: Any) -> Response:
@@ -106,7 +57,7 @@ def stateless_loop(
     rig: Rig, model: str, stream: bool, base_url: str | None = None
 ) -> tuple[str, list[Response]]:
     """Codex's way: store false, every output item sent back, reasoning encrypted."""
-    client = rig.client(base_url)
+    client = rig.openai_client(base_url)
     items: list[Any] = [{"role": "user", "content": QUESTION}]
     responses: list[Response] = []
     for _ in range(len(QUERIES) + 2):
@@ -126,7 +77,7 @@ def stateless_loop(
 
 def stateful_loop(rig: Rig, model: str, stream: bool) -> tuple[str, list[Response]]:
     """previous_response_id: only the new items are sent; ponder's store has the rest."""
-    client = rig.client()
+    client = rig.openai_client()
     new: list[Any] = [{"role": "user", "content": QUESTION}]
     previous: str | None = None
     responses: list[Response] = []
@@ -172,9 +123,8 @@ def test_encrypted_content_alone_restores_reasoning_on_another_gateway(
     rig: Rig, tmp_path: Path
 ) -> None:
     """No store, no reasoning memory, same signing key: the items are all it has."""
-    env = {CANARY_ENV: CANARY_KEY, "PONDER_SIGNING_KEY": "responses-test-key-0123456789"}
     before = len(rig.kimi.refusals)
-    with serve_subprocess(rig.config, tmp_path / "unused.db", "--no-store", env=env) as other:
+    with serve_subprocess(rig.config, tmp_path / "unused.db", "--no-store", env=rig.env) as other:
         final, responses = stateless_loop(rig, "kimi", False, base_url=other.base_url)
     assert final == expected_answer(rig.shop)
     assert rig.kimi.refusals[before:] == []
@@ -183,7 +133,7 @@ def test_encrypted_content_alone_restores_reasoning_on_another_gateway(
 
 
 def test_tampered_encrypted_content_is_a_clear_400(rig: Rig) -> None:
-    client = rig.client()
+    client = rig.openai_client()
     items: list[Any] = [{"role": "user", "content": QUESTION}]
     response = one_turn(client, False, model="kimi", input=items, store=False, include=INCLUDE)
     sent_back = [item.model_dump(exclude_none=True) for item in response.output]
@@ -204,7 +154,7 @@ def test_tampered_encrypted_content_is_a_clear_400(rig: Rig) -> None:
 
 
 def test_embedded_model_streams_reasoning_text_then_the_answer(rig: Rig) -> None:
-    client = rig.client()
+    client = rig.openai_client()
     with client.responses.stream(model="deep", input="What is 4821 * 37?") as events:
         kinds = [event.type for event in events]
         response = events.get_final_response()
@@ -225,7 +175,7 @@ def test_embedded_model_streams_reasoning_text_then_the_answer(rig: Rig) -> None
 
 
 def test_a_stored_response_is_retrieved_as_it_was_returned(rig: Rig) -> None:
-    client = rig.client()
+    client = rig.openai_client()
     made = client.responses.create(model="deep", input="What is 4821 * 37?")
     trace(rig.served.base_url, made.ponder["request_id"])  # type: ignore[attr-defined]  # stored
     got = client.responses.retrieve(made.id)
@@ -250,7 +200,7 @@ def test_a_stored_response_is_retrieved_as_it_was_returned(rig: Rig) -> None:
 
 
 def test_unstored_and_unknown_responses_are_not_found(rig: Rig) -> None:
-    client = rig.client()
+    client = rig.openai_client()
     unstored = client.responses.create(model="fast", input="What is 2 + 2?", store=False)
     for response_id in (unstored.id, "resp_nope"):
         with pytest.raises(openai.NotFoundError) as info:
@@ -260,7 +210,7 @@ def test_unstored_and_unknown_responses_are_not_found(rig: Rig) -> None:
 
 
 def test_unknown_previous_response_and_bad_items_are_400s(rig: Rig) -> None:
-    client = rig.client()
+    client = rig.openai_client()
     cases: list[tuple[dict[str, Any], str]] = [
         ({"previous_response_id": "resp_nope", "input": "hi"}, "previous_response_id"),
         ({"input": [{"type": "item_reference", "id": "x"}]}, "input[0].type"),
@@ -277,7 +227,7 @@ def test_unknown_previous_response_and_bad_items_are_400s(rig: Rig) -> None:
 
 
 def test_non_function_tools_are_left_out_with_a_note(rig: Rig) -> None:
-    response = rig.client().responses.create(
+    response = rig.openai_client().responses.create(
         model="kimi", input=QUESTION,
         tools=[FUNCTION, {"type": "web_search"}, {"type": "local_shell"}],  # type: ignore[list-item]
     )  # fmt: skip
@@ -287,7 +237,7 @@ def test_non_function_tools_are_left_out_with_a_note(rig: Rig) -> None:
 
 
 def test_auto_routes_through_the_door_and_says_why(rig: Rig) -> None:
-    response = rig.client().responses.create(model="auto", input="What is 4821 * 37?")
+    response = rig.openai_client().responses.create(model="auto", input="What is 4821 * 37?")
     ponder = (response.model_extra or {})["ponder"]
     assert response.model == ponder["model"] == ponder["mode"] and ponder["reason"]
     record = trace(rig.served.base_url, ponder["request_id"])
@@ -298,13 +248,12 @@ def test_previous_response_id_survives_a_restart_through_the_store(
     rig: Rig, tmp_path: Path
 ) -> None:
     db = tmp_path / "traces.db"
-    env = {CANARY_ENV: CANARY_KEY, "PONDER_SIGNING_KEY": "responses-test-key-0123456789"}
-    with serve_subprocess(rig.config, db, env=env) as first:
-        response = one_turn(rig.client(first.base_url), False, model="kimi", input=QUESTION)
+    with serve_subprocess(rig.config, db, env=rig.env) as first:
+        response = one_turn(rig.openai_client(first.base_url), False, model="kimi", input=QUESTION)
     before = len(rig.kimi.requests)
-    with serve_subprocess(rig.config, db, env=env) as second:
+    with serve_subprocess(rig.config, db, env=rig.env) as second:
         follow = one_turn(
-            rig.client(second.base_url), True, model="kimi", input=run_calls(rig, response),
+            rig.openai_client(second.base_url), True, model="kimi", input=run_calls(rig, response),
             previous_response_id=response.id,
         )  # fmt: skip
     assert [item.type for item in follow.output] == ["reasoning", "function_call"]
@@ -321,22 +270,22 @@ def test_the_next_turn_finds_the_response_on_another_gateway_at_once(
     moment the first answered, and finds the conversation there (it is in the database
     before the response's last bytes go out, not one writer batch later)."""
     db = tmp_path / "traces.db"
-    env = {CANARY_ENV: CANARY_KEY, "PONDER_SIGNING_KEY": "responses-test-key-0123456789"}
     with (
-        serve_subprocess(rig.config, db, env=env) as first,
-        serve_subprocess(rig.config, db, env=env) as second,
+        serve_subprocess(rig.config, db, env=rig.env) as first,
+        serve_subprocess(rig.config, db, env=rig.env) as second,
     ):
+        to_first, to_second = rig.openai_client(first.base_url), rig.openai_client(second.base_url)
         for stream in (False, True):
-            response = one_turn(rig.client(first.base_url), stream, model="kimi", input=QUESTION)
+            response = one_turn(to_first, stream, model="kimi", input=QUESTION)
             follow = one_turn(
-                rig.client(second.base_url), stream, model="kimi",
+                to_second, stream, model="kimi",
                 input=run_calls(rig, response), previous_response_id=response.id,
             )  # fmt: skip
             assert [item.type for item in follow.output] == ["reasoning", "function_call"]
 
 
 def test_cost_rides_in_the_ponder_extras(rig: Rig) -> None:
-    client = rig.client()
+    client = rig.openai_client()
     for stream in (False, True):
         response = one_turn(client, stream, model="kimi-priced", input=QUESTION)
         cost = (response.model_extra or {})["ponder"]["cost"]

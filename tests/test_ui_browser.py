@@ -29,6 +29,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from tests.gateway_harness import finished_trace as trace
 from tests.ui_fake import HOSTILE_THOUGHTS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -257,20 +258,6 @@ def wait_state(message: Any, *states: str, timeout_ms: int = STREAM_TIMEOUT_MS) 
         if time.monotonic() > deadline:
             raise AssertionError(f"message stayed {state!r}, wanted {states}")
         time.sleep(0.05)
-
-
-def trace(base: str, request_id: str, timeout_s: float = 10) -> dict[str, Any]:
-    """The server's trace of one request (written off the stream path, so poll)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        response = httpx.get(f"{base}/api/traces/{request_id}", timeout=5)
-        if response.status_code == 200:
-            data: dict[str, Any] = response.json()
-            if data.get("status") != "running":
-                return data
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no trace for {request_id}: {response.status_code}")
-        time.sleep(0.1)
 
 
 def fmt_ms(ms: float | None) -> str:
