@@ -166,8 +166,9 @@ class Exchange:
         timings = _partial_timings(self) if not isinstance(terminal, Finished) else terminal.timings
         timings = timings or {}
         thinking, answer = self.thinking_text, self.answer_text
-        if usage is None:
-            usage = Usage(None, estimate_tokens(thinking), estimate_tokens(answer), estimated=True)
+        if usage is None:  # the stream was cut before the engine's usage: estimate as it does
+            output = answer + "".join(call.name + call.arguments for call in self.tool_calls)
+            usage = Usage(None, estimate_tokens(thinking), estimate_tokens(output), estimated=True)
         cost = cost_of(price, usage, self.prompt_tokens())
         if isinstance(terminal, Finished):
             finish_reason: str | None = terminal.finish_reason
