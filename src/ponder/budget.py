@@ -27,7 +27,7 @@ from ponder.events import Event, Usage
 from ponder.meter import percentile
 from ponder.pricing import cost_of, format_usd, price_for
 from ponder.providers.base import Availability, Provider
-from ponder.providers.handover import HandOver, Rest
+from ponder.providers.handover import Rest
 from ponder.request import ChatRequest
 from ponder.tokens import estimate_tokens
 
@@ -125,14 +125,6 @@ class SpendCapProvider(Provider):
         self.inner = inner
         self.ledger = ledger
         self.supports_tools = inner.supports_tools  # type: ignore[misc]
-
-    def stream(
-        self,
-        request: ChatRequest,
-        reason: str | None = None,
-        estimates: dict[str, float] | None = None,
-    ) -> AsyncIterator[Event]:
-        return HandOver(self._opening(request, reason, estimates))
 
     async def _opening(
         self, request: ChatRequest, reason: str | None, estimates: dict[str, float] | None

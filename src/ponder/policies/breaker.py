@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Literal
 
 from ponder.errors import CircuitOpenError
@@ -32,7 +32,7 @@ from ponder.policies.attempt import OUTPUT_TYPES, failure_of
 from ponder.policies.settings import BreakerPolicy
 from ponder.policies.wrapper import Wrapper
 from ponder.providers.base import Provider
-from ponder.providers.handover import HandOver, Rest, aclose_stream
+from ponder.providers.handover import Rest, aclose_stream
 from ponder.request import ChatRequest
 
 State = Literal["closed", "open", "half_open"]
@@ -120,14 +120,6 @@ class BreakerProvider(Wrapper):
     def __init__(self, inner: Provider, breaker: CircuitBreaker) -> None:
         super().__init__(inner)
         self.breaker = breaker
-
-    def stream(
-        self,
-        request: ChatRequest,
-        reason: str | None = None,
-        estimates: dict[str, float] | None = None,
-    ) -> AsyncIterator[Event]:
-        return HandOver(self._opening(request, reason, estimates))
 
     async def _opening(
         self, request: ChatRequest, reason: str | None, estimates: dict[str, float] | None

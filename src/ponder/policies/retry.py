@@ -23,14 +23,14 @@ import asyncio
 import contextlib
 import dataclasses
 import random
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 
 from ponder.events import Event, Failed, Started
 from ponder.policies.attempt import AttemptFailed, attempt
 from ponder.policies.settings import RetryPolicy
 from ponder.policies.wrapper import Wrapper
 from ponder.providers.base import Provider
-from ponder.providers.handover import HandOver, Rest
+from ponder.providers.handover import Rest
 from ponder.request import ChatRequest
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -64,14 +64,6 @@ class RetryProvider(Wrapper):
             return None if retry_after_s * 1000 > p.max_retry_after_ms else retry_after_s
         cap = min(p.max_backoff_ms, p.backoff_ms * 2 ** (retry - 1)) / 1000
         return self.rng.uniform(0, cap)
-
-    def stream(
-        self,
-        request: ChatRequest,
-        reason: str | None = None,
-        estimates: dict[str, float] | None = None,
-    ) -> AsyncIterator[Event]:
-        return HandOver(self._opening(request, reason, estimates))
 
     async def _opening(
         self, request: ChatRequest, reason: str | None, estimates: dict[str, float] | None

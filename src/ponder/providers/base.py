@@ -30,9 +30,13 @@ class Provider(ABC):
 
     Subclasses implement :meth:`generate`, which yields ``thinking``/``answer``/``usage``
     events and ends with exactly one ``finished`` or ``failed``. :meth:`stream` wraps it
-    with the ``started`` event; wrappers such as the router override :meth:`stream` to
-    say what they chose and why. Errors may also be raised as :class:`ponder.errors.PonderError`;
+    with the ``started`` event. Errors may also be raised as :class:`ponder.errors.PonderError`;
     the engine turns them into ``failed`` events.
+
+    Wrappers that act only while a stream opens (the router saying what it chose and why,
+    retry, the breaker, the spend cap) override :meth:`_opening` and end it with the
+    committed stream's :class:`Rest`; those that act on the whole stream (timeouts, the
+    fallback chain, the hedge) override :meth:`stream`.
     """
 
     kind: ClassVar[str] = ""
@@ -80,14 +84,14 @@ class Provider(ABC):
         reason: str | None = None,
         estimates: dict[str, float] | None = None,
     ) -> AsyncIterator[Event]:
-        """``started``, then :meth:`generate`'s events (handed over: see
-        :mod:`ponder.providers.handover`). Wrappers override it; the stream they return is
-        closed with ``aclose()``."""
+        """What :meth:`_opening` yields, then the stream it hands over (see
+        :mod:`ponder.providers.handover`); closed with ``aclose()``."""
         return HandOver(self._opening(request, reason, estimates))
 
     async def _opening(
         self, request: ChatRequest, reason: str | None, estimates: dict[str, float] | None
     ) -> AsyncGenerator[Event | Rest, None]:
+        """``started``, then the rest: :meth:`generate`'s events."""
         choice = request.tool_choice
         if choice is not None and choice.forces_call and request.tools and not self.supports_tools:
             raise ToolsUnsupportedError(self.name)

@@ -15,7 +15,7 @@ from typing import Protocol
 from ponder.config import ModelConfig
 from ponder.events import Event, Mode
 from ponder.providers.base import Provider
-from ponder.providers.handover import HandOver, Rest
+from ponder.providers.handover import Rest
 from ponder.request import ChatRequest, ThinkingSettings
 
 
@@ -92,13 +92,6 @@ class RoutingProvider(Provider):
         return replace(
             decision, mode=mode, reason=f"{decision.reason}; {note}", estimates=estimates
         )
-    def stream(
-        self,
-        request: ChatRequest,
-        reason: str | None = None,
-        estimates: dict[str, float] | None = None,
-    ) -> AsyncIterator[Event]:
-        return HandOver(self._opening(request, reason, estimates))
 
     async def _opening(
         self, request: ChatRequest, reason: str | None, estimates: dict[str, float] | None
