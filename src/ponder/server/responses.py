@@ -43,8 +43,8 @@ from ponder.server.exchange import Exchange
 from ponder.server.gateway import Gateway
 from ponder.server.parse import parse_body
 from ponder.server.responses_parse import ENCRYPTED_REASONING, ParsedResponses, parse_responses
+from ponder.server.responses_stream import ResponseStreamEncoder
 from ponder.server.responses_wire import (
-    ResponseStreamEncoder,
     Shell,
     incomplete_reason,
     output_items,
