@@ -220,9 +220,8 @@ class Gateway:
         Responses conversation) is in the database. The sinks call it right after
         :meth:`remember` and the door's own ``keep_turn``, before the last bytes go out: on a
         shared database the client's next turn may land on another gateway, which can then
-        find it. Never longer than ``TURN_SAVE_WAIT_S``, and
-        not at all while the store is down (the journal keeps it; this gateway's memory
-        still has it)."""
+        find it. Never longer than ``TURN_SAVE_WAIT_S``, and not at all while the store is
+        down (the journal keeps it; this gateway's memory still has it)."""
         saves = self._saving.pop(exchange.request.request_id, None)
         if not saves or self.writer is None or not self.writer.stats().up:
             return
